@@ -1,0 +1,93 @@
+//! What the MNIST examples share: flags, data, and the closing lines.
+
+use kiln::datasets::mnist::{self, Mnist};
+use kiln::{DeviceChoice, Logs};
+use ndarray::{Array2, Array4};
+
+/// The flags every example takes.
+pub struct Args {
+    pub epochs: usize,
+    pub seed: Option<u64>,
+    pub device: DeviceChoice,
+}
+
+/// Parses `--epochs N`, `--seed N` and `--device auto|cpu|cpu-ndarray|gpu`.
+pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
+    let mut args = Args {
+        epochs: default_epochs,
+        seed: None,
+        device: DeviceChoice::from_env()?,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next().ok_or_else(|| {
+                kiln::Error::Config {
+                    what: format!("flag {flag}"),
+                    message: "it needs a value".into(),
+                }
+            })
+        };
+        let bad = |what: &str, v: &str| kiln::Error::Config {
+            what: format!("flag {what}"),
+            message: format!("`{v}` is not a whole number"),
+        };
+        match flag.as_str() {
+            "--epochs" => {
+                let v = value()?;
+                args.epochs = v.parse().map_err(|_| bad("--epochs", &v))?;
+            }
+            "--seed" => {
+                let v = value()?;
+                args.seed = Some(v.parse().map_err(|_| bad("--seed", &v))?);
+            }
+            "--device" => args.device = value()?.parse()?,
+            "-h" | "--help" => {
+                println!("flags: --epochs N  --seed N  --device auto|cpu|cpu-ndarray|gpu");
+                std::process::exit(0);
+            }
+            other => {
+                return Err(kiln::Error::Config {
+                    what: format!("flag {other}"),
+                    message: "unknown; use --epochs N, --seed N or --device auto|cpu|gpu".into(),
+                });
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// The full MNIST when it can be had, else the subset shipped with kiln, saying so.
+pub fn load_mnist() -> kiln::Result<Mnist> {
+    match mnist::load_data() {
+        Ok(m) => Ok(m),
+        Err(e) => {
+            println!("Full MNIST unavailable ({e}).");
+            println!("Training on the small real subset shipped with kiln (2,000 train / 500 test images).");
+            mnist::subset()
+        }
+    }
+}
+
+/// Images scaled to [0, 1], as `[n, 28, 28, 1]`.
+pub fn images(x: &ndarray::Array3<u8>) -> Array4<f32> {
+    let n = x.shape()[0];
+    x.mapv(|v| v as f32 / 255.0)
+        .into_shape_with_order((n, 28, 28, 1))
+        .expect("28x28 images")
+}
+
+/// One-hot labels.
+pub fn one_hot(y: &ndarray::Array1<u8>) -> kiln::Result<Array2<f32>> {
+    kiln::to_categorical(y.as_slice().expect("contiguous labels"), 10)
+}
+
+/// The two closing lines every example prints.
+pub fn report(fit_seconds: f64, scores: &Logs) {
+    println!("fit_seconds={fit_seconds:.3}");
+    println!(
+        "test_loss={:.4} test_accuracy={:.4}",
+        scores.get("loss").unwrap_or(f64::NAN),
+        scores.get("accuracy").unwrap_or(f64::NAN)
+    );
+}

@@ -1,0 +1,239 @@
+//! Devices: the one module of kiln that names Burn's backends.
+//!
+//! A [`Device`] is where a model's weights live and where it trains. Users pick one with a
+//! [`DeviceChoice`] (`auto`, `cpu`, `cpu-ndarray`, `gpu`), in code, with a `--device` flag of
+//! the examples, or with the `KILN_DEVICE` environment variable; `auto`, the default, takes a
+//! usable GPU through wgpu and falls back to the CPU (burn-flex).
+
+use crate::error::{Error, Result};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+/// The environment variable that picks the device when code does not.
+pub const DEVICE_ENV: &str = "KILN_DEVICE";
+
+/// Which device to run on.
+///
+/// ```
+/// use kiln::DeviceChoice;
+/// assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
+/// assert!("tpu".parse::<DeviceChoice>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// A GPU through wgpu when one is usable, else the CPU. The default.
+    #[default]
+    Auto,
+    /// The CPU with burn-flex, kiln's CPU backend.
+    Cpu,
+    /// The CPU with burn-ndarray (deprecated by Burn, kept for those who know it).
+    CpuNdarray,
+    /// A GPU through wgpu; an error when none is usable.
+    Gpu,
+}
+
+impl DeviceChoice {
+    /// The choice named by `KILN_DEVICE`, or `Auto` when it is unset or empty.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(DEVICE_ENV) {
+            Ok(v) if !v.trim().is_empty() => v.parse(),
+            _ => Ok(DeviceChoice::Auto),
+        }
+    }
+}
+
+impl FromStr for DeviceChoice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" | "flex" | "cpu-flex" => Ok(DeviceChoice::Cpu),
+            "cpu-ndarray" | "ndarray" => Ok(DeviceChoice::CpuNdarray),
+            "gpu" | "wgpu" => Ok(DeviceChoice::Gpu),
+            other => Err(Error::config(
+                "device",
+                format!("`{other}` is not a device; use auto, cpu, cpu-ndarray or gpu"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::CpuNdarray => "cpu-ndarray",
+            DeviceChoice::Gpu => "gpu",
+        })
+    }
+}
+
+/// A device a model can live and train on, with a description of it for humans.
+#[derive(Clone, Debug)]
+pub struct Device {
+    inner: burn::tensor::Device,
+    description: String,
+}
+
+impl Device {
+    /// The device picked by `KILN_DEVICE`, else `auto`.
+    pub fn from_env() -> Result<Self> {
+        Self::new(DeviceChoice::from_env()?)
+    }
+
+    /// The device for a choice. `Gpu` fails when no GPU is usable; `Auto` never does.
+    pub fn new(choice: DeviceChoice) -> Result<Self> {
+        match choice {
+            DeviceChoice::Cpu => Self::cpu(),
+            DeviceChoice::CpuNdarray => Self::cpu_ndarray(),
+            DeviceChoice::Gpu => Self::gpu(),
+            DeviceChoice::Auto => Self::gpu().or_else(|_| Self::cpu()),
+        }
+    }
+
+    /// The CPU through burn-flex.
+    pub fn cpu() -> Result<Self> {
+        #[cfg(feature = "flex")]
+        {
+            Ok(Device {
+                inner: burn::tensor::Device::flex(),
+                description: format!("cpu (flex, {} threads)", cpu_threads()),
+            })
+        }
+        #[cfg(not(feature = "flex"))]
+        {
+            Self::cpu_ndarray().map_err(|_| missing_feature("cpu", "flex"))
+        }
+    }
+
+    /// The CPU through burn-ndarray.
+    pub fn cpu_ndarray() -> Result<Self> {
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)]
+        {
+            Ok(Device {
+                inner: burn::tensor::Device::ndarray(),
+                description: format!("cpu (ndarray, {} threads)", cpu_threads()),
+            })
+        }
+        #[cfg(not(feature = "ndarray"))]
+        {
+            Err(missing_feature("cpu-ndarray", "ndarray"))
+        }
+    }
+
+    /// A GPU through wgpu, started once per process and checked with a tiny computation.
+    pub fn gpu() -> Result<Self> {
+        #[cfg(feature = "wgpu")]
+        {
+            static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+            GPU.get_or_init(start_wgpu)
+                .clone()
+                .map_err(|message| Error::Device {
+                    requested: "gpu".into(),
+                    message,
+                })
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            Err(missing_feature("gpu", "wgpu"))
+        }
+    }
+
+    /// What this device is, as fit prints it: `wgpu (NVIDIA H100, Vulkan)`, `cpu (flex, 2 threads)`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The Burn device, without autodiff.
+    pub(crate) fn burn(&self) -> &burn::tensor::Device {
+        &self.inner
+    }
+
+    /// The Burn device with autodiff, for training.
+    pub(crate) fn autodiff(&self) -> burn::tensor::Device {
+        self.inner.clone().autodiff()
+    }
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+fn cpu_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+#[allow(dead_code)]
+fn missing_feature(requested: &str, feature: &str) -> Error {
+    Error::Device {
+        requested: requested.into(),
+        message: format!("kiln was built without its `{feature}` feature; enable it in Cargo.toml"),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn start_wgpu() -> std::result::Result<Device, String> {
+    use burn::tensor::Tensor;
+    // A missing driver can panic deep inside the graphics stack instead of returning an error.
+    let started = std::panic::catch_unwind(|| {
+        let (inner, setup) = burn::tensor::Device::wgpu_options()
+            .init_with_setup()
+            .map_err(|e| e.to_string())?;
+        let info = setup.adapter.get_info();
+        let sum = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &inner)
+            .sum()
+            .into_scalar::<f32>();
+        if (sum - 6.0).abs() > 1e-6 {
+            return Err(format!("the smoke test computed {sum} instead of 6"));
+        }
+        Ok(Device {
+            inner,
+            description: format!("wgpu ({}, {:?})", info.name, setup.backend),
+        })
+    });
+    started.unwrap_or_else(|_| Err("the wgpu runtime panicked while starting".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_parse_and_print_back() {
+        for c in [
+            DeviceChoice::Auto,
+            DeviceChoice::Cpu,
+            DeviceChoice::CpuNdarray,
+            DeviceChoice::Gpu,
+        ] {
+            assert_eq!(c.to_string().parse::<DeviceChoice>().unwrap(), c);
+        }
+        let err = "cuda-9".parse::<DeviceChoice>().unwrap_err().to_string();
+        assert!(err.contains("cuda-9") && err.contains("cpu-ndarray"), "{err}");
+    }
+
+    #[test]
+    fn cpu_describes_itself() {
+        let d = Device::cpu().unwrap();
+        assert!(d.description().starts_with("cpu (flex"), "{}", d.description());
+    }
+
+    #[test]
+    fn auto_always_gives_a_device() {
+        assert!(Device::new(DeviceChoice::Auto).is_ok());
+    }
+}

@@ -1,0 +1,209 @@
+//! `HostArray`: data on the host, as kiln takes it in and gives it back.
+
+use crate::error::{Error, Result};
+use ndarray::{ArrayBase, ArrayD, Dimension, IxDyn};
+use std::borrow::Cow;
+
+/// A number type kiln accepts in host arrays: stored as `f32` on the device.
+pub trait Element: Copy + 'static {
+    /// The values as `f32`, borrowed when they already are.
+    fn to_f32s(values: &[Self]) -> Cow<'_, [f32]>;
+}
+
+impl Element for f32 {
+    fn to_f32s(values: &[f32]) -> Cow<'_, [f32]> {
+        Cow::Borrowed(values)
+    }
+}
+
+macro_rules! element_by_cast {
+    ($($t:ty),*) => {
+        $(impl Element for $t {
+            fn to_f32s(values: &[$t]) -> Cow<'_, [f32]> {
+                Cow::Owned(values.iter().map(|v| *v as f32).collect())
+            }
+        })*
+    };
+}
+element_by_cast!(f64, u8, u16, u32, u64, usize, i8, i16, i32, i64);
+
+/// A batch of samples on the host: `f32` values in row-major order and a shape whose first
+/// dimension counts the samples.
+///
+/// Built from a slice and a shape, or from any [`ndarray`] array through [`ToHostArray`]; it
+/// borrows `f32` data and converts other number types.
+///
+/// ```
+/// let x = kiln::HostArray::new(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [3, 2]).unwrap();
+/// assert_eq!(x.len(), 3);
+/// assert_eq!(x.sample_shape(), &[2]);
+/// assert!(kiln::HostArray::new(&[1.0f32, 2.0], [3, 2]).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostArray<'a> {
+    values: Cow<'a, [f32]>,
+    shape: Vec<usize>,
+}
+
+impl<'a> HostArray<'a> {
+    /// An array over `values` with `shape` (samples first); errors when the sizes differ.
+    pub fn new<T: Element>(values: &'a [T], shape: impl Into<Vec<usize>>) -> Result<Self> {
+        Self::from_cow(T::to_f32s(values), shape.into())
+    }
+
+    /// An array owning `values`.
+    pub fn from_vec(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> Result<HostArray<'static>> {
+        HostArray::from_cow(Cow::Owned(values), shape.into())
+    }
+
+    fn from_cow(values: Cow<'a, [f32]>, shape: Vec<usize>) -> Result<Self> {
+        if shape.is_empty() {
+            return Err(Error::data(
+                "an array needs at least one dimension, the samples",
+            ));
+        }
+        let expected: usize = shape.iter().product();
+        if expected != values.len() {
+            return Err(Error::data(format!(
+                "shape {shape:?} holds {expected} values but {} were given",
+                values.len()
+            )));
+        }
+        Ok(HostArray { values, shape })
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.shape[0]
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The full shape, samples first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The shape of one sample.
+    pub fn sample_shape(&self) -> &[usize] {
+        &self.shape[1..]
+    }
+
+    /// How many values one sample holds.
+    pub fn sample_size(&self) -> usize {
+        self.shape[1..].iter().product()
+    }
+
+    /// All values, row-major.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// The values of samples `start..end`, without copying.
+    pub fn rows(&self, start: usize, end: usize) -> HostArray<'_> {
+        let n = self.sample_size();
+        let mut shape = self.shape.clone();
+        shape[0] = end - start;
+        HostArray {
+            values: Cow::Borrowed(&self.values[start * n..end * n]),
+            shape,
+        }
+    }
+
+    /// The values of the samples at `indices`, in that order, appended to `out`.
+    pub(crate) fn gather_into(&self, indices: &[usize], out: &mut Vec<f32>) {
+        let n = self.sample_size();
+        out.clear();
+        out.reserve(indices.len() * n);
+        for &i in indices {
+            out.extend_from_slice(&self.values[i * n..(i + 1) * n]);
+        }
+    }
+
+    /// A copy as an `ndarray` array.
+    pub fn to_ndarray(&self) -> ArrayD<f32> {
+        ArrayD::from_shape_vec(IxDyn(&self.shape), self.values.to_vec())
+            .expect("shape checked at construction")
+    }
+}
+
+/// Anything kiln can read samples from: `ndarray` arrays of any number type and dimension,
+/// and [`HostArray`].
+pub trait ToHostArray {
+    /// A view of the data, borrowed where possible.
+    fn to_host_array(&self) -> Result<HostArray<'_>>;
+}
+
+impl<S, D, A> ToHostArray for ArrayBase<S, D>
+where
+    S: ndarray::Data<Elem = A>,
+    D: Dimension,
+    A: Element,
+{
+    fn to_host_array(&self) -> Result<HostArray<'_>> {
+        let shape = self.shape().to_vec();
+        match self.as_slice() {
+            Some(values) => HostArray::new(values, shape),
+            None => {
+                let values: Vec<A> = self.iter().copied().collect();
+                HostArray::from_cow(Cow::Owned(A::to_f32s(&values).into_owned()), shape)
+            }
+        }
+    }
+}
+
+impl ToHostArray for HostArray<'_> {
+    fn to_host_array(&self) -> Result<HostArray<'_>> {
+        Ok(HostArray {
+            values: Cow::Borrowed(&self.values),
+            shape: self.shape.clone(),
+        })
+    }
+}
+
+impl<T: ToHostArray + ?Sized> ToHostArray for &T {
+    fn to_host_array(&self) -> Result<HostArray<'_>> {
+        (**self).to_host_array()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, array};
+
+    #[test]
+    fn ndarray_f32_is_borrowed() {
+        let a = Array2::<f32>::ones((4, 3));
+        let h = a.to_host_array().unwrap();
+        assert!(matches!(h.values, Cow::Borrowed(_)));
+        assert_eq!(h.shape(), &[4, 3]);
+    }
+
+    #[test]
+    fn other_numbers_and_layouts_are_converted() {
+        let a = array![[1u8, 2], [3, 4]];
+        let h = a.to_host_array().unwrap();
+        assert_eq!(h.values(), &[1.0, 2.0, 3.0, 4.0]);
+        let t = a.t();
+        assert_eq!(t.to_host_array().unwrap().values(), &[1.0, 3.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn gather_and_rows_pick_samples() {
+        let h = HostArray::new(&[0.0f32, 1.0, 10.0, 11.0, 20.0, 21.0], [3, 2]).unwrap();
+        let mut out = Vec::new();
+        h.gather_into(&[2, 0], &mut out);
+        assert_eq!(out, vec![20.0, 21.0, 0.0, 1.0]);
+        assert_eq!(h.rows(1, 3).values(), &[10.0, 11.0, 20.0, 21.0]);
+        assert_eq!(h.to_ndarray().shape(), &[3, 2]);
+    }
+
+    #[test]
+    fn scalar_shapes_are_refused() {
+        assert!(HostArray::new(&[1.0f32], Vec::<usize>::new()).is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! Data in and out: host arrays, labels, and the batches fed to the device.
+
+mod array;
+mod batches;
+mod categorical;
+
+pub use array::{Element, HostArray, ToHostArray};
+pub(crate) use batches::{Batcher, batch_ranges};
+pub use categorical::to_categorical;

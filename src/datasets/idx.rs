@@ -1,0 +1,104 @@
+//! The IDX format of MNIST: a magic number, big-endian dimensions, then unsigned bytes.
+
+use crate::error::{Error, Result};
+use flate2::read::GzDecoder;
+use std::io::Read;
+use std::path::Path;
+
+/// An IDX array of unsigned bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Idx {
+    pub dims: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+/// The raw content of `bytes`, decompressed when it is gzip.
+pub(crate) fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::format(path, format!("not a valid gzip file: {e}")))?;
+        Ok(out)
+    } else {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Parses uncompressed IDX bytes holding unsigned bytes (type 0x08).
+pub(crate) fn parse(raw: &[u8], path: &Path) -> Result<Idx> {
+    let bad = |why: String| Error::format(path, format!("not an IDX file of bytes: {why}"));
+    if raw.len() < 4 || raw[0] != 0 || raw[1] != 0 {
+        return Err(bad("it does not start with the IDX magic number".into()));
+    }
+    if raw[2] != 0x08 {
+        return Err(bad(format!("its element type is 0x{:02x}, not 0x08", raw[2])));
+    }
+    let rank = raw[3] as usize;
+    let header = 4 + 4 * rank;
+    if rank == 0 || raw.len() < header {
+        return Err(bad(format!("its header is cut short (rank {rank})")));
+    }
+    let dims: Vec<usize> = raw[4..header]
+        .chunks(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let expected: usize = dims.iter().product();
+    if raw.len() - header != expected {
+        return Err(bad(format!(
+            "its dimensions {dims:?} need {expected} bytes but it holds {}",
+            raw.len() - header
+        )));
+    }
+    Ok(Idx {
+        dims,
+        data: raw[header..].to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn parses_a_hand_made_file() {
+        let raw = idx(&[2, 3], &[1, 2, 3, 4, 5, 6]);
+        let got = parse(&raw, Path::new("x")).unwrap();
+        assert_eq!(got.dims, vec![2, 3]);
+        assert_eq!(got.data, vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn refuses_broken_files_with_the_path() {
+        let p = Path::new("/data/broken.idx");
+        let e = parse(&idx(&[2, 3], &[1, 2]), p).unwrap_err();
+        assert!(e.to_string().contains("/data/broken.idx"), "{e}");
+        assert!(parse(b"PK\x03\x04", p).is_err());
+        let mut float = idx(&[1], &[0, 0, 0, 0]);
+        float[2] = 0x0d;
+        assert!(parse(&float, p).is_err());
+    }
+
+    #[test]
+    fn gzip_is_detected() {
+        use flate2::Compression;
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let raw = idx(&[1], &[9]);
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(&raw).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(decompress(&gz, Path::new("a")).unwrap(), raw);
+        assert_eq!(decompress(&raw, Path::new("a")).unwrap(), raw);
+        assert!(decompress(&gz[..10], Path::new("a")).is_err());
+    }
+}

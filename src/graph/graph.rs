@@ -1,0 +1,377 @@
+//! `Graph`: layers and the nodes that connect them, with every shape inferred.
+
+use crate::error::{Error, Result};
+use crate::layers::{Layer, ParamCount};
+use crate::shape::Shape;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+
+/// A model input: its name and the shape of one sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// The input's name (`input_layer`).
+    pub name: String,
+    /// The shape of one sample.
+    pub shape: Shape,
+}
+
+/// Where a node reads a tensor from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The model input with this index.
+    Input(usize),
+    /// The output of the node with this index.
+    Node(usize),
+}
+
+/// One application of a layer to its inputs. A layer applied twice is two nodes sharing it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Index of the applied layer in [`Graph::layers`].
+    pub layer: usize,
+    /// What the layer reads.
+    pub inputs: Vec<Source>,
+}
+
+/// A model's architecture: inputs, named layers, nodes in execution order, outputs.
+///
+/// Sequential models lower to a chain of nodes; the Functional API builds general graphs. Both
+/// run through one executor ([`crate::graph::Network`]). Building a graph checks every name,
+/// connection and shape, so a model that builds runs on any batch of the right sample shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "GraphSpec")]
+pub struct Graph {
+    inputs: Vec<InputSpec>,
+    layers: Vec<Layer>,
+    nodes: Vec<Node>,
+    outputs: Vec<Source>,
+    #[serde(skip)]
+    shapes: Vec<Shape>,
+}
+
+impl Graph {
+    /// Checks and completes a graph: names unnamed layers like Keras (`dense`, `dense_1`),
+    /// checks that nodes read only inputs or earlier nodes, and infers every node's shape.
+    pub fn new(
+        inputs: Vec<InputSpec>,
+        mut layers: Vec<Layer>,
+        nodes: Vec<Node>,
+        outputs: Vec<Source>,
+    ) -> Result<Self> {
+        if inputs.is_empty() {
+            return Err(Error::config(
+                "model",
+                "it has no input; give it one with `.input([784])`",
+            ));
+        }
+        if outputs.is_empty() {
+            return Err(Error::config("model", "it has no output; add a layer"));
+        }
+        name_layers(&mut layers)?;
+        let mut seen = HashSet::new();
+        for input in &inputs {
+            if !seen.insert(input.name.as_str()) {
+                return Err(Error::config(
+                    format!("input `{}`", input.name),
+                    "two inputs share this name; give each input its own",
+                ));
+            }
+        }
+        let mut graph = Graph {
+            inputs,
+            layers,
+            nodes,
+            outputs,
+            shapes: Vec::new(),
+        };
+        graph.infer_shapes()?;
+        Ok(graph)
+    }
+
+    fn infer_shapes(&mut self) -> Result<()> {
+        self.shapes.clear();
+        for i in 0..self.nodes.len() {
+            let node = &self.nodes[i];
+            let layer = self.layers.get(node.layer).ok_or_else(|| {
+                Error::config(
+                    format!("node {i}"),
+                    format!(
+                        "it applies layer {} but the model has {}",
+                        node.layer,
+                        self.layers.len()
+                    ),
+                )
+            })?;
+            let name = layer.name().unwrap_or_default();
+            let [source] = node.inputs.as_slice() else {
+                return Err(Error::config(
+                    format!("layer `{name}`"),
+                    format!("it takes one input, but is given {}", node.inputs.len()),
+                ));
+            };
+            let input = self.source_shape(*source, i, name)?;
+            let output = layer.output_shape(&input)?;
+            self.shapes.push(output);
+        }
+        for out in &self.outputs {
+            self.source_shape(*out, self.nodes.len(), "output")?;
+        }
+        Ok(())
+    }
+
+    /// The shape read from `source` by node `reader`, which may only read earlier nodes.
+    fn source_shape(&self, source: Source, reader: usize, name: &str) -> Result<Shape> {
+        match source {
+            Source::Input(k) => self.inputs.get(k).map(|s| s.shape.clone()),
+            Source::Node(j) if j < reader => self.shapes.get(j).cloned(),
+            Source::Node(_) => None,
+        }
+        .ok_or_else(|| {
+            Error::config(
+                format!("layer `{name}`"),
+                format!("it reads {source:?}, which is not an input or an earlier node"),
+            )
+        })
+    }
+
+    /// The model's inputs.
+    pub fn inputs(&self) -> &[InputSpec] {
+        &self.inputs
+    }
+
+    /// The layers, each named.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// The nodes in execution order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Where the model's outputs come from.
+    pub fn outputs(&self) -> &[Source] {
+        &self.outputs
+    }
+
+    /// The output shape of node `i`.
+    pub fn node_shape(&self, i: usize) -> &Shape {
+        &self.shapes[i]
+    }
+
+    /// The input shape of node `i` (its first input).
+    pub fn node_input_shape(&self, i: usize) -> Shape {
+        self.shape_of(self.nodes[i].inputs[0])
+    }
+
+    /// The shape a source carries.
+    pub fn shape_of(&self, source: Source) -> Shape {
+        match source {
+            Source::Input(k) => self.inputs[k].shape.clone(),
+            Source::Node(j) => self.shapes[j].clone(),
+        }
+    }
+
+    /// The shapes of the model's outputs.
+    pub fn output_shapes(&self) -> Vec<Shape> {
+        self.outputs.iter().map(|s| self.shape_of(*s)).collect()
+    }
+
+    /// The weights of layer `index`, counted once however often it is applied.
+    pub fn layer_params(&self, index: usize) -> ParamCount {
+        self.nodes
+            .iter()
+            .position(|n| n.layer == index)
+            .map(|n| self.layers[index].param_count(&self.node_input_shape(n)))
+            .unwrap_or_default()
+    }
+
+    /// All the model's weights.
+    pub fn total_params(&self) -> ParamCount {
+        (0..self.layers.len())
+            .map(|i| self.layer_params(i))
+            .fold(ParamCount::default(), |a, b| a + b)
+    }
+
+    /// For each node, the index of the last node that reads it (`usize::MAX` for outputs).
+    pub(crate) fn last_uses(&self) -> Vec<usize> {
+        let mut last = vec![0; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for s in &node.inputs {
+                if let Source::Node(j) = s {
+                    last[*j] = i;
+                }
+            }
+        }
+        for s in &self.outputs {
+            if let Source::Node(j) = s {
+                last[*j] = usize::MAX;
+            }
+        }
+        last
+    }
+
+}
+
+/// A graph as written in JSON, checked and completed by [`Graph::new`] when read.
+#[derive(Deserialize)]
+struct GraphSpec {
+    inputs: Vec<InputSpec>,
+    layers: Vec<Layer>,
+    nodes: Vec<Node>,
+    outputs: Vec<Source>,
+}
+
+impl TryFrom<GraphSpec> for Graph {
+    type Error = Error;
+
+    fn try_from(g: GraphSpec) -> Result<Self> {
+        Graph::new(g.inputs, g.layers, g.nodes, g.outputs)
+    }
+}
+
+/// Names the unnamed layers `base`, `base_1`, … skipping names already taken, and refuses
+/// two layers with one name.
+fn name_layers(layers: &mut [Layer]) -> Result<()> {
+    let mut taken = HashSet::new();
+    for layer in layers.iter() {
+        if let Some(name) = layer.name() {
+            if name.is_empty() {
+                return Err(Error::config(
+                    format!("{} layer", layer.class_name()),
+                    "its name is empty; give a name or leave it unset",
+                ));
+            }
+            if !taken.insert(name.to_string()) {
+                return Err(Error::config(
+                    format!("layer `{name}`"),
+                    "two layers share this name; give each layer its own",
+                ));
+            }
+        }
+    }
+    let mut next: HashMap<&'static str, usize> = HashMap::new();
+    for layer in layers.iter_mut().filter(|l| l.name().is_none()) {
+        let base = layer.base_name();
+        let k = next.entry(base).or_insert(0);
+        let name = loop {
+            let candidate = if *k == 0 {
+                base.to_string()
+            } else {
+                format!("{base}_{k}")
+            };
+            *k += 1;
+            if !taken.contains(&candidate) {
+                break candidate;
+            }
+        };
+        taken.insert(name.clone());
+        layer.set_name(name);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{Dense, Dropout, Flatten};
+
+    fn chain(input: Shape, layers: Vec<Layer>) -> Result<Graph> {
+        let nodes = (0..layers.len())
+            .map(|i| Node {
+                layer: i,
+                inputs: vec![if i == 0 { Source::Input(0) } else { Source::Node(i - 1) }],
+            })
+            .collect::<Vec<_>>();
+        let out = vec![Source::Node(layers.len() - 1)];
+        let inputs = vec![InputSpec {
+            name: "input_layer".into(),
+            shape: input,
+        }];
+        Graph::new(inputs, layers, nodes, out)
+    }
+
+    #[test]
+    fn names_count_per_kind_like_keras() {
+        let g = chain(
+            Shape::new([4]),
+            vec![
+                Dense::new(3).into(),
+                Dropout::new(0.1).into(),
+                Dense::new(3).into(),
+                Dense::new(2).into(),
+            ],
+        )
+        .unwrap();
+        let names: Vec<_> = g.layers().iter().map(|l| l.name().unwrap()).collect();
+        assert_eq!(names, ["dense", "dropout", "dense_1", "dense_2"]);
+    }
+
+    #[test]
+    fn auto_names_skip_names_the_user_took() {
+        let g = chain(
+            Shape::new([4]),
+            vec![Dense::new(3).into(), Dense::new(3).name("dense_1").into()],
+        )
+        .unwrap();
+        let names: Vec<_> = g.layers().iter().map(|l| l.name().unwrap()).collect();
+        assert_eq!(names, ["dense", "dense_1"]);
+        let g = chain(
+            Shape::new([4]),
+            vec![Dense::new(3).name("dense").into(), Dense::new(3).into()],
+        )
+        .unwrap();
+        assert_eq!(g.layers()[1].name(), Some("dense_1"));
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let e = chain(
+            Shape::new([4]),
+            vec![Dense::new(3).name("a").into(), Dense::new(3).name("a").into()],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`a`"), "{e}");
+    }
+
+    #[test]
+    fn shapes_are_inferred_and_counted() {
+        let g = chain(
+            Shape::new([28, 28]),
+            vec![Flatten::new().into(), Dense::new(512).into(), Dense::new(10).into()],
+        )
+        .unwrap();
+        assert_eq!(g.node_shape(0), &Shape::new([784]));
+        assert_eq!(g.output_shapes(), vec![Shape::new([10])]);
+        assert_eq!(g.total_params().total(), 407_050);
+    }
+
+    #[test]
+    fn a_node_reading_a_later_node_is_refused() {
+        let layers: Vec<Layer> = vec![Dense::new(3).into(), Dense::new(3).into()];
+        let nodes = vec![
+            Node { layer: 0, inputs: vec![Source::Node(1)] },
+            Node { layer: 1, inputs: vec![Source::Node(0)] },
+        ];
+        let inputs = vec![InputSpec { name: "x".into(), shape: Shape::new([3]) }];
+        assert!(Graph::new(inputs, layers, nodes, vec![Source::Node(1)]).is_err());
+    }
+
+    #[test]
+    fn an_invalid_graph_is_refused_when_read() {
+        let g = chain(Shape::new([4]), vec![Dense::new(3).into()]).unwrap();
+        let json = serde_json::to_string(&g).unwrap().replace("\"layer\":0", "\"layer\":5");
+        let e = serde_json::from_str::<Graph>(&json).unwrap_err().to_string();
+        assert!(e.contains("layer 5"), "{e}");
+    }
+
+    #[test]
+    fn serde_round_trip_restores_shapes() {
+        let g = chain(Shape::new([4]), vec![Dense::new(3).into()]).unwrap();
+        let json = serde_json::to_string(&g).unwrap();
+        let back: Graph = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, g);
+        assert_eq!(back.node_shape(0), &Shape::new([3]));
+    }
+}

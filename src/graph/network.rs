@@ -1,0 +1,158 @@
+//! `Network`: the built graph, a real Burn module, and its executor.
+
+use crate::error::Result;
+use crate::graph::{Graph, Source, Value};
+use crate::layers::{Activation, LayerModule};
+use burn::module::Module;
+use burn::tensor::TensorData;
+use ndarray::{ArrayD, IxDyn};
+use std::sync::Arc;
+
+/// What the network computes for one output.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// The output as the model gives it.
+    pub value: Value,
+    /// When the output ends in softmax or sigmoid, the logits before it.
+    pub logits: Option<Logits>,
+}
+
+/// The input of a final softmax or sigmoid, which losses use to compute crossentropy stably.
+#[derive(Clone, Debug)]
+pub struct Logits {
+    /// The activation applied to `value` to give the output (softmax or sigmoid).
+    pub activation: Activation,
+    /// The logits.
+    pub value: Value,
+}
+
+impl Logits {
+    /// The logits of an activation's input `z`, kept for softmax and sigmoid only.
+    pub(crate) fn of(activation: Activation, z: &Value) -> Option<Logits> {
+        matches!(activation, Activation::Softmax | Activation::Sigmoid).then(|| Logits {
+            activation,
+            value: z.clone(),
+        })
+    }
+}
+
+/// A built model: one Burn module per layer and the graph that runs them.
+///
+/// This is a Burn [`Module`]: it can be moved between devices, visited, mapped and optimized
+/// like any other.
+#[derive(Module, Debug)]
+pub struct Network {
+    /// The built layers, in the order of [`Graph::layers`].
+    pub layers: Vec<LayerModule>,
+    #[module(skip)]
+    graph: Arc<Graph>,
+}
+
+impl Network {
+    /// Builds every layer of `graph` with fresh weights on `device`.
+    pub fn build(graph: Arc<Graph>, device: &burn::tensor::Device) -> Result<Self> {
+        let mut built: Vec<Option<LayerModule>> = (0..graph.layers().len()).map(|_| None).collect();
+        for (i, node) in graph.nodes().iter().enumerate() {
+            if built[node.layer].is_none() {
+                let input = graph.node_input_shape(i);
+                built[node.layer] = Some(graph.layers()[node.layer].build(&input, device)?);
+            }
+        }
+        let layers = built
+            .into_iter()
+            .zip(graph.layers())
+            .map(|(m, layer)| match m {
+                Some(m) => Ok(m),
+                None => Err(crate::Error::config(
+                    format!("layer `{}`", layer.name().unwrap_or_default()),
+                    "it is not connected to the model's inputs",
+                )),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Network { layers, graph })
+    }
+
+    /// The architecture this network runs.
+    pub fn graph(&self) -> &Arc<Graph> {
+        &self.graph
+    }
+
+    /// Every weight, named `layer/weight` as in Keras (`dense/kernel`), in layer order.
+    pub fn get_weights(&self) -> Vec<(String, ArrayD<f32>)> {
+        let mut out = Vec::new();
+        for (layer, module) in self.graph.layers().iter().zip(&self.layers) {
+            for (name, data) in module.weights() {
+                let shape = data.shape().to_vec();
+                let values: Vec<f32> = data.try_to_vec().expect("weights are f32");
+                let array = ArrayD::from_shape_vec(IxDyn(&shape), values).expect("sizes match");
+                out.push((format!("{}/{name}", layer.name().unwrap_or_default()), array));
+            }
+        }
+        out
+    }
+
+    /// Replaces the named weights (any subset of [`Network::get_weights`]); every name and
+    /// shape is checked before anything changes.
+    pub fn set_weights(&mut self, weights: &[(String, ArrayD<f32>)]) -> Result<()> {
+        let current = self.get_weights();
+        for (name, array) in weights {
+            let Some((_, old)) = current.iter().find(|(n, _)| n == name) else {
+                let known: Vec<&str> = current.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(crate::Error::config(
+                    format!("weight `{name}`"),
+                    format!("the model has no such weight; it has {known:?}"),
+                ));
+            };
+            if old.shape() != array.shape() {
+                return Err(crate::Error::Shape {
+                    layer: name.clone(),
+                    expected: format!("{:?}", old.shape()),
+                    received: format!("{:?}", array.shape()),
+                });
+            }
+        }
+        for (name, array) in weights {
+            let (layer, weight) = name.rsplit_once('/').expect("names checked above");
+            let index = self
+                .graph
+                .layers()
+                .iter()
+                .position(|l| l.name() == Some(layer))
+                .expect("names checked above");
+            let data = TensorData::new(array.iter().copied().collect::<Vec<f32>>(), array.shape().to_vec());
+            self.layers[index].set_weight(weight, data);
+        }
+        Ok(())
+    }
+
+    /// Runs the graph on one batch per model input and returns every model output.
+    ///
+    /// Values are dropped as soon as no later node reads them.
+    pub fn forward(&self, inputs: Vec<Value>) -> Vec<Output> {
+        let graph = &self.graph;
+        let last_uses = graph.last_uses();
+        let mut values: Vec<Option<Output>> = (0..graph.nodes().len()).map(|_| None).collect();
+        for (i, node) in graph.nodes().iter().enumerate() {
+            let x = match node.inputs[0] {
+                Source::Input(k) => inputs[k].clone(),
+                Source::Node(j) if last_uses[j] == i => {
+                    values[j].take().expect("node value read after its last use").value
+                }
+                Source::Node(j) => values[j].as_ref().expect("node value missing").value.clone(),
+            };
+            let (value, logits) = self.layers[node.layer].forward(x);
+            values[i] = Some(Output { value, logits });
+        }
+        graph
+            .outputs()
+            .iter()
+            .map(|s| match *s {
+                Source::Input(k) => Output {
+                    value: inputs[k].clone(),
+                    logits: None,
+                },
+                Source::Node(j) => values[j].clone().expect("output value missing"),
+            })
+            .collect()
+    }
+}

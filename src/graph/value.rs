@@ -1,0 +1,115 @@
+//! A batch flowing through the graph: a Burn tensor whose rank is known only at run time.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// A batched tensor of rank 2 to 5 (batch included).
+///
+/// Layers are configured from shapes known when the model is built, but Burn's tensors carry
+/// their rank in the type; `Value` is the bridge. Elementwise operations keep the rank;
+/// [`Value::reshape`] moves between ranks.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// `[batch, d1]`
+    R2(Tensor<2>),
+    /// `[batch, d1, d2]`
+    R3(Tensor<3>),
+    /// `[batch, d1, d2, d3]`
+    R4(Tensor<4>),
+    /// `[batch, d1, d2, d3, d4]`
+    R5(Tensor<5>),
+}
+
+/// Applies a rank-generic expression to whichever tensor a [`Value`] holds.
+macro_rules! map_value {
+    ($value:expr, $t:ident => $body:expr) => {
+        match $value {
+            $crate::graph::Value::R2($t) => $crate::graph::Value::R2($body),
+            $crate::graph::Value::R3($t) => $crate::graph::Value::R3($body),
+            $crate::graph::Value::R4($t) => $crate::graph::Value::R4($body),
+            $crate::graph::Value::R5($t) => $crate::graph::Value::R5($body),
+        }
+    };
+}
+pub(crate) use map_value;
+
+impl Value {
+    /// A value from host data of dims `dims` (batch first, rank 2 to 5), on `device`.
+    pub(crate) fn from_host(values: Vec<f32>, dims: &[usize], device: &Device) -> Value {
+        let flat = Tensor::<2>::from_data(
+            TensorData::new(values, [dims[0], dims[1..].iter().product()]),
+            device,
+        );
+        Value::R2(flat).reshape(dims)
+    }
+
+    /// The full dimensions, batch first.
+    pub fn dims(&self) -> Vec<usize> {
+        match self {
+            Value::R2(t) => t.dims().to_vec(),
+            Value::R3(t) => t.dims().to_vec(),
+            Value::R4(t) => t.dims().to_vec(),
+            Value::R5(t) => t.dims().to_vec(),
+        }
+    }
+
+    /// The batch size.
+    pub fn batch(&self) -> usize {
+        self.dims()[0]
+    }
+
+    /// The same values with new dimensions (batch included, rank 2 to 5).
+    ///
+    /// # Panics
+    /// When `dims` has another rank or another number of elements; the graph checks both when
+    /// the model is built.
+    pub fn reshape(self, dims: &[usize]) -> Value {
+        let flat: Tensor<2> = match self {
+            Value::R2(t) => t,
+            Value::R3(t) => t.flatten(1, 2),
+            Value::R4(t) => t.flatten(1, 3),
+            Value::R5(t) => t.flatten(1, 4),
+        };
+        match *dims {
+            [b, a] => Value::R2(flat.reshape([b, a])),
+            [b, a, c] => Value::R3(flat.reshape([b, a, c])),
+            [b, a, c, d] => Value::R4(flat.reshape([b, a, c, d])),
+            [b, a, c, d, e] => Value::R5(flat.reshape([b, a, c, d, e])),
+            _ => panic!("kiln supports tensors of rank 2 to 5, got dims {dims:?}"),
+        }
+    }
+
+    /// The values as `[batch, features]`.
+    pub fn flatten(self) -> Tensor<2> {
+        match self {
+            Value::R2(t) => t,
+            Value::R3(t) => t.flatten(1, 2),
+            Value::R4(t) => t.flatten(1, 3),
+            Value::R5(t) => t.flatten(1, 4),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshape_round_trips_through_ranks() {
+        let device = burn::tensor::Device::default();
+        let t = Tensor::<2>::from_floats([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], &device);
+        let v = Value::R2(t).reshape(&[1, 2, 3]);
+        assert_eq!(v.dims(), vec![1, 2, 3]);
+        let back = v.reshape(&[1, 3, 2]).flatten();
+        let values: Vec<f32> = back.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn map_value_keeps_the_rank() {
+        let device = burn::tensor::Device::default();
+        let v = Value::R3(Tensor::<3>::ones([2, 3, 4], &device));
+        let doubled = map_value!(v, t => t.mul_scalar(2.0));
+        assert!(matches!(doubled, Value::R3(_)));
+        assert_eq!(doubled.dims(), vec![2, 3, 4]);
+    }
+}

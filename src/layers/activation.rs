@@ -1,0 +1,176 @@
+//! Activation functions, and the `Activation` layer that applies one.
+
+use crate::error::Result;
+use crate::graph::{Value, map_value};
+use crate::shape::Shape;
+use burn::tensor::activation as act;
+use serde::{Deserialize, Serialize};
+
+/// An activation function, named as in Keras (`"relu"`, `"softmax"`…).
+///
+/// Softmax applies over the last axis. `LeakyRelu` uses Keras' slope of 0.2.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// The identity, `f(x) = x`. The default of `Dense`.
+    #[default]
+    Linear,
+    /// `max(x, 0)`.
+    Relu,
+    /// `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// The hyperbolic tangent.
+    Tanh,
+    /// `exp(x) / sum(exp(x))` over the last axis.
+    Softmax,
+    /// The Gaussian error linear unit (exact, with erf, as Keras' default).
+    Gelu,
+    /// `x` for positive `x`, else `0.2 x`.
+    LeakyRelu,
+}
+
+/// Keras' default negative slope of `leaky_relu`.
+const LEAKY_RELU_SLOPE: f64 = 0.2;
+
+impl Activation {
+    /// The Keras name: `relu`, `softmax`…
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+            Activation::Gelu => "gelu",
+            Activation::LeakyRelu => "leaky_relu",
+        }
+    }
+
+    /// Applies the function to a batch.
+    pub(crate) fn apply(self, x: Value) -> Value {
+        match self {
+            Activation::Linear => x,
+            Activation::Relu => map_value!(x, t => act::relu(t)),
+            Activation::Sigmoid => map_value!(x, t => act::sigmoid(t)),
+            Activation::Tanh => map_value!(x, t => act::tanh(t)),
+            Activation::Softmax => map_value!(x, t => act::softmax(t, -1)),
+            Activation::Gelu => map_value!(x, t => act::gelu(t)),
+            Activation::LeakyRelu => map_value!(x, t => act::leaky_relu(t, LEAKY_RELU_SLOPE)),
+        }
+    }
+}
+
+impl std::str::FromStr for Activation {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "linear" | "none" => Activation::Linear,
+            "relu" => Activation::Relu,
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            "softmax" => Activation::Softmax,
+            "gelu" => Activation::Gelu,
+            "leaky_relu" => Activation::LeakyRelu,
+            other => {
+                return Err(crate::Error::config(
+                    "activation",
+                    format!(
+                        "`{other}` is not an activation; use linear, relu, sigmoid, tanh, \
+                         softmax, gelu or leaky_relu"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// The `Activation` layer: applies an [`Activation`] to its input, shape unchanged.
+///
+/// ```
+/// use kiln::layers::ActivationLayer;
+/// use kiln::Activation;
+/// let layer = ActivationLayer::new(Activation::Relu);
+/// assert_eq!(layer.activation, Activation::Relu);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActivationLayer {
+    /// The function applied.
+    pub activation: Activation,
+    /// The layer's name; `activation`, `activation_1`… when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl ActivationLayer {
+    /// A layer applying `activation`.
+    pub fn new(activation: Activation) -> Self {
+        ActivationLayer {
+            activation,
+            name: None,
+        }
+    }
+
+    /// Sets the layer's name (default: auto-numbered `activation`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub(crate) fn output_shape(&self, input: &Shape) -> Result<Shape> {
+        Ok(input.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Tensor;
+
+    fn run(a: Activation, xs: [f32; 3]) -> Vec<f32> {
+        let device = burn::tensor::Device::default();
+        let v = Value::R2(Tensor::<2>::from_floats([xs], &device));
+        a.apply(v).flatten().into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn close(a: &[f32], b: &[f32]) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn each_function_matches_its_formula() {
+        let x = [-1.0f32, 0.0, 2.0];
+        close(&run(Activation::Linear, x), &x);
+        close(&run(Activation::Relu, x), &[0.0, 0.0, 2.0]);
+        close(&run(Activation::LeakyRelu, x), &[-0.2, 0.0, 2.0]);
+        let sig: Vec<f32> = x.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
+        close(&run(Activation::Sigmoid, x), &sig);
+        let tanh: Vec<f32> = x.iter().map(|v| v.tanh()).collect();
+        close(&run(Activation::Tanh, x), &tanh);
+        let z: f32 = x.iter().map(|v| v.exp()).sum();
+        let soft: Vec<f32> = x.iter().map(|v| v.exp() / z).collect();
+        close(&run(Activation::Softmax, x), &soft);
+        // gelu(x) = x * Phi(x); Phi(-1) = 0.158655, Phi(2) = 0.977250
+        close(&run(Activation::Gelu, x), &[-0.158655, 0.0, 1.954500]);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Softmax,
+            Activation::Gelu,
+            Activation::LeakyRelu,
+        ] {
+            assert_eq!(a.name().parse::<Activation>().unwrap(), a);
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.name()));
+        }
+        assert!("swish2".parse::<Activation>().is_err());
+    }
+}

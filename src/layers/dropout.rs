@@ -1,0 +1,67 @@
+//! `Dropout`: zeroes a fraction of its inputs while training.
+
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use serde::{Deserialize, Serialize};
+
+/// Sets a random fraction `rate` of its inputs to zero during `fit` and scales the rest by
+/// `1 / (1 - rate)`; `evaluate` and `predict` pass inputs through unchanged.
+///
+/// ```
+/// let layer = kiln::layers::Dropout::new(0.5);
+/// assert_eq!(layer.rate, 0.5);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dropout {
+    /// The fraction of inputs dropped, in `[0, 1)`.
+    pub rate: f64,
+    /// The layer's name; `dropout`, `dropout_1`… when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Dropout {
+    /// A layer dropping a fraction `rate` of its inputs while training.
+    pub fn new(rate: f64) -> Self {
+        Dropout { rate, name: None }
+    }
+
+    /// Sets the layer's name (default: auto-numbered `dropout`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub(crate) fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape> {
+        if !(0.0..1.0).contains(&self.rate) {
+            return Err(Error::config(
+                format!("layer `{layer}` (Dropout)"),
+                format!("rate must be in [0, 1), got {}", self.rate),
+            ));
+        }
+        Ok(input.clone())
+    }
+
+    pub(crate) fn build(&self) -> burn::nn::Dropout {
+        burn::nn::DropoutConfig::new(self.rate).init()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_outside_zero_one_is_refused() {
+        for rate in [-0.1, 1.0, 2.0, f64::NAN] {
+            let e = Dropout::new(rate)
+                .output_shape("dropout_3", &Shape::new([4]))
+                .unwrap_err();
+            assert!(e.to_string().contains("dropout_3"), "{e}");
+        }
+        assert_eq!(
+            Dropout::new(0.5).output_shape("d", &Shape::new([4, 2])).unwrap(),
+            Shape::new([4, 2])
+        );
+    }
+}

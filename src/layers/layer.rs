@@ -1,0 +1,203 @@
+//! `Layer`: the closed set of layer configurations a model is made of.
+
+use crate::error::{Error, Result};
+use crate::layers::module::{ActivationModule, LayerModule, ReshapeModule, StatelessModule};
+use crate::layers::reshape::MAX_RANK;
+use crate::layers::{ActivationLayer, Dense, Dropout, Flatten, Reshape};
+use crate::shape::Shape;
+use serde::{Deserialize, Serialize};
+
+/// A layer's configuration: what it is, before it has weights.
+///
+/// Serialized as Keras does (`{"class_name": "Dense", "config": {...}}`). Each layer infers its
+/// output shape from its input shape and builds a Burn module
+/// ([`LayerModule`]) once the input shape is known.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "class_name", content = "config")]
+#[non_exhaustive]
+pub enum Layer {
+    /// See [`Dense`].
+    Dense(Dense),
+    /// See [`ActivationLayer`].
+    Activation(ActivationLayer),
+    /// See [`Dropout`].
+    Dropout(Dropout),
+    /// See [`Flatten`].
+    Flatten(Flatten),
+    /// See [`Reshape`].
+    Reshape(Reshape),
+}
+
+/// How many weights a layer has, split as Keras' summary splits them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParamCount {
+    /// Weights updated by the optimizer.
+    pub trainable: usize,
+    /// Weights kept but not trained (batch-norm statistics).
+    pub non_trainable: usize,
+}
+
+impl ParamCount {
+    pub(crate) fn trainable(n: usize) -> Self {
+        ParamCount {
+            trainable: n,
+            non_trainable: 0,
+        }
+    }
+
+    /// Trainable plus non-trainable.
+    pub fn total(&self) -> usize {
+        self.trainable + self.non_trainable
+    }
+}
+
+impl std::ops::Add for ParamCount {
+    type Output = ParamCount;
+
+    fn add(self, o: ParamCount) -> ParamCount {
+        ParamCount {
+            trainable: self.trainable + o.trainable,
+            non_trainable: self.non_trainable + o.non_trainable,
+        }
+    }
+}
+
+impl Layer {
+    /// The Keras class name (`Dense`), as the summary shows it.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            Layer::Dense(_) => "Dense",
+            Layer::Activation(_) => "Activation",
+            Layer::Dropout(_) => "Dropout",
+            Layer::Flatten(_) => "Flatten",
+            Layer::Reshape(_) => "Reshape",
+        }
+    }
+
+    /// The stem of automatic names (`dense` → `dense`, `dense_1`…).
+    pub fn base_name(&self) -> &'static str {
+        match self {
+            Layer::Dense(_) => "dense",
+            Layer::Activation(_) => "activation",
+            Layer::Dropout(_) => "dropout",
+            Layer::Flatten(_) => "flatten",
+            Layer::Reshape(_) => "reshape",
+        }
+    }
+
+    /// The name given by the user, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Layer::Dense(l) => l.name.as_deref(),
+            Layer::Activation(l) => l.name.as_deref(),
+            Layer::Dropout(l) => l.name.as_deref(),
+            Layer::Flatten(l) => l.name.as_deref(),
+            Layer::Reshape(l) => l.name.as_deref(),
+        }
+    }
+
+    pub(crate) fn set_name(&mut self, name: String) {
+        let slot = match self {
+            Layer::Dense(l) => &mut l.name,
+            Layer::Activation(l) => &mut l.name,
+            Layer::Dropout(l) => &mut l.name,
+            Layer::Flatten(l) => &mut l.name,
+            Layer::Reshape(l) => &mut l.name,
+        };
+        *slot = Some(name);
+    }
+
+    /// The output shape for an input shape, or an error naming the layer and both shapes.
+    pub fn output_shape(&self, input: &Shape) -> Result<Shape> {
+        let name = self.name().unwrap_or(self.base_name());
+        if input.rank() == 0 || input.rank() > MAX_RANK || input.dims().contains(&0) {
+            return Err(Error::Shape {
+                layer: name.into(),
+                expected: format!("1 to {MAX_RANK} non-zero dimensions besides the batch"),
+                received: input.to_string(),
+            });
+        }
+        match self {
+            Layer::Dense(l) => l.output_shape(name, input),
+            Layer::Activation(l) => l.output_shape(input),
+            Layer::Dropout(l) => l.output_shape(name, input),
+            Layer::Flatten(l) => l.output_shape(input),
+            Layer::Reshape(l) => l.output_shape(name, input),
+        }
+    }
+
+    /// The layer's weight counts for an input shape.
+    pub fn param_count(&self, input: &Shape) -> ParamCount {
+        match self {
+            Layer::Dense(l) => l.param_count(input),
+            _ => ParamCount::default(),
+        }
+    }
+
+    /// Builds the layer's module, its weights initialized on `device`.
+    pub(crate) fn build(
+        &self,
+        input: &Shape,
+        device: &burn::tensor::Device,
+    ) -> Result<LayerModule> {
+        let output = self.output_shape(input)?;
+        Ok(match self {
+            Layer::Dense(l) => LayerModule::Dense(l.build(input, device)),
+            Layer::Activation(l) => LayerModule::Stateless(StatelessModule::Activation(
+                ActivationModule {
+                    activation: l.activation,
+                },
+            )),
+            Layer::Dropout(l) => LayerModule::Dropout(l.build()),
+            Layer::Flatten(_) | Layer::Reshape(_) => {
+                LayerModule::Stateless(StatelessModule::Reshape(ReshapeModule {
+                    dims: output.dims().to_vec(),
+                }))
+            }
+        })
+    }
+}
+
+macro_rules! layer_from {
+    ($($ty:ident => $variant:ident),*) => {
+        $(impl From<$ty> for Layer {
+            fn from(l: $ty) -> Self {
+                Layer::$variant(l)
+            }
+        })*
+    };
+}
+layer_from!(Dense => Dense, ActivationLayer => Activation, Dropout => Dropout,
+    Flatten => Flatten, Reshape => Reshape);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Activation;
+
+    #[test]
+    fn serializes_like_keras() {
+        let l: Layer = Dense::new(10).activation(Activation::Softmax).into();
+        let json = serde_json::to_value(&l).unwrap();
+        assert_eq!(json["class_name"], "Dense");
+        assert_eq!(json["config"]["units"], 10);
+        assert_eq!(json["config"]["activation"], "softmax");
+        let back: Layer = serde_json::from_value(json).unwrap();
+        assert_eq!(back, l);
+    }
+
+    #[test]
+    fn minimal_json_gets_keras_defaults() {
+        let l: Layer =
+            serde_json::from_str(r#"{"class_name": "Dense", "config": {"units": 4}}"#).unwrap();
+        assert_eq!(l, Layer::Dense(Dense::new(4)));
+    }
+
+    #[test]
+    fn rank_outside_one_to_four_is_a_shape_error() {
+        let l: Layer = Flatten::new().into();
+        assert!(l.output_shape(&Shape::new([1, 2, 3, 4, 5])).is_err());
+        assert!(l.output_shape(&Shape::new(Vec::new())).is_err());
+        assert!(l.output_shape(&Shape::new([3, 0])).is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! `Flatten` and `Reshape`: layers that only change a sample's shape.
+
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use serde::{Deserialize, Serialize};
+
+/// The largest sample rank kiln's layers take (batch excluded).
+pub(crate) const MAX_RANK: usize = 4;
+
+/// Flattens each sample to one dimension: `(None, 28, 28, 1)` → `(None, 784)`.
+///
+/// ```
+/// let layer = kiln::layers::Flatten::new();
+/// assert!(layer.name.is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Flatten {
+    /// The layer's name; `flatten`, `flatten_1`… when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Flatten {
+    /// A flattening layer.
+    pub fn new() -> Self {
+        Flatten::default()
+    }
+
+    /// Sets the layer's name (default: auto-numbered `flatten`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub(crate) fn output_shape(&self, input: &Shape) -> Result<Shape> {
+        Ok(Shape::new([input.size()]))
+    }
+}
+
+/// Reshapes each sample to `target_shape` (batch excluded); one dimension may be `-1`, inferred
+/// from the others, as in Keras.
+///
+/// ```
+/// let layer = kiln::layers::Reshape::new([28, 28, 1]);
+/// assert_eq!(layer.target_shape, vec![28, 28, 1]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reshape {
+    /// The new sample shape; one entry may be `-1`.
+    pub target_shape: Vec<i64>,
+    /// The layer's name; `reshape`, `reshape_1`… when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Reshape {
+    /// A layer reshaping each sample to `target_shape`.
+    pub fn new(target_shape: impl Into<Vec<i64>>) -> Self {
+        Reshape {
+            target_shape: target_shape.into(),
+            name: None,
+        }
+    }
+
+    /// Sets the layer's name (default: auto-numbered `reshape`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub(crate) fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape> {
+        let refuse = |why: String| {
+            Err(Error::config(
+                format!("layer `{layer}` (Reshape)"),
+                format!("target shape {:?} {why}", self.target_shape),
+            ))
+        };
+        if self.target_shape.is_empty() || self.target_shape.len() > MAX_RANK {
+            return refuse(format!("must have 1 to {MAX_RANK} dimensions"));
+        }
+        let unknown = self.target_shape.iter().filter(|d| **d == -1).count();
+        if unknown > 1 || self.target_shape.iter().any(|d| *d == 0 || *d < -1) {
+            return refuse("may hold positive sizes and at most one -1".into());
+        }
+        let known: usize = self
+            .target_shape
+            .iter()
+            .filter(|d| **d > 0)
+            .map(|d| *d as usize)
+            .product();
+        let size = input.size();
+        let fits = if unknown == 1 {
+            size % known == 0
+        } else {
+            size == known
+        };
+        if !fits {
+            return Err(Error::Shape {
+                layer: layer.into(),
+                expected: format!(
+                    "a sample of {} values to fill {:?}",
+                    if unknown == 1 {
+                        format!("a multiple of {known}")
+                    } else {
+                        known.to_string()
+                    },
+                    self.target_shape
+                ),
+                received: format!("{input} ({size} values)"),
+            });
+        }
+        let dims = self
+            .target_shape
+            .iter()
+            .map(|d| if *d == -1 { size / known } else { *d as usize })
+            .collect::<Vec<_>>();
+        Ok(Shape::new(dims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatten_multiplies_the_dims() {
+        assert_eq!(
+            Flatten::new().output_shape(&Shape::new([5, 5, 64])).unwrap(),
+            Shape::new([1600])
+        );
+    }
+
+    #[test]
+    fn reshape_infers_one_dim() {
+        let r = Reshape::new([-1, 7]);
+        assert_eq!(r.output_shape("r", &Shape::new([28])).unwrap(), Shape::new([4, 7]));
+        let r = Reshape::new([28, 28, 1]);
+        assert_eq!(
+            r.output_shape("r", &Shape::new([784])).unwrap(),
+            Shape::new([28, 28, 1])
+        );
+    }
+
+    #[test]
+    fn reshape_refuses_what_does_not_fit() {
+        let e = Reshape::new([5, 5]).output_shape("reshape_1", &Shape::new([24])).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("reshape_1") && text.contains("(None, 24)"), "{text}");
+        assert!(Reshape::new([-1, -1]).output_shape("r", &Shape::new([4])).is_err());
+        assert!(Reshape::new([-1, 5]).output_shape("r", &Shape::new([12])).is_err());
+        assert!(Reshape::new([1, 1, 1, 1, 4]).output_shape("r", &Shape::new([4])).is_err());
+    }
+}

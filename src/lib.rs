@@ -1,0 +1,69 @@
+//! # kiln
+//!
+//! Keras-style deep learning for Rust, built on [Burn](https://burn.dev): define a model in a
+//! few lines, train it with `fit`, score it with `evaluate`, use it with `predict`.
+//!
+//! ```no_run
+//! use kiln::prelude::*;
+//!
+//! # fn main() -> kiln::Result<()> {
+//! let mnist = kiln::datasets::mnist::load_data()?;
+//! let x_train = mnist.x_train.mapv(|v| v as f32 / 255.0).into_shape_with_order((60_000, 784)).unwrap();
+//! let y_train = kiln::to_categorical(mnist.y_train.as_slice().unwrap(), 10)?;
+//!
+//! let mut model = Sequential::new()
+//!     .input([784])
+//!     .add(Dense::new(512).activation(Relu))
+//!     .add(Dense::new(10).activation(Softmax))
+//!     .compile(Optimizer::rmsprop(1e-3), Loss::CategoricalCrossentropy, &[Metric::Accuracy])?;
+//! println!("{}", model.summary());
+//! let history = model.fit(&x_train, &y_train, FitOptions::default().epochs(5).batch_size(128))?;
+//! println!("final loss: {:?}", history.last("loss"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## How it fits together
+//!
+//! - [`layers`]: layer configurations ([`layers::Dense`], [`layers::Dropout`]…) that infer their
+//!   output shape and build a Burn module.
+//! - [`graph`]: the graph every model lowers to, and [`graph::Network`], the Burn module that
+//!   runs it.
+//! - [`models`]: [`Sequential`], the built [`Model`] and its [`Summary`].
+//! - [`training`]: optimizers with Keras' update rules, losses, metrics, `fit` options,
+//!   [`History`].
+//! - [`data`] and [`datasets`]: host arrays in and out, MNIST.
+//! - [`backend`]: devices, the one place that names Burn's backends.
+//!
+//! Every call that can fail on user input returns a [`Result`] whose [`Error`] names the
+//! layer, the shapes or the file involved.
+
+pub mod backend;
+pub mod data;
+pub mod datasets;
+mod error;
+pub mod graph;
+pub mod layers;
+pub mod models;
+pub mod random;
+mod shape;
+pub mod training;
+
+pub use backend::{Device, DeviceChoice};
+pub use data::{HostArray, ToHostArray, to_categorical};
+pub use error::{Error, Result};
+pub use layers::{Activation, Layer};
+pub use models::{Input, Model, Sequential, Summary};
+pub use random::set_random_seed;
+pub use shape::Shape;
+pub use training::{EvalOptions, FitOptions, History, Logs, Loss, LossConfig, Metric, Optimizer};
+
+/// Everything a model definition needs, in one import.
+pub mod prelude {
+    pub use crate::layers::Activation::{self, *};
+    pub use crate::layers::{ActivationLayer, Dense, Dropout, Flatten, Reshape};
+    pub use crate::{
+        Device, DeviceChoice, EvalOptions, FitOptions, Input, Loss, Metric, Model, Optimizer,
+        Sequential,
+    };
+}

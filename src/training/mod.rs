@@ -1,0 +1,18 @@
+//! Training: optimizers, losses, metrics, and the loops of `fit`, `evaluate` and `predict`.
+
+mod compiled;
+mod logs;
+mod loops;
+mod loss;
+mod metrics;
+pub mod optimizers;
+mod options;
+mod progress;
+
+pub(crate) use compiled::{Compiled, Running};
+pub use logs::{History, Logs};
+pub(crate) use loops::{evaluate, fit, predict, train_step};
+pub use loss::{Loss, LossConfig};
+pub use metrics::Metric;
+pub use optimizers::Optimizer;
+pub use options::{EvalOptions, FitOptions};

@@ -1,0 +1,8 @@
+//! Optimizers: Keras' configurations and update rules on Burn's optimizer machinery.
+
+mod config;
+mod rules;
+mod runtime;
+
+pub use config::{Adam, Optimizer, RmsProp, Sgd};
+pub(crate) use runtime::OptimizerState;

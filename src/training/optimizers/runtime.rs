@@ -1,0 +1,68 @@
+//! The optimizer while a model trains: Keras' rule, Burn's state keeping, the step count.
+
+use crate::graph::Network;
+use crate::training::optimizers::Optimizer;
+use crate::training::optimizers::rules::{AdamRule, RmsPropRule, SgdRule};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A compiled optimizer: updates a network from its gradients, one step at a time.
+pub(crate) struct OptimizerState {
+    config: Optimizer,
+    inner: ModuleOptimizer,
+    iterations: Arc<AtomicU64>,
+    learning_rate: f64,
+}
+
+impl OptimizerState {
+    pub(crate) fn new(config: Optimizer) -> Self {
+        let iterations = Arc::new(AtomicU64::new(0));
+        let inner = match &config {
+            Optimizer::Sgd(o) => ModuleOptimizer::from(SgdRule {
+                momentum: o.momentum,
+                nesterov: o.nesterov,
+            }),
+            Optimizer::Rmsprop(o) => ModuleOptimizer::from(RmsPropRule {
+                rho: o.rho,
+                momentum: o.momentum,
+                epsilon: o.epsilon,
+                centered: o.centered,
+            }),
+            Optimizer::Adam(o) | Optimizer::Adamw(o) => ModuleOptimizer::from(AdamRule {
+                beta_1: o.beta_1,
+                beta_2: o.beta_2,
+                epsilon: o.epsilon,
+                weight_decay: o.weight_decay.unwrap_or(0.0),
+                iterations: iterations.clone(),
+            }),
+        };
+        OptimizerState {
+            learning_rate: config.learning_rate(),
+            config,
+            inner,
+            iterations,
+        }
+    }
+
+    /// One update of every parameter that has a gradient.
+    pub(crate) fn step(&mut self, network: Network, grads: GradientsParams) -> Network {
+        self.iterations.fetch_add(1, Ordering::Relaxed);
+        self.inner.step(self.learning_rate, network, grads)
+    }
+
+    /// How many steps have been taken.
+    pub(crate) fn iterations(&self) -> u64 {
+        self.iterations.load(Ordering::Relaxed)
+    }
+
+    /// The current learning rate.
+    pub(crate) fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    /// The configuration compiled.
+    pub(crate) fn config(&self) -> &Optimizer {
+        &self.config
+    }
+}
