@@ -90,7 +90,7 @@ impl Device {
             DeviceChoice::Cpu => Self::cpu(),
             DeviceChoice::CpuNdarray => Self::cpu_ndarray(),
             DeviceChoice::Gpu => Self::gpu(),
-            DeviceChoice::Auto => Self::gpu().or_else(|_| Self::cpu()),
+            DeviceChoice::Auto => Self::hardware_gpu().or_else(|_| Self::cpu()),
         }
     }
 
@@ -125,12 +125,15 @@ impl Device {
         }
     }
 
-    /// A GPU through wgpu, started once per process and checked with a tiny computation.
+    /// A GPU through wgpu (a software one such as lavapipe included), started once per
+    /// process and checked with a tiny computation.
     pub fn gpu() -> Result<Self> {
         #[cfg(feature = "wgpu")]
         {
-            static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
-            GPU.get_or_init(start_wgpu)
+            if let Some(Ok(d)) = HARDWARE.get() {
+                return Ok(d.clone());
+            }
+            GPU.get_or_init(|| start_wgpu(Software::Accept))
                 .clone()
                 .map_err(|message| Error::Device {
                     requested: "gpu".into(),
@@ -140,6 +143,27 @@ impl Device {
         #[cfg(not(feature = "wgpu"))]
         {
             Err(missing_feature("gpu", "wgpu"))
+        }
+    }
+
+    /// A hardware GPU through wgpu, as `auto` wants it: software adapters are refused.
+    fn hardware_gpu() -> Result<Self> {
+        #[cfg(feature = "wgpu")]
+        {
+            if let Some(Ok(d)) = GPU.get() {
+                return Ok(d.clone());
+            }
+            HARDWARE
+                .get_or_init(|| start_wgpu(Software::Refuse))
+                .clone()
+                .map_err(|message| Error::Device {
+                    requested: "auto".into(),
+                    message,
+                })
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            Err(missing_feature("auto", "wgpu"))
         }
     }
 
@@ -171,6 +195,13 @@ impl fmt::Display for Device {
     }
 }
 
+/// The wgpu device started by `gpu`, and the one started by `auto` (hardware only): the
+/// runtime starts once per process.
+#[cfg(feature = "wgpu")]
+static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+#[cfg(feature = "wgpu")]
+static HARDWARE: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+
 fn cpu_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -185,15 +216,72 @@ fn missing_feature(requested: &str, feature: &str) -> Error {
     }
 }
 
+/// Whether a software adapter (lavapipe, llvmpipe) may serve: yes when a GPU is asked for,
+/// no for `auto`, where the CPU backend is faster than a GPU emulated on the CPU.
 #[cfg(feature = "wgpu")]
-fn start_wgpu() -> std::result::Result<Device, String> {
-    use burn::tensor::Tensor;
-    // A missing driver can panic deep inside the graphics stack instead of returning an error.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Software {
+    Accept,
+    Refuse,
+}
+
+/// Finds an adapter on Vulkan, Metal or DX12 (never OpenGL, whose software drivers can hang),
+/// starts Burn's wgpu runtime on it, and checks it with a tiny computation.
+#[cfg(feature = "wgpu")]
+fn start_wgpu(software: Software) -> std::result::Result<Device, String> {
+    use burn::tensor::wgpu::{WgpuBackend, wgpu};
+    use burn::tensor::{DeviceKind, Tensor};
+
+    let candidates = [
+        (wgpu::Backend::Vulkan, WgpuBackend::Vulkan),
+        (wgpu::Backend::Metal, WgpuBackend::Metal),
+        (wgpu::Backend::Dx12, WgpuBackend::Dx12),
+    ];
+    let mut seen = Vec::new();
+    let mut chosen = None;
+    for (backend, api) in candidates {
+        let adapters = std::panic::catch_unwind(|| adapters_on(backend)).unwrap_or_default();
+        let rank = |t: wgpu::DeviceType| match t {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Other => 3,
+            wgpu::DeviceType::Cpu => 4,
+        };
+        let usable = adapters.iter().filter(|a| {
+            software == Software::Accept || a.device_type != wgpu::DeviceType::Cpu
+        });
+        if let Some(best) = usable.min_by_key(|a| rank(a.device_type)) {
+            let same_type = |a: &&wgpu::AdapterInfo| a.device_type == best.device_type;
+            let index = adapters.iter().filter(same_type).position(|a| a.name == best.name);
+            let index = index.unwrap_or(0);
+            let kind = match best.device_type {
+                wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(index),
+                wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu(index),
+                wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(index),
+                wgpu::DeviceType::Cpu => DeviceKind::Cpu,
+                wgpu::DeviceType::Other => DeviceKind::DefaultDevice,
+            };
+            chosen = Some((api, kind, best.clone()));
+            break;
+        }
+        seen.extend(adapters.into_iter().map(|a| format!("{} ({:?})", a.name, a.device_type)));
+    }
+    let Some((api, kind, info)) = chosen else {
+        return Err(if seen.is_empty() {
+            "no Vulkan, Metal or DX12 adapter was found (install a GPU driver, or Mesa's lavapipe \
+             for a software one)"
+                .into()
+        } else {
+            format!("only software adapters were found ({}); ask for `gpu` to use them", seen.join(", "))
+        });
+    };
     let started = std::panic::catch_unwind(|| {
-        let (inner, setup) = burn::tensor::Device::wgpu_options()
-            .init_with_setup()
+        let inner = burn::tensor::Device::wgpu_options()
+            .graphics_api(api)
+            .device_kind(kind)
+            .init()
             .map_err(|e| e.to_string())?;
-        let info = setup.adapter.get_info();
         let sum = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &inner)
             .sum()
             .into_scalar::<f32>();
@@ -202,10 +290,43 @@ fn start_wgpu() -> std::result::Result<Device, String> {
         }
         Ok(Device {
             inner,
-            description: format!("wgpu ({}, {:?})", info.name, setup.backend),
+            description: format!("wgpu ({}, {:?})", info.name, info.backend),
         })
     });
-    started.unwrap_or_else(|_| Err("the wgpu runtime panicked while starting".into()))
+    started.unwrap_or_else(|_| Err(format!("the wgpu runtime panicked while starting on {}", info.name)))
+}
+
+/// The adapters one graphics API offers.
+#[cfg(feature = "wgpu")]
+fn adapters_on(backend: burn::tensor::wgpu::wgpu::Backend) -> Vec<burn::tensor::wgpu::wgpu::AdapterInfo> {
+    use burn::tensor::wgpu::wgpu;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: backend.into(),
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    block_on(instance.enumerate_adapters(backend.into()))
+        .iter()
+        .map(wgpu::Adapter::get_info)
+        .collect()
+}
+
+/// Drives a future that native wgpu completes without waiting on anything.
+#[cfg(feature = "wgpu")]
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The CPU device unit tests run on (never a GPU, which a test machine may lack).
+#[cfg(test)]
+pub(crate) fn test_device() -> burn::tensor::Device {
+    Device::cpu().expect("a CPU backend").inner
 }
 
 #[cfg(test)]

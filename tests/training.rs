@@ -319,6 +319,6 @@ fn slices_with_a_shape_are_accepted() {
     model.fit(&x, &y, FitOptions::default().verbose(0)).unwrap();
     let p = model.predict(&x).unwrap();
     assert_eq!(p.shape(), &[3, 2]);
-    let rows: Vec<f32> = p.sum_axis(ndarray::Axis(1)).to_vec();
+    let rows: Vec<f32> = p.sum_axis(ndarray::Axis(1)).iter().copied().collect();
     assert!(rows.iter().all(|s| (s - 1.0).abs() < 1e-5));
 }

@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn reshape_round_trips_through_ranks() {
-        let device = burn::tensor::Device::default();
+        let device = crate::backend::test_device();
         let t = Tensor::<2>::from_floats([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], &device);
         let v = Value::R2(t).reshape(&[1, 2, 3]);
         assert_eq!(v.dims(), vec![1, 2, 3]);
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn map_value_keeps_the_rank() {
-        let device = burn::tensor::Device::default();
+        let device = crate::backend::test_device();
         let v = Value::R3(Tensor::<3>::ones([2, 3, 4], &device));
         let doubled = map_value!(v, t => t.mul_scalar(2.0));
         assert!(matches!(doubled, Value::R3(_)));

@@ -128,7 +128,7 @@ mod tests {
     use burn::tensor::Tensor;
 
     fn run(a: Activation, xs: [f32; 3]) -> Vec<f32> {
-        let device = burn::tensor::Device::default();
+        let device = crate::backend::test_device();
         let v = Value::R2(Tensor::<2>::from_floats([xs], &device));
         a.apply(v).flatten().into_data().try_to_vec::<f32>().unwrap()
     }

@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn forward_is_x_kernel_plus_bias() {
-        let device = burn::tensor::Device::default();
+        let device = crate::backend::test_device();
         let mut m = Dense::new(2)
             .activation(Activation::Relu)
             .build(&Shape::new([3]), &device);
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn softmax_output_keeps_its_logits() {
-        let device = burn::tensor::Device::default();
+        let device = crate::backend::test_device();
         let m = Dense::new(4)
             .activation(Activation::Softmax)
             .build(&Shape::new([3]), &device);

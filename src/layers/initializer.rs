@@ -39,7 +39,7 @@ mod tests {
     use burn::tensor::Tensor;
 
     fn draw(init: Initializer, fan_in: usize, fan_out: usize) -> Vec<f32> {
-        let device = burn::tensor::Device::default();
+        let device = crate::backend::test_device();
         let t: Tensor<2> = init
             .to_burn()
             .init_with([fan_in, fan_out], Some(fan_in), Some(fan_out), &device)

@@ -217,7 +217,7 @@ mod tests {
     use burn::tensor::{Device, TensorData};
 
     fn device() -> Device {
-        Device::default()
+        crate::backend::test_device()
     }
 
     fn value(rows: &[[f32; 3]]) -> Value {

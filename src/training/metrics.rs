@@ -141,7 +141,7 @@ mod tests {
     fn out(rows: &[[f32; 2]]) -> Output {
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();
         Output {
-            value: Value::from_host(flat, &[rows.len(), 2], &Device::default()),
+            value: Value::from_host(flat, &[rows.len(), 2], &crate::backend::test_device()),
             logits: None,
         }
     }
@@ -170,7 +170,8 @@ mod tests {
         let y = Target::Dense(out(&[[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]).value);
         let acc = MetricFn::CategoricalAccuracy.compute(&o, &y).into_scalar::<f32>();
         assert!((acc - 0.75).abs() < 1e-6);
-        let labels = Tensor::from_data(TensorData::new(vec![0i64, 1, 1, 1], [4]), &Device::default());
+        // argmax per row is [0, 1, 0, 1]
+        let labels = Tensor::from_data(TensorData::new(vec![0i64, 1, 1, 0], [4]), &crate::backend::test_device());
         let acc = MetricFn::SparseCategoricalAccuracy
             .compute(&o, &Target::Sparse(labels))
             .into_scalar::<f32>();
