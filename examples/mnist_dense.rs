@@ -15,7 +15,9 @@ fn main() -> kiln::Result<()> {
     let mnist = common::load_mnist()?;
     let flat = |x: &ndarray::Array3<u8>| {
         let n = x.shape()[0];
-        common::images(x).into_shape_with_order((n, 784)).expect("784 pixels")
+        common::images(x)
+            .into_shape_with_order((n, 784))
+            .expect("784 pixels")
     };
     let (x_train, y_train) = (flat(&mnist.x_train), common::one_hot(&mnist.y_train)?);
     let (x_test, y_test) = (flat(&mnist.x_test), common::one_hot(&mnist.y_test)?);
@@ -25,14 +27,26 @@ fn main() -> kiln::Result<()> {
         .add(Dense::new(512).activation(Relu))
         .add(Dense::new(10).activation(Softmax))
         .device(Device::new(args.device)?)
-        .compile(Optimizer::rmsprop(1e-3), Loss::CategoricalCrossentropy, &[Metric::Accuracy])?;
+        .compile(
+            Optimizer::rmsprop(1e-3),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )?;
     model.summary().print();
 
     let start = Instant::now();
-    model.fit(&x_train, &y_train, FitOptions::default().epochs(args.epochs).batch_size(128))?;
+    model.fit(
+        &x_train,
+        &y_train,
+        FitOptions::default().epochs(args.epochs).batch_size(128),
+    )?;
     let fit_seconds = start.elapsed().as_secs_f64();
 
-    let scores = model.evaluate_with(&x_test, &y_test, EvalOptions::default().batch_size(128).verbose(0))?;
+    let scores = model.evaluate_with(
+        &x_test,
+        &y_test,
+        EvalOptions::default().batch_size(128).verbose(0),
+    )?;
     common::report(fit_seconds, &scores);
     Ok(())
 }

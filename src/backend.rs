@@ -248,12 +248,15 @@ fn start_wgpu(software: Software) -> std::result::Result<Device, String> {
             wgpu::DeviceType::Other => 3,
             wgpu::DeviceType::Cpu => 4,
         };
-        let usable = adapters.iter().filter(|a| {
-            software == Software::Accept || a.device_type != wgpu::DeviceType::Cpu
-        });
+        let usable = adapters
+            .iter()
+            .filter(|a| software == Software::Accept || a.device_type != wgpu::DeviceType::Cpu);
         if let Some(best) = usable.min_by_key(|a| rank(a.device_type)) {
             let same_type = |a: &&wgpu::AdapterInfo| a.device_type == best.device_type;
-            let index = adapters.iter().filter(same_type).position(|a| a.name == best.name);
+            let index = adapters
+                .iter()
+                .filter(same_type)
+                .position(|a| a.name == best.name);
             let index = index.unwrap_or(0);
             let kind = match best.device_type {
                 wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(index),
@@ -265,7 +268,11 @@ fn start_wgpu(software: Software) -> std::result::Result<Device, String> {
             chosen = Some((api, kind, best.clone()));
             break;
         }
-        seen.extend(adapters.into_iter().map(|a| format!("{} ({:?})", a.name, a.device_type)));
+        seen.extend(
+            adapters
+                .into_iter()
+                .map(|a| format!("{} ({:?})", a.name, a.device_type)),
+        );
     }
     let Some((api, kind, info)) = chosen else {
         return Err(if seen.is_empty() {
@@ -273,7 +280,10 @@ fn start_wgpu(software: Software) -> std::result::Result<Device, String> {
              for a software one)"
                 .into()
         } else {
-            format!("only software adapters were found ({}); ask for `gpu` to use them", seen.join(", "))
+            format!(
+                "only software adapters were found ({}); ask for `gpu` to use them",
+                seen.join(", ")
+            )
         });
     };
     let started = std::panic::catch_unwind(|| {
@@ -293,12 +303,19 @@ fn start_wgpu(software: Software) -> std::result::Result<Device, String> {
             description: format!("wgpu ({}, {:?})", info.name, info.backend),
         })
     });
-    started.unwrap_or_else(|_| Err(format!("the wgpu runtime panicked while starting on {}", info.name)))
+    started.unwrap_or_else(|_| {
+        Err(format!(
+            "the wgpu runtime panicked while starting on {}",
+            info.name
+        ))
+    })
 }
 
 /// The adapters one graphics API offers.
 #[cfg(feature = "wgpu")]
-fn adapters_on(backend: burn::tensor::wgpu::wgpu::Backend) -> Vec<burn::tensor::wgpu::wgpu::AdapterInfo> {
+fn adapters_on(
+    backend: burn::tensor::wgpu::wgpu::Backend,
+) -> Vec<burn::tensor::wgpu::wgpu::AdapterInfo> {
     use burn::tensor::wgpu::wgpu;
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
         backends: backend.into(),
@@ -344,13 +361,20 @@ mod tests {
             assert_eq!(c.to_string().parse::<DeviceChoice>().unwrap(), c);
         }
         let err = "cuda-9".parse::<DeviceChoice>().unwrap_err().to_string();
-        assert!(err.contains("cuda-9") && err.contains("cpu-ndarray"), "{err}");
+        assert!(
+            err.contains("cuda-9") && err.contains("cpu-ndarray"),
+            "{err}"
+        );
     }
 
     #[test]
     fn cpu_describes_itself() {
         let d = Device::cpu().unwrap();
-        assert!(d.description().starts_with("cpu (flex"), "{}", d.description());
+        assert!(
+            d.description().starts_with("cpu (flex"),
+            "{}",
+            d.description()
+        );
     }
 
     #[test]

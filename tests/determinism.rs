@@ -20,7 +20,13 @@ fn the_same_seed_gives_the_same_training() {
             .device(Device::cpu().unwrap())
             .compile(Optimizer::adam(0.01), Loss::CategoricalCrossentropy, &[])
             .unwrap();
-        model.fit(&x, &y, FitOptions::default().epochs(3).batch_size(8).verbose(0)).unwrap();
+        model
+            .fit(
+                &x,
+                &y,
+                FitOptions::default().epochs(3).batch_size(8).verbose(0),
+            )
+            .unwrap();
         model.predict(&x).unwrap()
     };
     let (a, b, c) = (run(11), run(11), run(12));

@@ -9,7 +9,11 @@ fn model() -> Model {
         .input([4])
         .add(Dense::new(3).activation(Softmax))
         .device(Device::cpu().unwrap())
-        .compile(Optimizer::sgd(0.1), Loss::CategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::sgd(0.1),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap()
 }
 
@@ -23,21 +27,36 @@ fn err_text<T: std::fmt::Debug>(r: kiln::Result<T>) -> String {
 
 #[test]
 fn x_and_y_of_different_lengths() {
-    let e = err_text(model().fit(&Array2::<f32>::zeros((5, 4)), &Array2::<f32>::zeros((4, 3)), quiet()));
+    let e = err_text(model().fit(
+        &Array2::<f32>::zeros((5, 4)),
+        &Array2::<f32>::zeros((4, 3)),
+        quiet(),
+    ));
     assert!(e.contains("5 samples") && e.contains("y has 4"), "{e}");
 }
 
 #[test]
 fn wrong_feature_width() {
-    let e = err_text(model().fit(&Array2::<f32>::zeros((5, 6)), &Array2::<f32>::zeros((5, 3)), quiet()));
-    assert!(e.contains("[6]") && e.contains("(None, 4)") && e.contains("input_layer"), "{e}");
+    let e = err_text(model().fit(
+        &Array2::<f32>::zeros((5, 6)),
+        &Array2::<f32>::zeros((5, 3)),
+        quiet(),
+    ));
+    assert!(
+        e.contains("[6]") && e.contains("(None, 4)") && e.contains("input_layer"),
+        "{e}"
+    );
     let e = err_text(model().predict(&Array2::<f32>::zeros((2, 3))));
     assert!(e.contains("predict") && e.contains("(None, 4)"), "{e}");
 }
 
 #[test]
 fn empty_data() {
-    let e = err_text(model().fit(&Array2::<f32>::zeros((0, 4)), &Array2::<f32>::zeros((0, 3)), quiet()));
+    let e = err_text(model().fit(
+        &Array2::<f32>::zeros((0, 4)),
+        &Array2::<f32>::zeros((0, 3)),
+        quiet(),
+    ));
     assert!(e.contains("no samples"), "{e}");
     let e = err_text(model().predict(&Array2::<f32>::zeros((0, 4))));
     assert!(e.contains("no samples"), "{e}");
@@ -58,7 +77,11 @@ fn labels_out_of_range_or_not_whole() {
         .input([4])
         .add(Dense::new(3).activation(Softmax))
         .device(Device::cpu().unwrap())
-        .compile(Optimizer::sgd(0.1), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::sgd(0.1),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     let x = Array2::<f32>::zeros((3, 4));
     let e = err_text(m.fit(&x, &Array1::from(vec![0u8, 3, 1]), quiet()));
@@ -73,8 +96,15 @@ fn labels_out_of_range_or_not_whole() {
 
 #[test]
 fn integer_labels_with_categorical_crossentropy() {
-    let e = err_text(model().fit(&Array2::<f32>::zeros((3, 4)), &Array1::from(vec![0u8, 1, 2]), quiet()));
-    assert!(e.contains("SparseCategoricalCrossentropy") && e.contains("to_categorical"), "{e}");
+    let e = err_text(model().fit(
+        &Array2::<f32>::zeros((3, 4)),
+        &Array1::from(vec![0u8, 1, 2]),
+        quiet(),
+    ));
+    assert!(
+        e.contains("SparseCategoricalCrossentropy") && e.contains("to_categorical"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -97,10 +127,14 @@ fn fit_before_compile() {
 #[test]
 fn bad_options() {
     let (x, y) = (Array2::<f32>::zeros((4, 4)), Array2::<f32>::zeros((4, 3)));
-    assert!(err_text(model().fit(&x, &y, quiet().validation_split(1.0))).contains("validation_split"));
+    assert!(
+        err_text(model().fit(&x, &y, quiet().validation_split(1.0))).contains("validation_split")
+    );
     assert!(err_text(model().fit(&x, &y, quiet().validation_split(0.9))).contains("both need"));
     assert!(err_text(model().fit(&x, &y, quiet().verbose(3))).contains("verbose"));
-    assert!(err_text(model().fit(&x, &y, quiet().epochs(2).initial_epoch(3))).contains("initial_epoch"));
+    assert!(
+        err_text(model().fit(&x, &y, quiet().epochs(2).initial_epoch(3))).contains("initial_epoch")
+    );
     let bad_opt = Sequential::new()
         .input([4])
         .add(Dense::new(3))
@@ -111,7 +145,11 @@ fn bad_options() {
         .input([4])
         .add(Dense::new(3))
         .device(Device::cpu().unwrap())
-        .compile(Optimizer::adam(0.1), Loss::SparseCategoricalCrossentropy, &[Metric::Mae]);
+        .compile(
+            Optimizer::adam(0.1),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Mae],
+        );
     assert!(err_text(bad_metric).contains("mae"));
 }
 
@@ -119,7 +157,11 @@ fn bad_options() {
 fn a_failed_fit_leaves_the_weights_alone() {
     let mut m = model();
     let before = m.get_weights();
-    let _ = m.fit(&Array2::<f32>::zeros((5, 4)), &Array2::<f32>::zeros((4, 3)), quiet());
+    let _ = m.fit(
+        &Array2::<f32>::zeros((5, 4)),
+        &Array2::<f32>::zeros((4, 3)),
+        quiet(),
+    );
     assert_eq!(m.get_weights(), before);
     assert_eq!(m.iterations(), 0);
 }
@@ -128,7 +170,10 @@ fn a_failed_fit_leaves_the_weights_alone() {
 fn set_weights_checks_names_and_shapes() {
     let mut m = model();
     let e = err_text(m.set_weights(&[("dense/kernal".into(), ndarray::ArrayD::zeros(vec![4, 3]))]));
-    assert!(e.contains("dense/kernal") && e.contains("dense/kernel"), "{e}");
+    assert!(
+        e.contains("dense/kernal") && e.contains("dense/kernel"),
+        "{e}"
+    );
     let e = err_text(m.set_weights(&[("dense/kernel".into(), ndarray::ArrayD::zeros(vec![3, 4]))]));
     assert!(e.contains("[4, 3]") && e.contains("[3, 4]"), "{e}");
 }

@@ -41,7 +41,15 @@ fn built_weights_match_the_counted_params() {
     let model = dense_mnist().build().unwrap();
     let weights = model.get_weights();
     let names: Vec<&str> = weights.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]);
+    assert_eq!(
+        names,
+        [
+            "dense/kernel",
+            "dense/bias",
+            "dense_1/kernel",
+            "dense_1/bias"
+        ]
+    );
     assert_eq!(weights[0].1.shape(), &[784, 512]);
     assert_eq!(weights[3].1.shape(), &[10]);
     let total: usize = weights.iter().map(|(_, w)| w.len()).sum();
@@ -70,12 +78,29 @@ fn shapes_and_counts_through_every_layer_kind() {
     let shapes: Vec<&str> = s.rows.iter().map(|r| r.output_shape.as_str()).collect();
     assert_eq!(
         shapes,
-        ["(None, 56, 14)", "(None, 56, 8)", "(None, 56, 8)", "(None, 56, 8)", "(None, 448)", "(None, 3)"]
+        [
+            "(None, 56, 14)",
+            "(None, 56, 8)",
+            "(None, 56, 8)",
+            "(None, 56, 8)",
+            "(None, 448)",
+            "(None, 3)"
+        ]
     );
     let params: Vec<usize> = s.rows.iter().map(|r| r.params).collect();
     assert_eq!(params, [0, 14 * 8 + 8, 0, 0, 0, 448 * 3]);
     let names: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["reshape", "dense", "activation", "dropout", "flatten", "dense_1"]);
+    assert_eq!(
+        names,
+        [
+            "reshape",
+            "dense",
+            "activation",
+            "dropout",
+            "flatten",
+            "dense_1"
+        ]
+    );
     let x = ndarray::Array3::<f32>::ones((2, 28, 28));
     assert_eq!(model.predict(&x).unwrap().shape(), &[2, 3]);
 }
@@ -97,11 +122,23 @@ fn a_shape_error_names_the_layer_and_both_shapes() {
 
 #[test]
 fn invalid_layer_settings_are_errors_at_build() {
-    let e = Sequential::new().input([4]).add(Dropout::new(1.5)).build().unwrap_err();
+    let e = Sequential::new()
+        .input([4])
+        .add(Dropout::new(1.5))
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("dropout"), "{e}");
-    let e = Sequential::new().input([4]).add(Dense::new(0)).build().unwrap_err();
+    let e = Sequential::new()
+        .input([4])
+        .add(Dense::new(0))
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("units"), "{e}");
-    let e = Sequential::new().input([0]).add(Dense::new(2)).build().unwrap_err();
+    let e = Sequential::new()
+        .input([0])
+        .add(Dense::new(2))
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("(None, 0)"), "{e}");
 }
 

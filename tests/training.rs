@@ -38,15 +38,34 @@ fn classifier() -> Sequential {
 fn fit_drives_the_loss_down_and_learns_a_separable_problem() {
     let (x, _, y) = separable(256);
     let mut model = classifier()
-        .compile(Optimizer::adam(0.01), Loss::CategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::adam(0.01),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     let history = model
-        .fit(&x, &y, FitOptions::default().epochs(30).batch_size(32).verbose(0).seed(1))
+        .fit(
+            &x,
+            &y,
+            FitOptions::default()
+                .epochs(30)
+                .batch_size(32)
+                .verbose(0)
+                .seed(1),
+        )
         .unwrap();
     let loss = history.get("loss").unwrap();
     assert_eq!(loss.len(), 30);
-    assert!(loss[29] < loss[0] / 4.0, "loss went from {} to {}", loss[0], loss[29]);
-    let scores = model.evaluate_with(&x, &y, EvalOptions::default().verbose(0)).unwrap();
+    assert!(
+        loss[29] < loss[0] / 4.0,
+        "loss went from {} to {}",
+        loss[0],
+        loss[29]
+    );
+    let scores = model
+        .evaluate_with(&x, &y, EvalOptions::default().verbose(0))
+        .unwrap();
     assert_eq!(scores.get("accuracy"), Some(1.0), "{scores}");
     assert_eq!(model.iterations(), 30 * 8);
 }
@@ -67,9 +86,16 @@ fn every_optimizer_trains() {
         let mut model = classifier()
             .compile(opt, Loss::CategoricalCrossentropy, &[Metric::Accuracy])
             .unwrap();
-        let h = model.fit(&x, &y, FitOptions::default().epochs(15).verbose(0).seed(3)).unwrap();
+        let h = model
+            .fit(&x, &y, FitOptions::default().epochs(15).verbose(0).seed(3))
+            .unwrap();
         let loss = h.get("loss").unwrap();
-        assert!(loss[14] < loss[0] * 0.7, "{name}: {} -> {}", loss[0], loss[14]);
+        assert!(
+            loss[14] < loss[0] * 0.7,
+            "{name}: {} -> {}",
+            loss[0],
+            loss[14]
+        );
     }
 }
 
@@ -77,12 +103,20 @@ fn every_optimizer_trains() {
 fn sparse_and_categorical_crossentropy_agree() {
     let (x, labels, onehot) = separable(64);
     let mut model = classifier()
-        .compile(Optimizer::adam(1e-3), Loss::CategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::adam(1e-3),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     let quiet = EvalOptions::default().verbose(0);
     let a = model.evaluate_with(&x, &onehot, quiet).unwrap();
     model
-        .compile(Optimizer::adam(1e-3), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::adam(1e-3),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     let b = model.evaluate_with(&x, &labels, quiet).unwrap();
     let (la, lb) = (a.get("loss").unwrap(), b.get("loss").unwrap());
@@ -94,9 +128,15 @@ fn sparse_and_categorical_crossentropy_agree() {
 fn evaluate_agrees_with_a_hand_computation_from_predict() {
     let (x, labels, onehot) = separable(50);
     let mut model = classifier()
-        .compile(Optimizer::rmsprop(1e-3), Loss::CategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::rmsprop(1e-3),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
-    model.fit(&x, &onehot, FitOptions::default().epochs(2).verbose(0)).unwrap();
+    model
+        .fit(&x, &onehot, FitOptions::default().epochs(2).verbose(0))
+        .unwrap();
     let p = model.predict(&x).unwrap();
     assert_eq!(p.shape(), &[50, 2]);
     let mut loss = 0.0f64;
@@ -110,9 +150,16 @@ fn evaluate_agrees_with_a_hand_computation_from_predict() {
     loss /= 50.0;
     // a batch size that does not divide 50 checks the weighting of the last batch
     let scores = model
-        .evaluate_with(&x, &onehot, EvalOptions::default().batch_size(16).verbose(0))
+        .evaluate_with(
+            &x,
+            &onehot,
+            EvalOptions::default().batch_size(16).verbose(0),
+        )
         .unwrap();
-    assert!((scores.get("loss").unwrap() - loss).abs() < 1e-5, "{scores} vs {loss}");
+    assert!(
+        (scores.get("loss").unwrap() - loss).abs() < 1e-5,
+        "{scores} vs {loss}"
+    );
     assert!((scores.get("accuracy").unwrap() - correct as f64 / 50.0).abs() < 1e-9);
 }
 
@@ -120,20 +167,42 @@ fn evaluate_agrees_with_a_hand_computation_from_predict() {
 fn validation_split_holds_out_exactly_the_last_samples() {
     let (x, _, y) = separable(40);
     let mut model = classifier()
-        .compile(Optimizer::sgd(0.05), Loss::CategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::sgd(0.05),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     let h = model
-        .fit(&x, &y, FitOptions::default().epochs(1).validation_split(0.25).verbose(0))
+        .fit(
+            &x,
+            &y,
+            FitOptions::default()
+                .epochs(1)
+                .validation_split(0.25)
+                .verbose(0),
+        )
         .unwrap();
     let quiet = EvalOptions::default().verbose(0);
     let tail = model
-        .evaluate_with(&x.slice(ndarray::s![30.., ..]), &y.slice(ndarray::s![30.., ..]), quiet)
+        .evaluate_with(
+            &x.slice(ndarray::s![30.., ..]),
+            &y.slice(ndarray::s![30.., ..]),
+            quiet,
+        )
         .unwrap();
     let head = model
-        .evaluate_with(&x.slice(ndarray::s![..10, ..]), &y.slice(ndarray::s![..10, ..]), quiet)
+        .evaluate_with(
+            &x.slice(ndarray::s![..10, ..]),
+            &y.slice(ndarray::s![..10, ..]),
+            quiet,
+        )
         .unwrap();
     let val = h.get("val_loss").unwrap()[0];
-    assert!((val - tail.get("loss").unwrap()).abs() < 1e-6, "{val} vs {tail}");
+    assert!(
+        (val - tail.get("loss").unwrap()).abs() < 1e-6,
+        "{val} vs {tail}"
+    );
     assert!((val - head.get("loss").unwrap()).abs() > 1e-6);
     assert!(h.get("val_accuracy").is_some());
     // 30 training samples in batches of 32: one step
@@ -145,10 +214,21 @@ fn validation_data_is_scored_every_epoch() {
     let (x, _, y) = separable(64);
     let (vx, _, vy) = separable(16);
     let mut model = classifier()
-        .compile(Optimizer::adam(0.01), Loss::CategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::adam(0.01),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     let h = model
-        .fit(&x, &y, FitOptions::default().epochs(3).validation_data(&vx, &vy).verbose(2))
+        .fit(
+            &x,
+            &y,
+            FitOptions::default()
+                .epochs(3)
+                .validation_data(&vx, &vy)
+                .verbose(2),
+        )
         .unwrap();
     let names: Vec<&str> = h.names().collect();
     assert_eq!(names, ["loss", "accuracy", "val_loss", "val_accuracy"]);
@@ -163,7 +243,11 @@ fn initial_epoch_resumes_the_count() {
         .compile(Optimizer::adam(0.01), Loss::CategoricalCrossentropy, &[])
         .unwrap();
     let h = model
-        .fit(&x, &y, FitOptions::default().epochs(5).initial_epoch(3).verbose(0))
+        .fit(
+            &x,
+            &y,
+            FitOptions::default().epochs(5).initial_epoch(3).verbose(0),
+        )
         .unwrap();
     assert_eq!(h.epochs(), &[3, 4]);
 }
@@ -225,7 +309,11 @@ fn one_sgd_momentum_step_matches_keras_by_hand() {
         .input([2])
         .add(Dense::new(1))
         .device(cpu())
-        .compile(Optimizer::sgd(0.1).momentum(0.9), Loss::MeanSquaredError, &[])
+        .compile(
+            Optimizer::sgd(0.1).momentum(0.9),
+            Loss::MeanSquaredError,
+            &[],
+        )
         .unwrap();
     set_line(&mut model, [0.5, -1.0], 0.1);
     let x = array![[1.0f32, 2.0]];
@@ -256,7 +344,11 @@ fn set_line(model: &mut Model, w: [f32; 2], b: f32) {
 
 fn check_line(model: &Model, w: [f64; 2], b: f64) {
     let weights = model.get_weights();
-    let got = [weights[0].1[[0, 0]] as f64, weights[0].1[[1, 0]] as f64, weights[1].1[[0]] as f64];
+    let got = [
+        weights[0].1[[0, 0]] as f64,
+        weights[0].1[[1, 0]] as f64,
+        weights[1].1[[0]] as f64,
+    ];
     let want = [w[0], w[1], b];
     for (g, e) in got.iter().zip(want) {
         assert!((g - e).abs() < 1e-5, "got {got:?}, expected {want:?}");
@@ -266,16 +358,27 @@ fn check_line(model: &Model, w: [f64; 2], b: f64) {
 #[test]
 fn binary_crossentropy_with_a_sigmoid_output() {
     let (x, labels, _) = separable(128);
-    let y = labels.mapv(|v| v as f32).into_shape_with_order((128, 1)).unwrap();
+    let y = labels
+        .mapv(|v| v as f32)
+        .into_shape_with_order((128, 1))
+        .unwrap();
     let mut model = Sequential::new()
         .input([2])
         .add(Dense::new(8).activation(Tanh))
         .add(Dense::new(1).activation(Sigmoid))
         .device(cpu())
-        .compile(Optimizer::adam(0.05), Loss::BinaryCrossentropy, &[Metric::Accuracy, Metric::Mse])
+        .compile(
+            Optimizer::adam(0.05),
+            Loss::BinaryCrossentropy,
+            &[Metric::Accuracy, Metric::Mse],
+        )
         .unwrap();
-    model.fit(&x, &y, FitOptions::default().epochs(40).verbose(0).seed(5)).unwrap();
-    let s = model.evaluate_with(&x, &y, EvalOptions::default().verbose(0)).unwrap();
+    model
+        .fit(&x, &y, FitOptions::default().epochs(40).verbose(0).seed(5))
+        .unwrap();
+    let s = model
+        .evaluate_with(&x, &y, EvalOptions::default().verbose(0))
+        .unwrap();
     assert!(s.get("accuracy").unwrap() >= 0.97, "{s}");
     assert!(s.get("mse").unwrap() < 0.05, "{s}");
 }
@@ -288,9 +391,15 @@ fn regression_with_mae() {
         .input([3])
         .add(Dense::new(1))
         .device(cpu())
-        .compile(Optimizer::adam(0.05), Loss::MeanAbsoluteError, &[Metric::Mse])
+        .compile(
+            Optimizer::adam(0.05),
+            Loss::MeanAbsoluteError,
+            &[Metric::Mse],
+        )
         .unwrap();
-    let h = model.fit(&x, &y, FitOptions::default().epochs(60).verbose(0)).unwrap();
+    let h = model
+        .fit(&x, &y, FitOptions::default().epochs(60).verbose(0))
+        .unwrap();
     assert!(h.last("loss").unwrap() < 0.1, "{:?}", h.last("loss"));
 }
 
@@ -298,14 +407,21 @@ fn regression_with_mae() {
 fn batch_methods_work_on_exactly_the_given_samples() {
     let (x, _, y) = separable(10);
     let mut model = classifier()
-        .compile(Optimizer::sgd(0.1), Loss::CategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::sgd(0.1),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     let before = model.test_on_batch(&x, &y).unwrap();
     let during = model.train_on_batch(&x, &y).unwrap();
     assert!((before.get("loss").unwrap() - during.get("loss").unwrap()).abs() < 1e-6);
     let after = model.test_on_batch(&x, &y).unwrap();
     assert!(after.get("loss").unwrap() < before.get("loss").unwrap());
-    assert_eq!(model.predict_on_batch(&x).unwrap(), model.predict(&x).unwrap());
+    assert_eq!(
+        model.predict_on_batch(&x).unwrap(),
+        model.predict(&x).unwrap()
+    );
 }
 
 #[test]
@@ -314,7 +430,11 @@ fn slices_with_a_shape_are_accepted() {
     let x = kiln::HostArray::new(&values, [3, 2]).unwrap();
     let y = kiln::HostArray::new(&[0u8, 1, 1], [3]).unwrap();
     let mut model = classifier()
-        .compile(Optimizer::sgd(0.1), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])
+        .compile(
+            Optimizer::sgd(0.1),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
         .unwrap();
     model.fit(&x, &y, FitOptions::default().verbose(0)).unwrap();
     let p = model.predict(&x).unwrap();

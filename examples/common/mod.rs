@@ -21,11 +21,9 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || {
-            it.next().ok_or_else(|| {
-                kiln::Error::Config {
-                    what: format!("flag {flag}"),
-                    message: "it needs a value".into(),
-                }
+            it.next().ok_or_else(|| kiln::Error::Config {
+                what: format!("flag {flag}"),
+                message: "it needs a value".into(),
             })
         };
         let bad = |what: &str, v: &str| kiln::Error::Config {
@@ -63,7 +61,9 @@ pub fn load_mnist() -> kiln::Result<Mnist> {
         Ok(m) => Ok(m),
         Err(e) => {
             println!("Full MNIST unavailable ({e}).");
-            println!("Training on the small real subset shipped with kiln (2,000 train / 500 test images).");
+            println!(
+                "Training on the small real subset shipped with kiln (2,000 train / 500 test images)."
+            );
             mnist::subset()
         }
     }

@@ -12,7 +12,10 @@ use ndarray::Array2;
 /// assert_eq!(y, ndarray::array![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]);
 /// assert!(kiln::to_categorical(&[3u8], 3).is_err());
 /// ```
-pub fn to_categorical<T: Copy + Into<f64>>(labels: &[T], num_classes: usize) -> Result<Array2<f32>> {
+pub fn to_categorical<T: Copy + Into<f64>>(
+    labels: &[T],
+    num_classes: usize,
+) -> Result<Array2<f32>> {
     let mut out = Array2::zeros((labels.len(), num_classes));
     for (i, label) in labels.iter().enumerate() {
         let v: f64 = (*label).into();

@@ -43,7 +43,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("download"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("download"),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;

@@ -32,7 +32,10 @@ pub(crate) fn parse(raw: &[u8], path: &Path) -> Result<Idx> {
         return Err(bad("it does not start with the IDX magic number".into()));
     }
     if raw[2] != 0x08 {
-        return Err(bad(format!("its element type is 0x{:02x}, not 0x08", raw[2])));
+        return Err(bad(format!(
+            "its element type is 0x{:02x}, not 0x08",
+            raw[2]
+        )));
     }
     let rank = raw[3] as usize;
     let header = 4 + 4 * rank;

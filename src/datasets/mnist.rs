@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 /// The environment variable naming a directory that holds the MNIST files.
 pub const DATA_DIR_ENV: &str = "KILN_DATA_DIR";
 
-/// The environment variable naming the base address to download from (tried before the
-/// built-in mirrors).
+/// The environment variable naming a base address to download from instead of the built-in
+/// mirrors (a local copy, say).
 pub const MIRROR_ENV: &str = "KILN_MNIST_MIRROR";
 
 const MIRRORS: [&str; 2] = [
@@ -99,7 +99,9 @@ pub fn cache_dir() -> Result<PathBuf> {
         _ => {
             return Err(Error::config(
                 "MNIST cache",
-                format!("neither KILN_HOME nor HOME is set; set {DATA_DIR_ENV} to a directory holding the MNIST files"),
+                format!(
+                    "neither KILN_HOME nor HOME is set; set {DATA_DIR_ENV} to a directory holding the MNIST files"
+                ),
             ));
         }
     };
@@ -152,7 +154,10 @@ fn assemble(xtr: Idx, ytr: Idx, xte: Idx, yte: Idx, dir: &Path) -> Result<Mnist>
     };
     let labels = |i: Idx, what: &str| match i.dims[..] {
         [n] => Ok(Array1::from_shape_vec(n, i.data).expect("one byte per label")),
-        _ => Err(Error::format(dir, format!("{what} are not one-dimensional"))),
+        _ => Err(Error::format(
+            dir,
+            format!("{what} are not one-dimensional"),
+        )),
     };
     let m = Mnist {
         x_train: images(xtr, "training images")?,
@@ -166,12 +171,12 @@ fn assemble(xtr: Idx, ytr: Idx, xte: Idx, yte: Idx, dir: &Path) -> Result<Mnist>
     Ok(m)
 }
 
-/// Downloads into `dir` every file not there yet, trying `KILN_MNIST_MIRROR` then the mirrors.
+/// Downloads into `dir` every file not there yet, from `KILN_MNIST_MIRROR` or the mirrors.
 fn download_missing(dir: &Path) -> Result<()> {
-    let mut mirrors: Vec<String> = MIRRORS.iter().map(|m| m.to_string()).collect();
-    if let Ok(m) = std::env::var(MIRROR_ENV) {
-        mirrors.insert(0, if m.ends_with('/') { m } else { format!("{m}/") });
-    }
+    let mirrors: Vec<String> = match std::env::var(MIRROR_ENV) {
+        Ok(m) if !m.is_empty() => vec![if m.ends_with('/') { m } else { format!("{m}/") }],
+        _ => MIRRORS.iter().map(|m| m.to_string()).collect(),
+    };
     for (name, sha) in FILES {
         if find(dir, name).is_some() {
             continue;
@@ -233,7 +238,9 @@ mod tests {
 
     #[test]
     fn a_missing_directory_says_where_to_put_the_files() {
-        let e = load_data_from("/nonexistent/mnist").unwrap_err().to_string();
+        let e = load_data_from("/nonexistent/mnist")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/nonexistent/mnist"), "{e}");
         assert!(e.contains("train-images-idx3-ubyte.gz"), "{e}");
         assert!(e.contains(DATA_DIR_ENV), "{e}");

@@ -211,7 +211,6 @@ impl Graph {
         }
         last
     }
-
 }
 
 /// A graph as written in JSON, checked and completed by [`Graph::new`] when read.
@@ -281,7 +280,11 @@ mod tests {
         let nodes = (0..layers.len())
             .map(|i| Node {
                 layer: i,
-                inputs: vec![if i == 0 { Source::Input(0) } else { Source::Node(i - 1) }],
+                inputs: vec![if i == 0 {
+                    Source::Input(0)
+                } else {
+                    Source::Node(i - 1)
+                }],
             })
             .collect::<Vec<_>>();
         let out = vec![Source::Node(layers.len() - 1)];
@@ -329,7 +332,10 @@ mod tests {
     fn duplicate_names_are_refused() {
         let e = chain(
             Shape::new([4]),
-            vec![Dense::new(3).name("a").into(), Dense::new(3).name("a").into()],
+            vec![
+                Dense::new(3).name("a").into(),
+                Dense::new(3).name("a").into(),
+            ],
         )
         .unwrap_err();
         assert!(e.to_string().contains("`a`"), "{e}");
@@ -339,7 +345,11 @@ mod tests {
     fn shapes_are_inferred_and_counted() {
         let g = chain(
             Shape::new([28, 28]),
-            vec![Flatten::new().into(), Dense::new(512).into(), Dense::new(10).into()],
+            vec![
+                Flatten::new().into(),
+                Dense::new(512).into(),
+                Dense::new(10).into(),
+            ],
         )
         .unwrap();
         assert_eq!(g.node_shape(0), &Shape::new([784]));
@@ -351,18 +361,31 @@ mod tests {
     fn a_node_reading_a_later_node_is_refused() {
         let layers: Vec<Layer> = vec![Dense::new(3).into(), Dense::new(3).into()];
         let nodes = vec![
-            Node { layer: 0, inputs: vec![Source::Node(1)] },
-            Node { layer: 1, inputs: vec![Source::Node(0)] },
+            Node {
+                layer: 0,
+                inputs: vec![Source::Node(1)],
+            },
+            Node {
+                layer: 1,
+                inputs: vec![Source::Node(0)],
+            },
         ];
-        let inputs = vec![InputSpec { name: "x".into(), shape: Shape::new([3]) }];
+        let inputs = vec![InputSpec {
+            name: "x".into(),
+            shape: Shape::new([3]),
+        }];
         assert!(Graph::new(inputs, layers, nodes, vec![Source::Node(1)]).is_err());
     }
 
     #[test]
     fn an_invalid_graph_is_refused_when_read() {
         let g = chain(Shape::new([4]), vec![Dense::new(3).into()]).unwrap();
-        let json = serde_json::to_string(&g).unwrap().replace("\"layer\":0", "\"layer\":5");
-        let e = serde_json::from_str::<Graph>(&json).unwrap_err().to_string();
+        let json = serde_json::to_string(&g)
+            .unwrap()
+            .replace("\"layer\":0", "\"layer\":5");
+        let e = serde_json::from_str::<Graph>(&json)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("layer 5"), "{e}");
     }
 

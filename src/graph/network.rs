@@ -85,7 +85,10 @@ impl Network {
                 let shape = data.shape().to_vec();
                 let values: Vec<f32> = data.try_to_vec().expect("weights are f32");
                 let array = ArrayD::from_shape_vec(IxDyn(&shape), values).expect("sizes match");
-                out.push((format!("{}/{name}", layer.name().unwrap_or_default()), array));
+                out.push((
+                    format!("{}/{name}", layer.name().unwrap_or_default()),
+                    array,
+                ));
             }
         }
         out
@@ -119,7 +122,10 @@ impl Network {
                 .iter()
                 .position(|l| l.name() == Some(layer))
                 .expect("names checked above");
-            let data = TensorData::new(array.iter().copied().collect::<Vec<f32>>(), array.shape().to_vec());
+            let data = TensorData::new(
+                array.iter().copied().collect::<Vec<f32>>(),
+                array.shape().to_vec(),
+            );
             self.layers[index].set_weight(weight, data);
         }
         Ok(())
@@ -136,9 +142,16 @@ impl Network {
             let x = match node.inputs[0] {
                 Source::Input(k) => inputs[k].clone(),
                 Source::Node(j) if last_uses[j] == i => {
-                    values[j].take().expect("node value read after its last use").value
+                    values[j]
+                        .take()
+                        .expect("node value read after its last use")
+                        .value
                 }
-                Source::Node(j) => values[j].as_ref().expect("node value missing").value.clone(),
+                Source::Node(j) => values[j]
+                    .as_ref()
+                    .expect("node value missing")
+                    .value
+                    .clone(),
             };
             let (value, logits) = self.layers[node.layer].forward(x);
             values[i] = Some(Output { value, logits });

@@ -130,7 +130,11 @@ mod tests {
     fn run(a: Activation, xs: [f32; 3]) -> Vec<f32> {
         let device = crate::backend::test_device();
         let v = Value::R2(Tensor::<2>::from_floats([xs], &device));
-        a.apply(v).flatten().into_data().try_to_vec::<f32>().unwrap()
+        a.apply(v)
+            .flatten()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
     }
 
     fn close(a: &[f32], b: &[f32]) {

@@ -163,22 +163,32 @@ mod tests {
     #[test]
     fn shape_and_params_follow_keras() {
         let d = Dense::new(512);
-        assert_eq!(d.output_shape("dense", &Shape::new([784])).unwrap(), Shape::new([512]));
+        assert_eq!(
+            d.output_shape("dense", &Shape::new([784])).unwrap(),
+            Shape::new([512])
+        );
         assert_eq!(d.param_count(&Shape::new([784])).total(), 401_920);
         assert_eq!(
-            Dense::new(10).output_shape("d", &Shape::new([5, 7])).unwrap(),
+            Dense::new(10)
+                .output_shape("d", &Shape::new([5, 7]))
+                .unwrap(),
             Shape::new([5, 10])
         );
         assert_eq!(Dense::new(10).param_count(&Shape::new([5, 7])).total(), 80);
         assert_eq!(
-            Dense::new(3).use_bias(false).param_count(&Shape::new([4])).total(),
+            Dense::new(3)
+                .use_bias(false)
+                .param_count(&Shape::new([4]))
+                .total(),
             12
         );
     }
 
     #[test]
     fn zero_units_is_an_error() {
-        let e = Dense::new(0).output_shape("dense_2", &Shape::new([4])).unwrap_err();
+        let e = Dense::new(0)
+            .output_shape("dense_2", &Shape::new([4]))
+            .unwrap_err();
         assert!(e.to_string().contains("dense_2"), "{e}");
     }
 
@@ -213,7 +223,12 @@ mod tests {
         let x = Value::R2(Tensor::<2>::ones([2, 3], &device));
         let (y, logits) = m.forward(x);
         assert_eq!(logits.unwrap().value.dims(), vec![2, 4]);
-        let sums: Vec<f32> = y.flatten().sum_dim(1).into_data().try_to_vec::<f32>().unwrap();
+        let sums: Vec<f32> = y
+            .flatten()
+            .sum_dim(1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5));
     }
 }

@@ -60,7 +60,9 @@ mod tests {
             assert!(e.to_string().contains("dropout_3"), "{e}");
         }
         assert_eq!(
-            Dropout::new(0.5).output_shape("d", &Shape::new([4, 2])).unwrap(),
+            Dropout::new(0.5)
+                .output_shape("d", &Shape::new([4, 2]))
+                .unwrap(),
             Shape::new([4, 2])
         );
     }

@@ -143,11 +143,11 @@ impl Layer {
         let output = self.output_shape(input)?;
         Ok(match self {
             Layer::Dense(l) => LayerModule::Dense(l.build(input, device)),
-            Layer::Activation(l) => LayerModule::Stateless(StatelessModule::Activation(
-                ActivationModule {
+            Layer::Activation(l) => {
+                LayerModule::Stateless(StatelessModule::Activation(ActivationModule {
                     activation: l.activation,
-                },
-            )),
+                }))
+            }
             Layer::Dropout(l) => LayerModule::Dropout(l.build()),
             Layer::Flatten(_) | Layer::Reshape(_) => {
                 LayerModule::Stateless(StatelessModule::Reshape(ReshapeModule {

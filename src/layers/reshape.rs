@@ -125,7 +125,9 @@ mod tests {
     #[test]
     fn flatten_multiplies_the_dims() {
         assert_eq!(
-            Flatten::new().output_shape(&Shape::new([5, 5, 64])).unwrap(),
+            Flatten::new()
+                .output_shape(&Shape::new([5, 5, 64]))
+                .unwrap(),
             Shape::new([1600])
         );
     }
@@ -133,7 +135,10 @@ mod tests {
     #[test]
     fn reshape_infers_one_dim() {
         let r = Reshape::new([-1, 7]);
-        assert_eq!(r.output_shape("r", &Shape::new([28])).unwrap(), Shape::new([4, 7]));
+        assert_eq!(
+            r.output_shape("r", &Shape::new([28])).unwrap(),
+            Shape::new([4, 7])
+        );
         let r = Reshape::new([28, 28, 1]);
         assert_eq!(
             r.output_shape("r", &Shape::new([784])).unwrap(),
@@ -143,11 +148,28 @@ mod tests {
 
     #[test]
     fn reshape_refuses_what_does_not_fit() {
-        let e = Reshape::new([5, 5]).output_shape("reshape_1", &Shape::new([24])).unwrap_err();
+        let e = Reshape::new([5, 5])
+            .output_shape("reshape_1", &Shape::new([24]))
+            .unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("reshape_1") && text.contains("(None, 24)"), "{text}");
-        assert!(Reshape::new([-1, -1]).output_shape("r", &Shape::new([4])).is_err());
-        assert!(Reshape::new([-1, 5]).output_shape("r", &Shape::new([12])).is_err());
-        assert!(Reshape::new([1, 1, 1, 1, 4]).output_shape("r", &Shape::new([4])).is_err());
+        assert!(
+            text.contains("reshape_1") && text.contains("(None, 24)"),
+            "{text}"
+        );
+        assert!(
+            Reshape::new([-1, -1])
+                .output_shape("r", &Shape::new([4]))
+                .is_err()
+        );
+        assert!(
+            Reshape::new([-1, 5])
+                .output_shape("r", &Shape::new([12]))
+                .is_err()
+        );
+        assert!(
+            Reshape::new([1, 1, 1, 1, 4])
+                .output_shape("r", &Shape::new([4]))
+                .is_err()
+        );
     }
 }

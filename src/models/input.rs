@@ -38,7 +38,10 @@ impl Input {
 
     pub(crate) fn spec(&self, default_name: &str) -> InputSpec {
         InputSpec {
-            name: self.name.clone().unwrap_or_else(|| default_name.to_string()),
+            name: self
+                .name
+                .clone()
+                .unwrap_or_else(|| default_name.to_string()),
             shape: self.shape.clone(),
         }
     }

@@ -61,7 +61,12 @@ impl Model {
         metrics: &[Metric],
     ) -> Result<()> {
         let output = self.single_output("compile")?;
-        self.compiled = Some(Compiled::new(optimizer.into(), loss.into(), metrics, &output)?);
+        self.compiled = Some(Compiled::new(
+            optimizer.into(),
+            loss.into(),
+            metrics,
+            &output,
+        )?);
         Ok(())
     }
 
@@ -112,7 +117,9 @@ impl Model {
 
     /// How many optimizer steps have been taken since `compile`.
     pub fn iterations(&self) -> u64 {
-        self.compiled.as_ref().map_or(0, |c| c.optimizer.iterations())
+        self.compiled
+            .as_ref()
+            .map_or(0, |c| c.optimizer.iterations())
     }
 
     /// The learning rate in use, if compiled.

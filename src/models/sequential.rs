@@ -144,7 +144,10 @@ mod tests {
 
     #[test]
     fn pop_removes_the_last_layer() {
-        let mut s = Sequential::new().input([4]).add(Dense::new(3)).add(Flatten::new());
+        let mut s = Sequential::new()
+            .input([4])
+            .add(Dense::new(3))
+            .add(Flatten::new());
         assert!(matches!(s.pop(), Some(Layer::Flatten(_))));
         assert_eq!(s.layers().len(), 1);
     }

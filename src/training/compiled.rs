@@ -4,10 +4,10 @@ use crate::data::HostArray;
 use crate::error::{Error, Result};
 use crate::graph::{Output, Value, map_value};
 use crate::shape::Shape;
+use crate::training::Logs;
 use crate::training::loss::{LossConfig, Target};
 use crate::training::metrics::{Metric, MetricFn};
 use crate::training::optimizers::{Optimizer, OptimizerState};
-use crate::training::Logs;
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// A compiled model's training setup.
@@ -55,7 +55,11 @@ impl Compiled {
             logits: None,
         };
         let mut values = vec![loss.clone().detach()];
-        values.extend(self.metrics.iter().map(|(_, m)| m.compute(&detached, target)));
+        values.extend(
+            self.metrics
+                .iter()
+                .map(|(_, m)| m.compute(&detached, target)),
+        );
         (loss, values)
     }
 

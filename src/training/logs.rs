@@ -47,7 +47,12 @@ impl Logs {
 
     /// Every value with `prefix` before its name (`val_`).
     pub(crate) fn prefixed(&self, prefix: &str) -> Logs {
-        Logs(self.0.iter().map(|(n, v)| (format!("{prefix}{n}"), *v)).collect())
+        Logs(
+            self.0
+                .iter()
+                .map(|(n, v)| (format!("{prefix}{n}"), *v))
+                .collect(),
+        )
     }
 
     /// Adds every value of `other`.
@@ -140,7 +145,10 @@ mod tests {
         logs.insert("loss", 0.26291);
         logs.insert("accuracy", 0.92431);
         logs.insert("val_loss", 0.00012);
-        assert_eq!(logs.to_string(), "accuracy: 0.9243 - loss: 0.2629 - val_loss: 1.2000e-4");
+        assert_eq!(
+            logs.to_string(),
+            "accuracy: 0.9243 - loss: 0.2629 - val_loss: 1.2000e-4"
+        );
     }
 
     #[test]

@@ -13,7 +13,12 @@ use burn::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
 /// The inputs of samples `indices` of `x`, on `device`.
-fn inputs(x: &HostArray, indices: &[usize], buffer: &mut Vec<f32>, device: &burn::tensor::Device) -> Value {
+fn inputs(
+    x: &HostArray,
+    indices: &[usize],
+    buffer: &mut Vec<f32>,
+    device: &burn::tensor::Device,
+) -> Value {
     x.gather_into(indices, buffer);
     let mut dims = x.shape().to_vec();
     dims[0] = indices.len();
@@ -44,7 +49,11 @@ pub(crate) fn fit(
     shuffle_seed: u64,
 ) -> (Network, History) {
     let train_device = device.autodiff();
-    let mut batcher = Batcher::new(x.len(), options.batch_size, options.shuffle.then_some(shuffle_seed));
+    let mut batcher = Batcher::new(
+        x.len(),
+        options.batch_size,
+        options.shuffle.then_some(shuffle_seed),
+    );
     let steps = batcher.steps();
     let mut history = History::default();
     let (mut xbuf, mut ybuf) = (Vec::new(), Vec::new());
@@ -64,7 +73,15 @@ pub(crate) fn fit(
         }
         let mut logs = running.logs();
         if let Some((vx, vy)) = validation {
-            let scores = evaluate(&network.valid(), compiled, device, vx, vy, options.batch_size, 0);
+            let scores = evaluate(
+                &network.valid(),
+                compiled,
+                device,
+                vx,
+                vy,
+                options.batch_size,
+                0,
+            );
             logs.extend(scores.prefixed("val_"));
         }
         progress.finish(&logs);
@@ -122,7 +139,11 @@ pub(crate) fn predict(
         let indices: Vec<usize> = (start..end).collect();
         let xb = inputs(x, &indices, &mut xbuf, device);
         let out = network.forward(vec![xb]).swap_remove(0).value;
-        let batch: Vec<f32> = out.flatten().into_data().try_to_vec().expect("outputs are f32");
+        let batch: Vec<f32> = out
+            .flatten()
+            .into_data()
+            .try_to_vec()
+            .expect("outputs are f32");
         values.extend_from_slice(&batch);
         if progress.wants_update() && step + 1 < steps {
             progress.update(step + 1, &Logs::default());

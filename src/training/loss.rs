@@ -120,7 +120,9 @@ pub(crate) enum Target {
 pub(crate) fn rows(v: &Value) -> Tensor<2> {
     let dims = v.dims();
     let k = *dims.last().expect("values have a rank of at least 2");
-    v.clone().flatten().reshape([dims.iter().product::<usize>() / k, k])
+    v.clone()
+        .flatten()
+        .reshape([dims.iter().product::<usize>() / k, k])
 }
 
 impl LossConfig {
@@ -128,7 +130,10 @@ impl LossConfig {
     pub(crate) fn check_target(&self, output: &Shape, target: &[usize]) -> Result<()> {
         let fits = if self.loss.is_sparse() {
             let classes = &output.dims()[..output.rank() - 1];
-            target == classes || (target.len() == output.rank() && target.last() == Some(&1) && &target[..target.len() - 1] == classes)
+            target == classes
+                || (target.len() == output.rank()
+                    && target.last() == Some(&1)
+                    && &target[..target.len() - 1] == classes)
         } else {
             target == output.dims()
         };
@@ -180,7 +185,9 @@ impl LossConfig {
                 let y = rows(y);
                 match logits(Activation::Sigmoid) {
                     // max(z, 0) - z y + log(1 + exp(-|z|))
-                    Some(z) => (relu(z.clone()) - z.clone() * y + z.abs().neg().exp().log1p()).mean(),
+                    Some(z) => {
+                        (relu(z.clone()) - z.clone() * y + z.abs().neg().exp().log1p()).mean()
+                    }
                     None => {
                         let p = rows(&out.value).clamp(EPSILON, 1.0 - EPSILON);
                         let one_minus = p.clone().neg().add_scalar(1.0);
@@ -190,8 +197,12 @@ impl LossConfig {
                     }
                 }
             }
-            (Loss::MeanSquaredError, Target::Dense(y)) => (rows(y) - rows(&out.value)).square().mean(),
-            (Loss::MeanAbsoluteError, Target::Dense(y)) => (rows(y) - rows(&out.value)).abs().mean(),
+            (Loss::MeanSquaredError, Target::Dense(y)) => {
+                (rows(y) - rows(&out.value)).square().mean()
+            }
+            (Loss::MeanAbsoluteError, Target::Dense(y)) => {
+                (rows(y) - rows(&out.value)).abs().mean()
+            }
             (loss, _) => unreachable!("targets for {} are built to match it", loss.name()),
         }
     }
@@ -240,7 +251,10 @@ mod tests {
     #[test]
     fn categorical_crossentropy_by_hand() {
         let p = [[0.7f32, 0.2, 0.1], [0.1, 0.1, 0.8]];
-        let out = Output { value: value(&p), logits: None };
+        let out = Output {
+            value: value(&p),
+            logits: None,
+        };
         let y = Target::Dense(value(&[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]));
         let expected = -(0.7f32.ln() + 0.8f32.ln()) / 2.0;
         let got = scalar(LossConfig::from(Loss::CategoricalCrossentropy).compute(&out, &y));
@@ -251,9 +265,13 @@ mod tests {
     fn sparse_and_categorical_agree() {
         let out = softmax_output(&[[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]]);
         let dense = Target::Dense(value(&[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]));
-        let sparse = Target::Sparse(Tensor::from_data(TensorData::new(vec![2i64, 1], [2]), &device()));
+        let sparse = Target::Sparse(Tensor::from_data(
+            TensorData::new(vec![2i64, 1], [2]),
+            &device(),
+        ));
         let a = scalar(LossConfig::from(Loss::CategoricalCrossentropy).compute(&out, &dense));
-        let b = scalar(LossConfig::from(Loss::SparseCategoricalCrossentropy).compute(&out, &sparse));
+        let b =
+            scalar(LossConfig::from(Loss::SparseCategoricalCrossentropy).compute(&out, &sparse));
         assert!((a - b).abs() < 1e-6, "{a} vs {b}");
     }
 
@@ -266,8 +284,15 @@ mod tests {
         let got = scalar(LossConfig::from(Loss::CategoricalCrossentropy).compute(&out, &y));
         assert!((got - 400.0).abs() < 1e-3, "{got}");
         // from_logits on raw logits gives the same number
-        let raw = Output { value: value(&z), logits: None };
-        let got2 = scalar(Loss::CategoricalCrossentropy.from_logits().compute(&raw, &y));
+        let raw = Output {
+            value: value(&z),
+            logits: None,
+        };
+        let got2 = scalar(
+            Loss::CategoricalCrossentropy
+                .from_logits()
+                .compute(&raw, &y),
+        );
         assert!((got2 - 400.0).abs() < 1e-3, "{got2}");
     }
 
@@ -280,11 +305,23 @@ mod tests {
         let s = |x: f32| 1.0 / (1.0 + (-x).exp());
         let expected = -((s(0.5)).ln() + (1.0 - s(-1.0)).ln() + s(2.0).ln()) / 3.0;
         let bce = LossConfig::from(Loss::BinaryCrossentropy);
-        let with = Output { value: sig.clone(), logits: Logits::of(Activation::Sigmoid, &zv) };
-        let without = Output { value: sig, logits: None };
+        let with = Output {
+            value: sig.clone(),
+            logits: Logits::of(Activation::Sigmoid, &zv),
+        };
+        let without = Output {
+            value: sig,
+            logits: None,
+        };
         let a = scalar(bce.compute(&with, &y));
         let b = scalar(bce.compute(&without, &y));
-        let c = scalar(Loss::BinaryCrossentropy.from_logits().compute(&Output { value: zv, logits: None }, &y));
+        let c = scalar(Loss::BinaryCrossentropy.from_logits().compute(
+            &Output {
+                value: zv,
+                logits: None,
+            },
+            &y,
+        ));
         for got in [a, b, c] {
             assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
         }
@@ -292,7 +329,10 @@ mod tests {
 
     #[test]
     fn regression_losses_by_hand() {
-        let out = Output { value: value(&[[1.0, 2.0, 3.0]]), logits: None };
+        let out = Output {
+            value: value(&[[1.0, 2.0, 3.0]]),
+            logits: None,
+        };
         let y = Target::Dense(value(&[[1.5, 2.0, 1.0]]));
         let mse = scalar(LossConfig::from(Loss::MeanSquaredError).compute(&out, &y));
         let mae = scalar(LossConfig::from(Loss::MeanAbsoluteError).compute(&out, &y));
@@ -303,10 +343,24 @@ mod tests {
     #[test]
     fn target_shapes_are_checked() {
         let out = Shape::new([10]);
-        assert!(LossConfig::from(Loss::SparseCategoricalCrossentropy).check_target(&out, &[]).is_ok());
-        assert!(LossConfig::from(Loss::SparseCategoricalCrossentropy).check_target(&out, &[1]).is_ok());
-        assert!(LossConfig::from(Loss::CategoricalCrossentropy).check_target(&out, &[10]).is_ok());
-        let e = LossConfig::from(Loss::CategoricalCrossentropy).check_target(&out, &[]).unwrap_err();
+        assert!(
+            LossConfig::from(Loss::SparseCategoricalCrossentropy)
+                .check_target(&out, &[])
+                .is_ok()
+        );
+        assert!(
+            LossConfig::from(Loss::SparseCategoricalCrossentropy)
+                .check_target(&out, &[1])
+                .is_ok()
+        );
+        assert!(
+            LossConfig::from(Loss::CategoricalCrossentropy)
+                .check_target(&out, &[10])
+                .is_ok()
+        );
+        let e = LossConfig::from(Loss::CategoricalCrossentropy)
+            .check_target(&out, &[])
+            .unwrap_err();
         assert!(e.to_string().contains("to_categorical"), "{e}");
     }
 }

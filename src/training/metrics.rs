@@ -110,14 +110,16 @@ impl MetricFn {
     pub(crate) fn compute(self, out: &Output, target: &Target) -> Tensor<1> {
         let p = rows(&out.value);
         match (self, target) {
-            (MetricFn::CategoricalAccuracy, Target::Dense(y)) => p
-                .argmax(1)
-                .equal(rows(y).argmax(1))
-                .float()
-                .mean(),
+            (MetricFn::CategoricalAccuracy, Target::Dense(y)) => {
+                p.argmax(1).equal(rows(y).argmax(1)).float().mean()
+            }
             (MetricFn::SparseCategoricalAccuracy, Target::Sparse(labels)) => {
                 let n = labels.dims()[0];
-                p.argmax(1).reshape([n]).equal(labels.clone()).float().mean()
+                p.argmax(1)
+                    .reshape([n])
+                    .equal(labels.clone())
+                    .float()
+                    .mean()
             }
             (MetricFn::BinaryAccuracy, Target::Dense(y)) => p
                 .greater_elem(0.5)
@@ -150,34 +152,51 @@ mod tests {
     fn accuracy_follows_the_loss() {
         let s = Shape::new([10]);
         assert_eq!(
-            Metric::Accuracy.resolve(Loss::SparseCategoricalCrossentropy, &s).unwrap(),
+            Metric::Accuracy
+                .resolve(Loss::SparseCategoricalCrossentropy, &s)
+                .unwrap(),
             MetricFn::SparseCategoricalAccuracy
         );
         assert_eq!(
-            Metric::Accuracy.resolve(Loss::CategoricalCrossentropy, &s).unwrap(),
+            Metric::Accuracy
+                .resolve(Loss::CategoricalCrossentropy, &s)
+                .unwrap(),
             MetricFn::CategoricalAccuracy
         );
         assert_eq!(
-            Metric::Accuracy.resolve(Loss::MeanSquaredError, &Shape::new([1])).unwrap(),
+            Metric::Accuracy
+                .resolve(Loss::MeanSquaredError, &Shape::new([1]))
+                .unwrap(),
             MetricFn::BinaryAccuracy
         );
-        assert!(Metric::Mse.resolve(Loss::SparseCategoricalCrossentropy, &s).is_err());
+        assert!(
+            Metric::Mse
+                .resolve(Loss::SparseCategoricalCrossentropy, &s)
+                .is_err()
+        );
     }
 
     #[test]
     fn accuracies_by_hand() {
         let o = out(&[[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]]);
         let y = Target::Dense(out(&[[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]).value);
-        let acc = MetricFn::CategoricalAccuracy.compute(&o, &y).into_scalar::<f32>();
+        let acc = MetricFn::CategoricalAccuracy
+            .compute(&o, &y)
+            .into_scalar::<f32>();
         assert!((acc - 0.75).abs() < 1e-6);
         // argmax per row is [0, 1, 0, 1]
-        let labels = Tensor::from_data(TensorData::new(vec![0i64, 1, 1, 0], [4]), &crate::backend::test_device());
+        let labels = Tensor::from_data(
+            TensorData::new(vec![0i64, 1, 1, 0], [4]),
+            &crate::backend::test_device(),
+        );
         let acc = MetricFn::SparseCategoricalAccuracy
             .compute(&o, &Target::Sparse(labels))
             .into_scalar::<f32>();
         assert!((acc - 0.5).abs() < 1e-6);
         // binary: predictions > 0.5 are [1,0],[0,1],[1,0],[0,1] against the targets: 6 of 8 equal
-        let acc = MetricFn::BinaryAccuracy.compute(&o, &y).into_scalar::<f32>();
+        let acc = MetricFn::BinaryAccuracy
+            .compute(&o, &y)
+            .into_scalar::<f32>();
         assert!((acc - 0.75).abs() < 1e-6);
     }
 }

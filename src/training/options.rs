@@ -160,14 +160,20 @@ impl EvalOptions {
 
 fn check_batch_size(batch_size: usize) -> Result<()> {
     if batch_size == 0 {
-        return Err(Error::config("batch_size", "0 takes no samples; use 1 or more (32 is Keras' default)"));
+        return Err(Error::config(
+            "batch_size",
+            "0 takes no samples; use 1 or more (32 is Keras' default)",
+        ));
     }
     Ok(())
 }
 
 fn check_verbose(verbose: u8) -> Result<()> {
     if verbose > 2 {
-        return Err(Error::config("verbose", format!("{verbose} is not 0, 1 or 2")));
+        return Err(Error::config(
+            "verbose",
+            format!("{verbose} is not 0, 1 or 2"),
+        ));
     }
     Ok(())
 }

@@ -164,8 +164,14 @@ mod tests {
         logs.insert("loss", 0.2629);
         logs.insert("accuracy", 0.9243);
         let line = p.line(469, &logs);
-        assert!(line.starts_with("469/469 ━━━━━━━━━━━━━━━━━━━━ 0s "), "{line}");
-        assert!(line.ends_with("/step - accuracy: 0.9243 - loss: 0.2629"), "{line}");
+        assert!(
+            line.starts_with("469/469 ━━━━━━━━━━━━━━━━━━━━ 0s "),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("/step - accuracy: 0.9243 - loss: 0.2629"),
+            "{line}"
+        );
         let half = p.line(12, &Logs::default());
         assert!(half.starts_with(" 12/469 "), "{half}");
     }

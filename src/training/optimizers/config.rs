@@ -162,10 +162,20 @@ impl Optimizer {
         let lr = self.learning_rate();
         check(lr.is_finite() && lr > 0.0, "learning_rate", lr, "(0, inf)")?;
         match self {
-            Optimizer::Sgd(o) => check((0.0..1.0).contains(&o.momentum), "momentum", o.momentum, "[0, 1)"),
+            Optimizer::Sgd(o) => check(
+                (0.0..1.0).contains(&o.momentum),
+                "momentum",
+                o.momentum,
+                "[0, 1)",
+            ),
             Optimizer::Rmsprop(o) => {
                 check((0.0..1.0).contains(&o.rho), "rho", o.rho, "[0, 1)")?;
-                check((0.0..1.0).contains(&o.momentum), "momentum", o.momentum, "[0, 1)")?;
+                check(
+                    (0.0..1.0).contains(&o.momentum),
+                    "momentum",
+                    o.momentum,
+                    "[0, 1)",
+                )?;
                 check(o.epsilon >= 0.0, "epsilon", o.epsilon, "[0, inf)")
             }
             Optimizer::Adam(o) | Optimizer::Adamw(o) => {
@@ -274,7 +284,10 @@ mod tests {
     #[test]
     fn defaults_are_keras_defaults() {
         let r = Optimizer::rmsprop(1e-3);
-        assert_eq!((r.rho, r.momentum, r.epsilon, r.centered), (0.9, 0.0, 1e-7, false));
+        assert_eq!(
+            (r.rho, r.momentum, r.epsilon, r.centered),
+            (0.9, 0.0, 1e-7, false)
+        );
         let a = Optimizer::adam(1e-3);
         assert_eq!((a.beta_1, a.beta_2, a.epsilon), (0.9, 0.999, 1e-7));
         assert_eq!(Optimizer::adamw(1e-3).weight_decay, Some(0.004));

@@ -155,7 +155,14 @@ impl BurnOptimizer for RmsPropRule {
         } else {
             (w - increment, None)
         };
-        (w, Some(Slots { a: Some(v), b: a, c: m }))
+        (
+            w,
+            Some(Slots {
+                a: Some(v),
+                b: a,
+                c: m,
+            }),
+        )
     }
 
     fn to_device<const D: usize>(state: Slots<D>, device: &Device) -> Slots<D> {
