@@ -58,6 +58,11 @@ pub use random::set_random_seed;
 pub use shape::Shape;
 pub use training::{EvalOptions, FitOptions, History, Logs, Loss, LossConfig, Metric, Optimizer};
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Everything a model definition needs, in one import.
 pub mod prelude {
     pub use crate::layers::Activation::{self, *};

@@ -90,7 +90,7 @@ impl Reshape {
             .product();
         let size = input.size();
         let fits = if unknown == 1 {
-            size % known == 0
+            size.is_multiple_of(known)
         } else {
             size == known
         };

@@ -45,6 +45,7 @@ impl Sequential {
     }
 
     /// Appends a layer.
+    #[allow(clippy::should_implement_trait)] // Keras' name; `+` would read oddly here
     pub fn add(mut self, layer: impl Into<Layer>) -> Self {
         self.layers.push(layer.into());
         self

@@ -138,7 +138,7 @@ impl MetricFn {
 mod tests {
     use super::*;
     use crate::graph::Value;
-    use burn::tensor::{Device, TensorData};
+    use burn::tensor::TensorData;
 
     fn out(rows: &[[f32; 2]]) -> Output {
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();

@@ -55,7 +55,7 @@ impl<const D: usize> RecordState for Slots<D> {
 }
 
 impl<const D: usize> Slots<D> {
-    fn to_device(self, device: &Device) -> Self {
+    fn moved_to(self, device: &Device) -> Self {
         Slots {
             a: moved(self.a, device),
             b: moved(self.b, device),
@@ -102,7 +102,7 @@ impl BurnOptimizer for SgdRule {
     }
 
     fn to_device<const D: usize>(state: Slots<D>, device: &Device) -> Slots<D> {
-        state.to_device(device)
+        state.moved_to(device)
     }
 }
 
@@ -166,7 +166,7 @@ impl BurnOptimizer for RmsPropRule {
     }
 
     fn to_device<const D: usize>(state: Slots<D>, device: &Device) -> Slots<D> {
-        state.to_device(device)
+        state.moved_to(device)
     }
 }
 
@@ -226,6 +226,6 @@ impl BurnOptimizer for AdamRule {
     }
 
     fn to_device<const D: usize>(state: Slots<D>, device: &Device) -> Slots<D> {
-        state.to_device(device)
+        state.moved_to(device)
     }
 }
