@@ -252,86 +252,121 @@ fn initial_epoch_resumes_the_count() {
     assert_eq!(h.epochs(), &[3, 4]);
 }
 
-#[test]
-fn one_rmsprop_step_matches_keras_by_hand() {
-    // y = w·x + b with w = [0.5, -1], b = 0.1; x = [1, 2]; target 0; mse loss.
+/// A one-unit linear model `y = w·x + b` with w = [0.5, -1], b = 0.1, trained with mse.
+fn line_model(optimizer: impl Into<Optimizer>) -> Model {
     let mut model = Sequential::new()
         .input([2])
         .add(Dense::new(1))
         .device(cpu())
-        .compile(Optimizer::rmsprop(0.01), Loss::MeanSquaredError, &[])
+        .compile(optimizer, Loss::MeanSquaredError, &[])
         .unwrap();
     set_line(&mut model, [0.5, -1.0], 0.1);
+    model
+}
+
+/// Steps the line model `steps` times on x = [1, 2] and `target`, and checks its weights
+/// against `rule`, Keras' update written out: `rule(step, weights, grads)` updates
+/// `[w0, w1, b]`.
+fn check_steps(
+    mut model: Model,
+    steps: i32,
+    target: f32,
+    mut rule: impl FnMut(i32, &mut [f64; 3], [f64; 3]),
+) {
     let x = array![[1.0f32, 2.0]];
-    let y = array![[0.0f32]];
-    model.train_on_batch(&x, &y).unwrap();
-    // prediction -1.4; dL/dy = 2(-1.4 - 0) = -2.8; grads: w = [-2.8, -5.6], b = -2.8
-    // Keras: v = 0.1 g²; w -= lr g / sqrt(v + 1e-7)
-    let step = |g: f64| 0.01 * g / (0.1 * g * g + 1e-7).sqrt();
-    let expected_w = [0.5 - step(-2.8), -1.0 - step(-5.6)];
-    let expected_b = 0.1 - step(-2.8);
-    check_line(&model, expected_w, expected_b);
+    let y = array![[target]];
+    let mut w = [0.5f64, -1.0, 0.1];
+    for t in 1..=steps {
+        model.train_on_batch(&x, &y).unwrap();
+        // prediction p = w0 + 2 w1 + b; d(p - y)²/dp = 2 (p - y)
+        let e = w[0] + 2.0 * w[1] + w[2] - target as f64;
+        rule(t, &mut w, [2.0 * e, 4.0 * e, 2.0 * e]);
+    }
+    check_line(&model, [w[0], w[1]], w[2]);
+}
+
+/// A target 5e-5 from the first prediction (-1.4): gradients so small that where epsilon
+/// stands in the update (inside or outside the root, scaled or not) changes the step.
+const NEAR: f32 = -1.4 + 5e-5;
+
+#[test]
+fn rmsprop_steps_match_keras_by_hand() {
+    // v = rho v + (1 - rho) g²; w -= lr g / sqrt(v + eps)
+    for target in [0.0, NEAR] {
+        let mut v = [0.0f64; 3];
+        check_steps(
+            line_model(Optimizer::rmsprop(0.01)),
+            2,
+            target,
+            |_, w, g| {
+                for i in 0..3 {
+                    v[i] = 0.9 * v[i] + 0.1 * g[i] * g[i];
+                    w[i] -= 0.01 * g[i] / (v[i] + 1e-7).sqrt();
+                }
+            },
+        );
+    }
 }
 
 #[test]
-fn two_adam_steps_match_keras_by_hand() {
-    let mut model = Sequential::new()
-        .input([2])
-        .add(Dense::new(1))
-        .device(cpu())
-        .compile(Optimizer::adam(0.1), Loss::MeanSquaredError, &[])
-        .unwrap();
-    set_line(&mut model, [0.5, -1.0], 0.1);
-    let x = array![[1.0f32, 2.0]];
-    let y = array![[0.0f32]];
-    // Keras' Adam, written out for this model
-    let (b1, b2, eps, lr) = (0.9f64, 0.999f64, 1e-7f64, 0.1f64);
-    let mut w = [0.5f64, -1.0, 0.1]; // w0, w1, bias
-    let mut m = [0.0f64; 3];
-    let mut v = [0.0f64; 3];
-    for t in 1..=2 {
-        model.train_on_batch(&x, &y).unwrap();
-        let pred = w[0] + 2.0 * w[1] + w[2];
-        let g = [2.0 * pred, 4.0 * pred, 2.0 * pred];
+fn adam_steps_match_keras_by_hand() {
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-7f64);
+    for (target, lr) in [(0.0, 0.1), (NEAR, 1e-4)] {
+        let (mut m, mut v) = ([0.0f64; 3], [0.0f64; 3]);
+        check_steps(line_model(Optimizer::adam(lr)), 3, target, |t, w, g| {
+            let alpha = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
+            for i in 0..3 {
+                m[i] += (g[i] - m[i]) * (1.0 - b1);
+                v[i] += (g[i] * g[i] - v[i]) * (1.0 - b2);
+                w[i] -= alpha * m[i] / (v[i].sqrt() + eps);
+            }
+        });
+    }
+}
+
+#[test]
+fn adamw_steps_match_keras_by_hand() {
+    let (b1, b2, eps, lr, wd) = (0.9f64, 0.999f64, 1e-7f64, 0.1f64, 0.004f64);
+    let (mut m, mut v) = ([0.0f64; 3], [0.0f64; 3]);
+    check_steps(line_model(Optimizer::adamw(lr)), 2, 0.0, |t, w, g| {
         let alpha = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
         for i in 0..3 {
+            w[i] -= w[i] * wd * lr;
             m[i] += (g[i] - m[i]) * (1.0 - b1);
             v[i] += (g[i] * g[i] - v[i]) * (1.0 - b2);
             w[i] -= alpha * m[i] / (v[i].sqrt() + eps);
         }
-    }
-    check_line(&model, [w[0], w[1]], w[2]);
+    });
 }
 
 #[test]
-fn one_sgd_momentum_step_matches_keras_by_hand() {
-    let mut model = Sequential::new()
-        .input([2])
-        .add(Dense::new(1))
-        .device(cpu())
-        .compile(
-            Optimizer::sgd(0.1).momentum(0.9),
-            Loss::MeanSquaredError,
-            &[],
-        )
-        .unwrap();
-    set_line(&mut model, [0.5, -1.0], 0.1);
-    let x = array![[1.0f32, 2.0]];
-    let y = array![[0.0f32]];
-    model.train_on_batch(&x, &y).unwrap();
-    model.train_on_batch(&x, &y).unwrap();
-    // step 1: m = -lr g; step 2: m = 0.9 m - lr g
-    let mut w = [0.5f64, -1.0, 0.1];
+fn sgd_momentum_steps_match_keras_by_hand() {
+    // m = momentum m - lr g; w += m
     let mut m = [0.0f64; 3];
-    for _ in 0..2 {
-        let pred = w[0] + 2.0 * w[1] + w[2];
-        let g = [2.0 * pred, 4.0 * pred, 2.0 * pred];
+    check_steps(
+        line_model(Optimizer::sgd(0.1).momentum(0.9)),
+        2,
+        0.0,
+        |_, w, g| {
+            for i in 0..3 {
+                m[i] = 0.9 * m[i] - 0.1 * g[i];
+                w[i] += m[i];
+            }
+        },
+    );
+}
+
+#[test]
+fn sgd_nesterov_steps_match_keras_by_hand() {
+    // m = momentum m - lr g; w += momentum m - lr g
+    let mut m = [0.0f64; 3];
+    let opt = Optimizer::sgd(0.1).momentum(0.9).nesterov(true);
+    check_steps(line_model(opt), 2, 0.0, |_, w, g| {
         for i in 0..3 {
             m[i] = 0.9 * m[i] - 0.1 * g[i];
-            w[i] += m[i];
+            w[i] += 0.9 * m[i] - 0.1 * g[i];
         }
-    }
-    check_line(&model, [w[0], w[1]], w[2]);
+    });
 }
 
 fn set_line(model: &mut Model, w: [f32; 2], b: f32) {

@@ -89,6 +89,28 @@ impl Graph {
         Ok(graph)
     }
 
+    /// The chain a Sequential model lowers to: each layer reads the previous one's output.
+    pub fn sequential(input: InputSpec, layers: Vec<Layer>) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(Error::config(
+                "sequential model",
+                "it has no layers; add one with `.add(...)`",
+            ));
+        }
+        let nodes = (0..layers.len())
+            .map(|i| Node {
+                layer: i,
+                inputs: vec![if i == 0 {
+                    Source::Input(0)
+                } else {
+                    Source::Node(i - 1)
+                }],
+            })
+            .collect();
+        let output = Source::Node(layers.len() - 1);
+        Graph::new(vec![input], layers, nodes, vec![output])
+    }
+
     fn infer_shapes(&mut self) -> Result<()> {
         self.shapes.clear();
         for i in 0..self.nodes.len() {
@@ -277,22 +299,11 @@ mod tests {
     use crate::layers::{Dense, Dropout, Flatten};
 
     fn chain(input: Shape, layers: Vec<Layer>) -> Result<Graph> {
-        let nodes = (0..layers.len())
-            .map(|i| Node {
-                layer: i,
-                inputs: vec![if i == 0 {
-                    Source::Input(0)
-                } else {
-                    Source::Node(i - 1)
-                }],
-            })
-            .collect::<Vec<_>>();
-        let out = vec![Source::Node(layers.len() - 1)];
-        let inputs = vec![InputSpec {
+        let input = InputSpec {
             name: "input_layer".into(),
             shape: input,
-        }];
-        Graph::new(inputs, layers, nodes, out)
+        };
+        Graph::sequential(input, layers)
     }
 
     #[test]

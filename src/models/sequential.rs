@@ -2,7 +2,7 @@
 
 use crate::backend::Device;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Node, Source};
+use crate::graph::Graph;
 use crate::layers::Layer;
 use crate::models::{Input, Model, Summary};
 use crate::training::{LossConfig, Metric, Optimizer};
@@ -81,28 +81,7 @@ impl Sequential {
                 "it has no input shape; start with `.input([784])` (the shape of one sample)",
             )
         })?;
-        if self.layers.is_empty() {
-            return Err(Error::config(
-                "sequential model",
-                "it has no layers; add one with `.add(...)`",
-            ));
-        }
-        let nodes = (0..self.layers.len())
-            .map(|i| Node {
-                layer: i,
-                inputs: vec![if i == 0 {
-                    Source::Input(0)
-                } else {
-                    Source::Node(i - 1)
-                }],
-            })
-            .collect();
-        Graph::new(
-            vec![input.spec("input_layer")],
-            self.layers.clone(),
-            nodes,
-            vec![Source::Node(self.layers.len() - 1)],
-        )
+        Graph::sequential(input.spec("input_layer"), self.layers.clone())
     }
 
     /// The Keras-style summary, without building weights.

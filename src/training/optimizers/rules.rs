@@ -30,6 +30,14 @@ fn take<const D: usize>(
         .map(|data| Tensor::from_data(data, device))
 }
 
+/// `rate · old + new`, or `new` when there is no old value yet (a zero-initialized average).
+fn decayed<const D: usize>(old: Option<Tensor<D>>, rate: f64, new: Tensor<D>) -> Tensor<D> {
+    match old {
+        Some(old) => old.mul_scalar(rate) + new,
+        None => new,
+    }
+}
+
 /// Per-parameter state: up to three named tensors, absent when a rule does not use them.
 #[derive(Clone)]
 pub(crate) struct Slots<const D: usize> {
@@ -84,10 +92,11 @@ impl BurnOptimizer for SgdRule {
         if self.momentum == 0.0 {
             return (w - g.mul_scalar(lr), None);
         }
-        let m = match state.and_then(|s| s.a) {
-            Some(m) => m.mul_scalar(self.momentum) - g.clone().mul_scalar(lr),
-            None => g.clone().mul_scalar(-lr),
-        };
+        let m = decayed(
+            state.and_then(|s| s.a),
+            self.momentum,
+            g.clone().mul_scalar(-lr),
+        );
         let w = if self.nesterov {
             w + m.clone().mul_scalar(self.momentum) - g.mul_scalar(lr)
         } else {
@@ -130,27 +139,16 @@ impl BurnOptimizer for RmsPropRule {
             Some(s) => (s.a, s.b, s.c),
             None => (None, None, None),
         };
-        let g2 = g.clone().square().mul_scalar(1.0 - self.rho);
-        let v = match v {
-            Some(v) => v.mul_scalar(self.rho) + g2,
-            None => g2,
-        };
+        let v = decayed(v, self.rho, g.clone().square().mul_scalar(1.0 - self.rho));
         let (denominator, a) = if self.centered {
-            let ga = g.clone().mul_scalar(1.0 - self.rho);
-            let a = match a {
-                Some(a) => a.mul_scalar(self.rho) + ga,
-                None => ga,
-            };
+            let a = decayed(a, self.rho, g.clone().mul_scalar(1.0 - self.rho));
             (v.clone() - a.clone().square(), Some(a))
         } else {
             (v.clone(), None)
         };
         let increment = g.mul_scalar(lr) / denominator.add_scalar(self.epsilon).sqrt();
         let (w, m) = if self.momentum > 0.0 {
-            let m = match m {
-                Some(m) => m.mul_scalar(self.momentum) + increment,
-                None => increment,
-            };
+            let m = decayed(m, self.momentum, increment);
             (w - m.clone(), Some(m))
         } else {
             (w - increment, None)
