@@ -66,7 +66,11 @@ pub struct ReadmeDoctests;
 /// Everything a model definition needs, in one import.
 pub mod prelude {
     pub use crate::layers::Activation::{self, *};
-    pub use crate::layers::{ActivationLayer, Dense, Dropout, Flatten, Reshape};
+    pub use crate::layers::{
+        ActivationLayer, AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout,
+        Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Padding,
+        Reshape,
+    };
     pub use crate::{
         Device, DeviceChoice, EvalOptions, FitOptions, Input, Loss, Metric, Model, Optimizer,
         Sequential,

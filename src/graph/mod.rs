@@ -7,5 +7,5 @@ mod value;
 
 pub use graph::{Graph, InputSpec, Node, Source};
 pub use network::{Logits, Network, Output};
-pub use value::Value;
 pub(crate) use value::map_value;
+pub use value::{Layout, Value};

@@ -1,7 +1,7 @@
 //! `Network`: the built graph, a real Burn module, and its executor.
 
 use crate::error::Result;
-use crate::graph::{Graph, Source, Value};
+use crate::graph::{Graph, Layout, Source, Value};
 use crate::layers::{Activation, LayerModule};
 use burn::module::Module;
 use burn::tensor::TensorData;
@@ -131,30 +131,35 @@ impl Network {
         Ok(())
     }
 
-    /// Runs the graph on one batch per model input and returns every model output.
+    /// Runs the graph on one batch per model input (channels last) and returns every model
+    /// output (channels last).
     ///
-    /// Values are dropped as soon as no later node reads them.
+    /// Spatial values move to channels-first before the first layer that computes in that
+    /// layout and stay there until a layer needs channels last: one permutation per change,
+    /// not one per layer. Values are dropped as soon as no later node reads them.
     pub fn forward(&self, inputs: Vec<Value>) -> Vec<Output> {
         let graph = &self.graph;
         let last_uses = graph.last_uses();
-        let mut values: Vec<Option<Output>> = (0..graph.nodes().len()).map(|_| None).collect();
+        let mut values: Vec<Option<(Output, Layout)>> =
+            (0..graph.nodes().len()).map(|_| None).collect();
         for (i, node) in graph.nodes().iter().enumerate() {
-            let x = match node.inputs[0] {
-                Source::Input(k) => inputs[k].clone(),
+            let (x, layout) = match node.inputs[0] {
+                Source::Input(k) => (inputs[k].clone(), Layout::ChannelsLast),
                 Source::Node(j) if last_uses[j] == i => {
-                    values[j]
+                    let (out, layout) = values[j]
                         .take()
-                        .expect("node value read after its last use")
-                        .value
+                        .expect("node value read after its last use");
+                    (out.value, layout)
                 }
-                Source::Node(j) => values[j]
-                    .as_ref()
-                    .expect("node value missing")
-                    .value
-                    .clone(),
+                Source::Node(j) => {
+                    let (out, layout) = values[j].as_ref().expect("node value missing");
+                    (out.value.clone(), *layout)
+                }
             };
-            let (value, logits) = self.layers[node.layer].forward(x);
-            values[i] = Some(Output { value, logits });
+            let module = &self.layers[node.layer];
+            let layout_out = module.layout().unwrap_or(layout);
+            let (value, logits) = module.forward(x.relayout(layout, layout_out));
+            values[i] = Some((Output { value, logits }, layout_out));
         }
         graph
             .outputs()
@@ -164,7 +169,17 @@ impl Network {
                     value: inputs[k].clone(),
                     logits: None,
                 },
-                Source::Node(j) => values[j].clone().expect("output value missing"),
+                Source::Node(j) => {
+                    let (out, layout) = values[j].clone().expect("output value missing");
+                    let last = |v: Value| v.relayout(layout, Layout::ChannelsLast);
+                    Output {
+                        value: last(out.value),
+                        logits: out.logits.map(|l| Logits {
+                            activation: l.activation,
+                            value: last(l.value),
+                        }),
+                    }
+                }
             })
             .collect()
     }

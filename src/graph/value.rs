@@ -2,6 +2,17 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+/// Where the channels of a spatial value stand: last as users and Keras see them
+/// (`[batch, h, w, c]`), or first as Burn's convolutions want them (`[batch, c, h, w]`).
+/// Rank-2 values are the same in both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `[batch, ..., channels]`.
+    ChannelsLast,
+    /// `[batch, channels, ...]`.
+    ChannelsFirst,
+}
+
 /// A batched tensor of rank 2 to 5 (batch included).
 ///
 /// Layers are configured from shapes known when the model is built, but Burn's tensors carry
@@ -78,6 +89,22 @@ impl Value {
         }
     }
 
+    /// The same values moved from layout `from` to layout `to` (a permutation of axes).
+    pub(crate) fn relayout(self, from: Layout, to: Layout) -> Value {
+        if from == to {
+            return self;
+        }
+        let first = to == Layout::ChannelsFirst;
+        match self {
+            Value::R2(t) => Value::R2(t),
+            Value::R3(t) => Value::R3(t.permute([0, 2, 1])),
+            Value::R4(t) if first => Value::R4(t.permute([0, 3, 1, 2])),
+            Value::R4(t) => Value::R4(t.permute([0, 2, 3, 1])),
+            Value::R5(t) if first => Value::R5(t.permute([0, 4, 1, 2, 3])),
+            Value::R5(t) => Value::R5(t.permute([0, 2, 3, 4, 1])),
+        }
+    }
+
     /// The values as `[batch, features]`.
     pub fn flatten(self) -> Tensor<2> {
         match self {
@@ -102,6 +129,30 @@ mod tests {
         let back = v.reshape(&[1, 3, 2]).flatten();
         let values: Vec<f32> = back.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn relayout_round_trips_and_moves_channels() {
+        let device = crate::backend::test_device();
+        // one 2x2 image with 3 channels, channel c of pixel p holding 10 p + c
+        let values: Vec<f32> = (0..4)
+            .flat_map(|p| (0..3).map(move |c| (10 * p + c) as f32))
+            .collect();
+        let v = Value::from_host(values.clone(), &[1, 2, 2, 3], &device);
+        let first = v.relayout(Layout::ChannelsLast, Layout::ChannelsFirst);
+        assert_eq!(first.dims(), vec![1, 3, 2, 2]);
+        let got: Vec<f32> = first
+            .clone()
+            .flatten()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(&got[..4], &[0.0, 10.0, 20.0, 30.0]);
+        let back = first.relayout(Layout::ChannelsFirst, Layout::ChannelsLast);
+        assert_eq!(
+            back.flatten().into_data().try_to_vec::<f32>().unwrap(),
+            values
+        );
     }
 
     #[test]

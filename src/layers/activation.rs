@@ -46,6 +46,14 @@ impl Activation {
         }
     }
 
+    /// Applies the function to a channels-first batch: softmax runs over axis 1.
+    pub(crate) fn apply_channels_first(self, x: Value) -> Value {
+        match self {
+            Activation::Softmax => map_value!(x, t => act::softmax(t, 1)),
+            other => other.apply(x),
+        }
+    }
+
     /// Applies the function to a batch.
     pub(crate) fn apply(self, x: Value) -> Value {
         match self {

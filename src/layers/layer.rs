@@ -2,8 +2,12 @@
 
 use crate::error::{Error, Result};
 use crate::layers::module::{ActivationModule, LayerModule, ReshapeModule, StatelessModule};
+use crate::layers::pooling::{PoolModule, Reduce};
 use crate::layers::reshape::MAX_RANK;
-use crate::layers::{ActivationLayer, Dense, Dropout, Flatten, Reshape};
+use crate::layers::{
+    ActivationLayer, AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout, Flatten,
+    GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Reshape,
+};
 use crate::shape::Shape;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +30,22 @@ pub enum Layer {
     Flatten(Flatten),
     /// See [`Reshape`].
     Reshape(Reshape),
+    /// See [`Conv2D`].
+    Conv2D(Conv2D),
+    /// See [`Conv1D`].
+    Conv1D(Conv1D),
+    /// See [`MaxPooling2D`].
+    MaxPooling2D(MaxPooling2D),
+    /// See [`AveragePooling2D`].
+    AveragePooling2D(AveragePooling2D),
+    /// See [`MaxPooling1D`].
+    MaxPooling1D(MaxPooling1D),
+    /// See [`GlobalAveragePooling2D`].
+    GlobalAveragePooling2D(GlobalAveragePooling2D),
+    /// See [`GlobalMaxPooling2D`].
+    GlobalMaxPooling2D(GlobalMaxPooling2D),
+    /// See [`BatchNormalization`].
+    BatchNormalization(BatchNormalization),
 }
 
 /// How many weights a layer has, split as Keras' summary splits them.
@@ -71,6 +91,14 @@ impl Layer {
             Layer::Dropout(_) => "Dropout",
             Layer::Flatten(_) => "Flatten",
             Layer::Reshape(_) => "Reshape",
+            Layer::Conv2D(_) => "Conv2D",
+            Layer::Conv1D(_) => "Conv1D",
+            Layer::MaxPooling2D(_) => "MaxPooling2D",
+            Layer::AveragePooling2D(_) => "AveragePooling2D",
+            Layer::MaxPooling1D(_) => "MaxPooling1D",
+            Layer::GlobalAveragePooling2D(_) => "GlobalAveragePooling2D",
+            Layer::GlobalMaxPooling2D(_) => "GlobalMaxPooling2D",
+            Layer::BatchNormalization(_) => "BatchNormalization",
         }
     }
 
@@ -82,29 +110,60 @@ impl Layer {
             Layer::Dropout(_) => "dropout",
             Layer::Flatten(_) => "flatten",
             Layer::Reshape(_) => "reshape",
+            Layer::Conv2D(_) => "conv2d",
+            Layer::Conv1D(_) => "conv1d",
+            Layer::MaxPooling2D(_) => "max_pooling2d",
+            Layer::AveragePooling2D(_) => "average_pooling2d",
+            Layer::MaxPooling1D(_) => "max_pooling1d",
+            Layer::GlobalAveragePooling2D(_) => "global_average_pooling2d",
+            Layer::GlobalMaxPooling2D(_) => "global_max_pooling2d",
+            Layer::BatchNormalization(_) => "batch_normalization",
         }
     }
 
     /// The name given by the user, if any.
     pub fn name(&self) -> Option<&str> {
-        match self {
-            Layer::Dense(l) => l.name.as_deref(),
-            Layer::Activation(l) => l.name.as_deref(),
-            Layer::Dropout(l) => l.name.as_deref(),
-            Layer::Flatten(l) => l.name.as_deref(),
-            Layer::Reshape(l) => l.name.as_deref(),
-        }
+        self.name_slot_ref().as_deref()
     }
 
     pub(crate) fn set_name(&mut self, name: String) {
-        let slot = match self {
+        *self.name_slot() = Some(name);
+    }
+
+    fn name_slot_ref(&self) -> &Option<String> {
+        match self {
+            Layer::Dense(l) => &l.name,
+            Layer::Activation(l) => &l.name,
+            Layer::Dropout(l) => &l.name,
+            Layer::Flatten(l) => &l.name,
+            Layer::Reshape(l) => &l.name,
+            Layer::Conv2D(l) => &l.name,
+            Layer::Conv1D(l) => &l.name,
+            Layer::MaxPooling2D(l) => &l.0.name,
+            Layer::AveragePooling2D(l) => &l.0.name,
+            Layer::MaxPooling1D(l) => &l.name,
+            Layer::GlobalAveragePooling2D(l) => &l.name,
+            Layer::GlobalMaxPooling2D(l) => &l.name,
+            Layer::BatchNormalization(l) => &l.name,
+        }
+    }
+
+    fn name_slot(&mut self) -> &mut Option<String> {
+        match self {
             Layer::Dense(l) => &mut l.name,
             Layer::Activation(l) => &mut l.name,
             Layer::Dropout(l) => &mut l.name,
             Layer::Flatten(l) => &mut l.name,
             Layer::Reshape(l) => &mut l.name,
-        };
-        *slot = Some(name);
+            Layer::Conv2D(l) => &mut l.name,
+            Layer::Conv1D(l) => &mut l.name,
+            Layer::MaxPooling2D(l) => &mut l.0.name,
+            Layer::AveragePooling2D(l) => &mut l.0.name,
+            Layer::MaxPooling1D(l) => &mut l.name,
+            Layer::GlobalAveragePooling2D(l) => &mut l.name,
+            Layer::GlobalMaxPooling2D(l) => &mut l.name,
+            Layer::BatchNormalization(l) => &mut l.name,
+        }
     }
 
     /// The output shape for an input shape, or an error naming the layer and both shapes.
@@ -123,6 +182,14 @@ impl Layer {
             Layer::Dropout(l) => l.output_shape(name, input),
             Layer::Flatten(l) => l.output_shape(input),
             Layer::Reshape(l) => l.output_shape(name, input),
+            Layer::Conv2D(l) => l.output_shape(name, input),
+            Layer::Conv1D(l) => l.output_shape(name, input),
+            Layer::MaxPooling2D(l) => l.0.output_shape(name, input),
+            Layer::AveragePooling2D(l) => l.0.output_shape(name, input),
+            Layer::MaxPooling1D(l) => l.output_shape(name, input),
+            Layer::GlobalAveragePooling2D(l) => l.output_shape(name, input),
+            Layer::GlobalMaxPooling2D(l) => l.output_shape(name, input),
+            Layer::BatchNormalization(l) => l.output_shape(name, input),
         }
     }
 
@@ -130,6 +197,9 @@ impl Layer {
     pub fn param_count(&self, input: &Shape) -> ParamCount {
         match self {
             Layer::Dense(l) => l.param_count(input),
+            Layer::Conv2D(l) => l.param_count(input),
+            Layer::Conv1D(l) => l.param_count(input),
+            Layer::BatchNormalization(l) => l.param_count(input),
             _ => ParamCount::default(),
         }
     }
@@ -154,6 +224,16 @@ impl Layer {
                     dims: output.dims().to_vec(),
                 }))
             }
+            Layer::Conv2D(l) => LayerModule::Conv(l.build(input, device)),
+            Layer::Conv1D(l) => LayerModule::Conv(l.build(input, device)),
+            Layer::MaxPooling2D(l) => LayerModule::Pool(l.0.build_max(input)),
+            Layer::AveragePooling2D(l) => LayerModule::Pool(l.0.build_average(input)),
+            Layer::MaxPooling1D(l) => LayerModule::Pool(l.build(input)),
+            Layer::GlobalAveragePooling2D(_) => {
+                LayerModule::Pool(PoolModule::global(Reduce::Average))
+            }
+            Layer::GlobalMaxPooling2D(_) => LayerModule::Pool(PoolModule::global(Reduce::Max)),
+            Layer::BatchNormalization(l) => LayerModule::BatchNorm(l.build(input, device)),
         })
     }
 }
@@ -168,7 +248,10 @@ macro_rules! layer_from {
     };
 }
 layer_from!(Dense => Dense, ActivationLayer => Activation, Dropout => Dropout,
-    Flatten => Flatten, Reshape => Reshape);
+    Flatten => Flatten, Reshape => Reshape, Conv2D => Conv2D, Conv1D => Conv1D,
+    MaxPooling2D => MaxPooling2D, AveragePooling2D => AveragePooling2D,
+    MaxPooling1D => MaxPooling1D, GlobalAveragePooling2D => GlobalAveragePooling2D,
+    GlobalMaxPooling2D => GlobalMaxPooling2D, BatchNormalization => BatchNormalization);
 
 #[cfg(test)]
 mod tests {

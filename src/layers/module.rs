@@ -1,9 +1,12 @@
 //! `LayerModule`: the closed `#[derive(Module)]` enum of built layers.
 
-use crate::graph::{Logits, Value, map_value};
+use crate::graph::{Layout, Logits, Value, map_value};
 use crate::layers::Activation;
+use crate::layers::conv::{ConvKind, ConvModule};
 use crate::layers::dense::DenseModule;
-use burn::module::{Module, Param};
+use crate::layers::pooling::PoolModule;
+use burn::module::{Module, Param, RunningState};
+use burn::nn::BatchNorm;
 use burn::tensor::{Tensor, TensorData};
 
 /// A built layer: a real Burn module holding the layer's weights, if any.
@@ -11,6 +14,12 @@ use burn::tensor::{Tensor, TensorData};
 pub enum LayerModule {
     /// A built `Dense`.
     Dense(DenseModule),
+    /// A built `Conv2D` or `Conv1D`.
+    Conv(ConvModule),
+    /// A built pooling.
+    Pool(PoolModule),
+    /// A built `BatchNormalization`.
+    BatchNorm(BatchNorm),
     /// A built `Dropout`.
     Dropout(burn::nn::Dropout),
     /// A layer without weights.
@@ -42,10 +51,32 @@ pub struct ReshapeModule {
 }
 
 impl LayerModule {
+    /// The layout the layer computes in: channels last (Keras' order) for layers that read the
+    /// last axis or the element order, channels first (Burn's) for convolutions, poolings and
+    /// batch normalization, and either (`None`) for elementwise layers.
+    pub(crate) fn layout(&self) -> Option<Layout> {
+        match self {
+            LayerModule::Conv(_) | LayerModule::Pool(_) | LayerModule::BatchNorm(_) => {
+                Some(Layout::ChannelsFirst)
+            }
+            LayerModule::Dense(_) | LayerModule::Stateless(StatelessModule::Reshape(_)) => {
+                Some(Layout::ChannelsLast)
+            }
+            LayerModule::Stateless(StatelessModule::Activation(m)) => {
+                (m.activation == Activation::Softmax).then_some(Layout::ChannelsLast)
+            }
+            LayerModule::Dropout(_) => None,
+        }
+    }
+
     /// The layer's output and, when it ends in softmax or sigmoid, the logits before it.
+    /// `x` is in the layer's [`layout`](Self::layout); so is the output.
     pub(crate) fn forward(&self, x: Value) -> (Value, Option<Logits>) {
         match self {
             LayerModule::Dense(m) => m.forward(x),
+            LayerModule::Conv(m) => m.forward(x),
+            LayerModule::Pool(m) => (m.forward(x), None),
+            LayerModule::BatchNorm(m) => (map_value!(x, t => m.forward(t)), None),
             LayerModule::Dropout(m) => (map_value!(x, t => m.forward(t)), None),
             LayerModule::Stateless(StatelessModule::Activation(m)) => {
                 let logits = Logits::of(m.activation, &x);
@@ -59,45 +90,90 @@ impl LayerModule {
             }
         }
     }
-}
 
-impl LayerModule {
-    /// The layer's weights, named as in Keras (`kernel`, `bias`), with their values.
+    /// The layer's weights, named and laid out as in Keras (`kernel` `[kh, kw, in, out]`,
+    /// `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`).
     pub(crate) fn weights(&self) -> Vec<(&'static str, TensorData)> {
+        let mut w = Vec::new();
+        let bias = |b: &Option<Param<Tensor<1>>>, w: &mut Vec<_>| {
+            if let Some(b) = b {
+                w.push(("bias", b.val().to_data()));
+            }
+        };
         match self {
             LayerModule::Dense(m) => {
-                let mut w = vec![("kernel", m.linear.weight.val().to_data())];
-                if let Some(b) = &m.linear.bias {
-                    w.push(("bias", b.val().to_data()));
-                }
-                w
+                w.push(("kernel", m.linear.weight.val().to_data()));
+                bias(&m.linear.bias, &mut w);
             }
-            LayerModule::Dropout(_) | LayerModule::Stateless(_) => Vec::new(),
+            LayerModule::Conv(m) => match &m.conv {
+                ConvKind::D2(c) => {
+                    w.push(("kernel", c.weight.val().permute([2, 3, 1, 0]).to_data()));
+                    bias(&c.bias, &mut w);
+                }
+                ConvKind::D1(c) => {
+                    w.push(("kernel", c.weight.val().permute([2, 1, 0]).to_data()));
+                    bias(&c.bias, &mut w);
+                }
+            },
+            LayerModule::BatchNorm(m) => {
+                w.push(("gamma", m.gamma.val().to_data()));
+                w.push(("beta", m.beta.val().to_data()));
+                w.push(("moving_mean", m.running_mean.value().to_data()));
+                w.push(("moving_variance", m.running_var.value().to_data()));
+            }
+            LayerModule::Pool(_) | LayerModule::Dropout(_) | LayerModule::Stateless(_) => {}
         }
+        w
     }
 
-    /// Replaces the weight `name` by `data` (same shape, checked by the caller), keeping its
-    /// identity for the optimizer. Returns whether the layer has such a weight.
+    /// Replaces the weight `name` by `data` in Keras' layout (shape checked by the caller),
+    /// keeping its identity for the optimizer. Returns whether the layer has such a weight.
     pub(crate) fn set_weight(&mut self, name: &str, data: TensorData) -> bool {
         match (self, name) {
             (LayerModule::Dense(m), "kernel") => {
-                m.linear.weight = reload(&m.linear.weight, data);
-                true
+                m.linear.weight = reload(&m.linear.weight, data, |t| t)
             }
-            (LayerModule::Dense(m), "bias") => match &m.linear.bias {
-                Some(b) => {
-                    m.linear.bias = Some(reload(b, data));
-                    true
-                }
-                None => false,
+            (LayerModule::Dense(m), "bias") => return set_bias(&mut m.linear.bias, data),
+            (LayerModule::Conv(m), "kernel") => match &mut m.conv {
+                ConvKind::D2(c) => c.weight = reload(&c.weight, data, |t| t.permute([3, 2, 0, 1])),
+                ConvKind::D1(c) => c.weight = reload(&c.weight, data, |t| t.permute([2, 1, 0])),
             },
-            _ => false,
+            (LayerModule::Conv(m), "bias") => match &mut m.conv {
+                ConvKind::D2(c) => return set_bias(&mut c.bias, data),
+                ConvKind::D1(c) => return set_bias(&mut c.bias, data),
+            },
+            (LayerModule::BatchNorm(m), "gamma") => m.gamma = reload(&m.gamma, data, |t| t),
+            (LayerModule::BatchNorm(m), "beta") => m.beta = reload(&m.beta, data, |t| t),
+            (LayerModule::BatchNorm(m), "moving_mean") => set_running(&m.running_mean, data),
+            (LayerModule::BatchNorm(m), "moving_variance") => set_running(&m.running_var, data),
+            _ => return false,
         }
+        true
     }
 }
 
-/// `param` with new values, on its device, with its id and gradient setting.
-fn reload<const D: usize>(param: &Param<Tensor<D>>, data: TensorData) -> Param<Tensor<D>> {
-    let tensor = Tensor::from_data(data, &param.lazy_device());
+fn set_bias(bias: &mut Option<Param<Tensor<1>>>, data: TensorData) -> bool {
+    match bias {
+        Some(b) => {
+            *bias = Some(reload(b, data, |t| t));
+            true
+        }
+        None => false,
+    }
+}
+
+fn set_running(state: &RunningState<Tensor<1>>, data: TensorData) {
+    let device = state.value().device();
+    state.update(Tensor::from_data(data, &device));
+}
+
+/// `param` with new values (mapped from Keras' layout by `layout`), on its device, with its
+/// id and gradient setting.
+fn reload<const D: usize>(
+    param: &Param<Tensor<D>>,
+    data: TensorData,
+    layout: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Param<Tensor<D>> {
+    let tensor = layout(Tensor::from_data(data, &param.lazy_device()));
     param.clone().transform_for_load(tensor, param.id)
 }

@@ -1,0 +1,379 @@
+//! `Conv2D` and `Conv1D`: convolutions over images `(h, w, channels)` and sequences
+//! `(length, channels)`, channels last as in Keras.
+
+use crate::error::{Error, Result};
+use crate::graph::{Logits, Value};
+use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
+use crate::layers::{Activation, Initializer, ParamCount};
+use crate::shape::Shape;
+use burn::module::Module;
+use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use serde::{Deserialize, Serialize};
+
+/// A 2D convolution over `(height, width, channels)` images: `filters` kernels of
+/// `kernel_size`, then the activation.
+///
+/// Defaults as in Keras: strides 1, padding "valid", dilation 1, linear activation, a bias,
+/// Glorot-uniform kernel, zero bias. The kernel has `kh · kw · channels · filters` weights.
+///
+/// ```
+/// use kiln::layers::{Conv2D, Padding};
+/// let conv = kiln::layers::Conv2D::new(32, 3).strides(2).padding(Padding::Same);
+/// assert_eq!(conv.kernel_size, [3, 3]);
+/// assert_eq!(conv.strides, [2, 2]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conv2D {
+    /// The number of output channels.
+    pub filters: usize,
+    /// The kernel's height and width.
+    pub kernel_size: [usize; 2],
+    /// The step between windows (default `[1, 1]`).
+    #[serde(default = "ones")]
+    pub strides: [usize; 2],
+    /// Border handling (default valid).
+    #[serde(default)]
+    pub padding: Padding,
+    /// The spacing of kernel taps (default `[1, 1]`).
+    #[serde(default = "ones")]
+    pub dilation_rate: [usize; 2],
+    /// Applied to the output (default linear).
+    #[serde(default)]
+    pub activation: Activation,
+    /// Whether to add a bias (default true).
+    #[serde(default = "yes")]
+    pub use_bias: bool,
+    /// How the kernel starts (default Glorot uniform).
+    #[serde(default)]
+    pub kernel_initializer: Initializer,
+    /// How the bias starts (default zeros).
+    #[serde(default = "zeros")]
+    pub bias_initializer: Initializer,
+    /// The layer's name; `conv2d`, `conv2d_1`… when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+fn ones() -> [usize; 2] {
+    [1, 1]
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn zeros() -> Initializer {
+    Initializer::Zeros
+}
+
+impl Conv2D {
+    /// `filters` kernels of `kernel_size` (`3` or `[3, 5]`), Keras' defaults otherwise.
+    pub fn new(filters: usize, kernel_size: impl IntoPair) -> Self {
+        Conv2D {
+            filters,
+            kernel_size: kernel_size.into_pair(),
+            strides: [1, 1],
+            padding: Padding::Valid,
+            dilation_rate: [1, 1],
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+            name: None,
+        }
+    }
+
+    /// Sets the strides (default 1).
+    pub fn strides(mut self, strides: impl IntoPair) -> Self {
+        self.strides = strides.into_pair();
+        self
+    }
+
+    /// Sets the padding (default valid).
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// Sets the dilation rate (default 1).
+    pub fn dilation_rate(mut self, rate: impl IntoPair) -> Self {
+        self.dilation_rate = rate.into_pair();
+        self
+    }
+
+    /// Sets the activation (default linear).
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets whether to add a bias (default true).
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Sets the kernel initializer (default Glorot uniform).
+    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
+        self.kernel_initializer = init;
+        self
+    }
+
+    /// Sets the layer's name (default: auto-numbered `conv2d`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    fn windows(&self) -> [Window; 2] {
+        [0, 1].map(|i| Window {
+            kernel: self.kernel_size[i],
+            stride: self.strides[i],
+            dilation: self.dilation_rate[i],
+        })
+    }
+
+    pub(crate) fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape> {
+        check_positive(layer, "filters", &[self.filters])?;
+        check_positive(layer, "kernel_size", &self.kernel_size)?;
+        check_positive(layer, "strides", &self.strides)?;
+        check_positive(layer, "dilation_rate", &self.dilation_rate)?;
+        let [h, w, _] = image(layer, input)?;
+        let out = output_sizes(layer, &self.windows(), &[h, w], self.padding, input)?;
+        Ok(Shape::new([out[0], out[1], self.filters]))
+    }
+
+    pub(crate) fn param_count(&self, input: &Shape) -> ParamCount {
+        let channels = input.last().unwrap_or(0);
+        let [kh, kw] = self.kernel_size;
+        let bias = if self.use_bias { self.filters } else { 0 };
+        ParamCount::trainable(kh * kw * channels * self.filters + bias)
+    }
+
+    pub(crate) fn build(&self, input: &Shape, device: &burn::tensor::Device) -> ConvModule {
+        let d = input.dims();
+        let [wh, ww] = self.windows();
+        let (top, bottom) = wh.pads(d[0], self.padding);
+        let (left, right) = ww.pads(d[1], self.padding);
+        let mut conv = Conv2dConfig::new([d[2], self.filters], self.kernel_size)
+            .with_stride(self.strides)
+            .with_dilation(self.dilation_rate)
+            .with_padding(PaddingConfig2d::Explicit(top, left, bottom, right))
+            .with_bias(false)
+            .with_initializer(self.kernel_initializer.to_burn())
+            .init(device);
+        if self.use_bias {
+            let fans = (
+                d[2] * wh.kernel * ww.kernel,
+                self.filters * wh.kernel * ww.kernel,
+            );
+            conv.bias = Some(self.bias_initializer.to_burn().init_with(
+                [self.filters],
+                Some(fans.0),
+                Some(fans.1),
+                device,
+            ));
+        }
+        ConvModule {
+            conv: ConvKind::D2(conv),
+            activation: self.activation,
+        }
+    }
+}
+
+/// A 1D convolution over `(length, channels)` sequences; Keras' defaults, like [`Conv2D`].
+///
+/// ```
+/// let conv = kiln::layers::Conv1D::new(16, 5);
+/// assert_eq!(conv.kernel_size, 5);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conv1D {
+    /// The number of output channels.
+    pub filters: usize,
+    /// The kernel's length.
+    pub kernel_size: usize,
+    /// The step between windows (default 1).
+    #[serde(default = "one")]
+    pub strides: usize,
+    /// Border handling (default valid).
+    #[serde(default)]
+    pub padding: Padding,
+    /// The spacing of kernel taps (default 1).
+    #[serde(default = "one")]
+    pub dilation_rate: usize,
+    /// Applied to the output (default linear).
+    #[serde(default)]
+    pub activation: Activation,
+    /// Whether to add a bias (default true).
+    #[serde(default = "yes")]
+    pub use_bias: bool,
+    /// How the kernel starts (default Glorot uniform).
+    #[serde(default)]
+    pub kernel_initializer: Initializer,
+    /// The layer's name; `conv1d`, `conv1d_1`… when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Conv1D {
+    /// `filters` kernels of length `kernel_size`, Keras' defaults otherwise.
+    pub fn new(filters: usize, kernel_size: usize) -> Self {
+        Conv1D {
+            filters,
+            kernel_size,
+            strides: 1,
+            padding: Padding::Valid,
+            dilation_rate: 1,
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            name: None,
+        }
+    }
+
+    /// Sets the stride (default 1).
+    pub fn strides(mut self, strides: usize) -> Self {
+        self.strides = strides;
+        self
+    }
+
+    /// Sets the padding (default valid).
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// Sets the dilation rate (default 1).
+    pub fn dilation_rate(mut self, rate: usize) -> Self {
+        self.dilation_rate = rate;
+        self
+    }
+
+    /// Sets the activation (default linear).
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets whether to add a bias (default true).
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.use_bias = use_bias;
+        self
+    }
+
+    /// Sets the layer's name (default: auto-numbered `conv1d`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    fn window(&self) -> Window {
+        Window {
+            kernel: self.kernel_size,
+            stride: self.strides,
+            dilation: self.dilation_rate,
+        }
+    }
+
+    pub(crate) fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape> {
+        check_positive(
+            layer,
+            "filters, kernel_size, strides and dilation_rate",
+            &[
+                self.filters,
+                self.kernel_size,
+                self.strides,
+                self.dilation_rate,
+            ],
+        )?;
+        let [len, _] = sequence(layer, input)?;
+        let out = output_sizes(layer, &[self.window()], &[len], self.padding, input)?;
+        Ok(Shape::new([out[0], self.filters]))
+    }
+
+    pub(crate) fn param_count(&self, input: &Shape) -> ParamCount {
+        let channels = input.last().unwrap_or(0);
+        let bias = if self.use_bias { self.filters } else { 0 };
+        ParamCount::trainable(self.kernel_size * channels * self.filters + bias)
+    }
+
+    pub(crate) fn build(&self, input: &Shape, device: &burn::tensor::Device) -> ConvModule {
+        let d = input.dims();
+        let (left, right) = self.window().pads(d[0], self.padding);
+        let mut conv = Conv1dConfig::new(d[1], self.filters, self.kernel_size)
+            .with_stride(self.strides)
+            .with_dilation(self.dilation_rate)
+            .with_padding(PaddingConfig1d::Explicit(left, right))
+            .with_bias(false)
+            .with_initializer(self.kernel_initializer.to_burn())
+            .init(device);
+        if self.use_bias {
+            conv.bias = Some(Initializer::Zeros.to_burn().init([self.filters], device));
+        }
+        ConvModule {
+            conv: ConvKind::D1(conv),
+            activation: self.activation,
+        }
+    }
+}
+
+/// The `(height, width, channels)` of an image input, or a shape error naming the layer.
+pub(crate) fn image(layer: &str, input: &Shape) -> Result<[usize; 3]> {
+    match *input.dims() {
+        [h, w, c] => Ok([h, w, c]),
+        _ => Err(Error::Shape {
+            layer: layer.into(),
+            expected: "(None, height, width, channels)".into(),
+            received: input.to_string(),
+        }),
+    }
+}
+
+/// The `(length, channels)` of a sequence input, or a shape error naming the layer.
+pub(crate) fn sequence(layer: &str, input: &Shape) -> Result<[usize; 2]> {
+    match *input.dims() {
+        [l, c] => Ok([l, c]),
+        _ => Err(Error::Shape {
+            layer: layer.into(),
+            expected: "(None, length, channels)".into(),
+            received: input.to_string(),
+        }),
+    }
+}
+
+/// Burn's convolution of either rank.
+#[derive(Module, Debug)]
+pub enum ConvKind {
+    /// Over sequences, `[batch, channels, length]`.
+    D1(Conv1d),
+    /// Over images, `[batch, channels, height, width]`.
+    D2(Conv2d),
+}
+
+/// A built convolution: Burn's module (weights `[filters, channels, kh, kw]`) and the
+/// activation. It reads and writes channels-first values.
+#[derive(Module, Debug)]
+pub struct ConvModule {
+    /// The convolution.
+    pub conv: ConvKind,
+    #[module(skip)]
+    activation: Activation,
+}
+
+impl ConvModule {
+    pub(crate) fn forward(&self, x: Value) -> (Value, Option<Logits>) {
+        let z = match (&self.conv, x) {
+            (ConvKind::D1(c), Value::R3(t)) => Value::R3(c.forward(t)),
+            (ConvKind::D2(c), Value::R4(t)) => Value::R4(c.forward(t)),
+            (_, x) => unreachable!("shapes are checked at build, got {:?}", x.dims()),
+        };
+        let logits = Logits::of(self.activation, &z);
+        (self.activation.apply_channels_first(z), logits)
+    }
+}

@@ -1,0 +1,295 @@
+//! Pooling: `MaxPooling2D`, `AveragePooling2D`, `MaxPooling1D`, and the global poolings.
+
+use crate::error::Result;
+use crate::graph::Value;
+use crate::layers::conv::{image, sequence};
+use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
+use crate::shape::Shape;
+use burn::module::Module;
+use burn::nn::pool::{
+    AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d, MaxPool2dConfig,
+};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use serde::{Deserialize, Serialize};
+
+/// Settings shared by the 2D poolings: window, strides (default: the window), padding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pool2D {
+    /// The window's height and width (default `[2, 2]`).
+    pub pool_size: [usize; 2],
+    /// The step between windows (default: `pool_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strides: Option<[usize; 2]>,
+    /// Border handling (default valid); "same" pads with values that never win the max and
+    /// are left out of the average.
+    #[serde(default)]
+    pub padding: Padding,
+    /// The layer's name; auto-numbered when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Max over windows of `(height, width, channels)` images.
+///
+/// ```
+/// let pool = kiln::layers::MaxPooling2D::new(2);
+/// assert_eq!(pool.0.pool_size, [2, 2]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MaxPooling2D(pub Pool2D);
+
+/// Mean over windows of `(height, width, channels)` images.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AveragePooling2D(pub Pool2D);
+
+macro_rules! pool2d_builders {
+    ($ty:ident, $base:literal) => {
+        impl $ty {
+            /// A pooling over windows of `pool_size` (`2` or `[2, 3]`), strided by the window.
+            pub fn new(pool_size: impl IntoPair) -> Self {
+                $ty(Pool2D {
+                    pool_size: pool_size.into_pair(),
+                    strides: None,
+                    padding: Padding::Valid,
+                    name: None,
+                })
+            }
+
+            /// Sets the strides (default: the pool size).
+            pub fn strides(mut self, strides: impl IntoPair) -> Self {
+                self.0.strides = Some(strides.into_pair());
+                self
+            }
+
+            /// Sets the padding (default valid).
+            pub fn padding(mut self, padding: Padding) -> Self {
+                self.0.padding = padding;
+                self
+            }
+
+            #[doc = concat!("Sets the layer's name (default: auto-numbered `", $base, "`).")]
+            pub fn name(mut self, name: impl Into<String>) -> Self {
+                self.0.name = Some(name.into());
+                self
+            }
+        }
+    };
+}
+pool2d_builders!(MaxPooling2D, "max_pooling2d");
+pool2d_builders!(AveragePooling2D, "average_pooling2d");
+
+impl Pool2D {
+    fn windows(&self) -> [Window; 2] {
+        let strides = self.strides.unwrap_or(self.pool_size);
+        [0, 1].map(|i| Window {
+            kernel: self.pool_size[i],
+            stride: strides[i],
+            dilation: 1,
+        })
+    }
+
+    pub(crate) fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape> {
+        check_positive(layer, "pool_size", &self.pool_size)?;
+        check_positive(layer, "strides", &self.strides.unwrap_or(self.pool_size))?;
+        let [h, w, c] = image(layer, input)?;
+        let out = output_sizes(layer, &self.windows(), &[h, w], self.padding, input)?;
+        Ok(Shape::new([out[0], out[1], c]))
+    }
+
+    fn padding_config(&self, input: &Shape) -> PaddingConfig2d {
+        let d = input.dims();
+        let [wh, ww] = self.windows();
+        let (top, bottom) = wh.pads(d[0], self.padding);
+        let (left, right) = ww.pads(d[1], self.padding);
+        PaddingConfig2d::Explicit(top, left, bottom, right)
+    }
+
+    pub(crate) fn build_max(&self, input: &Shape) -> PoolModule {
+        let strides = self.strides.unwrap_or(self.pool_size);
+        PoolModule::Max2d(
+            MaxPool2dConfig::new(self.pool_size)
+                .with_strides(strides)
+                .with_padding(self.padding_config(input))
+                .init(),
+        )
+    }
+
+    pub(crate) fn build_average(&self, input: &Shape) -> PoolModule {
+        let strides = self.strides.unwrap_or(self.pool_size);
+        PoolModule::Avg2d(
+            AvgPool2dConfig::new(self.pool_size)
+                .with_strides(strides)
+                .with_padding(self.padding_config(input))
+                .with_count_include_pad(false)
+                .init(),
+        )
+    }
+}
+
+/// Max over windows of `(length, channels)` sequences.
+///
+/// ```
+/// let pool = kiln::layers::MaxPooling1D::new(2);
+/// assert_eq!(pool.pool_size, 2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaxPooling1D {
+    /// The window's length (default 2).
+    pub pool_size: usize,
+    /// The step between windows (default: `pool_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strides: Option<usize>,
+    /// Border handling (default valid).
+    #[serde(default)]
+    pub padding: Padding,
+    /// The layer's name; `max_pooling1d`, `max_pooling1d_1`… when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl MaxPooling1D {
+    /// A max pooling over windows of `pool_size`, strided by the window.
+    pub fn new(pool_size: usize) -> Self {
+        MaxPooling1D {
+            pool_size,
+            strides: None,
+            padding: Padding::Valid,
+            name: None,
+        }
+    }
+
+    /// Sets the stride (default: the pool size).
+    pub fn strides(mut self, strides: usize) -> Self {
+        self.strides = Some(strides);
+        self
+    }
+
+    /// Sets the padding (default valid).
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// Sets the layer's name (default: auto-numbered `max_pooling1d`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    fn window(&self) -> Window {
+        Window {
+            kernel: self.pool_size,
+            stride: self.strides.unwrap_or(self.pool_size),
+            dilation: 1,
+        }
+    }
+
+    pub(crate) fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape> {
+        let w = self.window();
+        check_positive(layer, "pool_size and strides", &[w.kernel, w.stride])?;
+        let [len, c] = sequence(layer, input)?;
+        let out = output_sizes(layer, &[w], &[len], self.padding, input)?;
+        Ok(Shape::new([out[0], c]))
+    }
+
+    pub(crate) fn build(&self, input: &Shape) -> PoolModule {
+        let w = self.window();
+        let (left, right) = w.pads(input.dims()[0], self.padding);
+        PoolModule::Max1d(
+            MaxPool1dConfig::new(w.kernel)
+                .with_stride(w.stride)
+                .with_padding(PaddingConfig1d::Explicit(left, right))
+                .init(),
+        )
+    }
+}
+
+macro_rules! global_pooling {
+    ($ty:ident, $what:literal, $base:literal) => {
+        #[doc = concat!("The ", $what, " of each channel over all positions: `(h, w, c)` → `(c)`.")]
+        ///
+        /// ```
+        #[doc = concat!("let pool = kiln::layers::", stringify!($ty), "::new();")]
+        /// assert!(pool.name.is_none());
+        /// ```
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        pub struct $ty {
+            #[doc = concat!("The layer's name; `", $base, "`… when not set.")]
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub name: Option<String>,
+        }
+
+        impl $ty {
+            /// A global pooling layer.
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            #[doc = concat!("Sets the layer's name (default: auto-numbered `", $base, "`).")]
+            pub fn name(mut self, name: impl Into<String>) -> Self {
+                self.name = Some(name.into());
+                self
+            }
+
+            pub(crate) fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape> {
+                let [_, _, c] = image(layer, input)?;
+                Ok(Shape::new([c]))
+            }
+        }
+    };
+}
+global_pooling!(GlobalAveragePooling2D, "mean", "global_average_pooling2d");
+global_pooling!(GlobalMaxPooling2D, "maximum", "global_max_pooling2d");
+
+/// Which statistic a global pooling takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reduce {
+    Average,
+    Max,
+}
+
+/// A built pooling. It reads channels-first values.
+#[derive(Module, Debug)]
+pub enum PoolModule {
+    /// Max over 2D windows.
+    Max2d(MaxPool2d),
+    /// Mean over 2D windows.
+    Avg2d(AvgPool2d),
+    /// Max over 1D windows.
+    Max1d(MaxPool1d),
+    /// Mean or max over all positions.
+    Global(GlobalModule),
+}
+
+/// A built global pooling.
+#[derive(Module, Debug)]
+pub struct GlobalModule {
+    #[module(skip)]
+    reduce: Reduce,
+}
+
+impl PoolModule {
+    pub(crate) fn global(reduce: Reduce) -> Self {
+        PoolModule::Global(GlobalModule { reduce })
+    }
+
+    pub(crate) fn forward(&self, x: Value) -> Value {
+        match (self, x) {
+            (PoolModule::Max2d(p), Value::R4(t)) => Value::R4(p.forward(t)),
+            (PoolModule::Avg2d(p), Value::R4(t)) => Value::R4(p.forward(t)),
+            (PoolModule::Max1d(p), Value::R3(t)) => Value::R3(p.forward(t)),
+            (PoolModule::Global(g), Value::R4(t)) => {
+                let [b, c, h, w] = t.dims();
+                let flat = t.reshape([b, c, h * w]);
+                let reduced = match g.reduce {
+                    Reduce::Average => flat.mean_dim(2),
+                    Reduce::Max => flat.max_dim(2),
+                };
+                Value::R2(reduced.reshape([b, c]))
+            }
+            (_, x) => unreachable!("shapes are checked at build, got {:?}", x.dims()),
+        }
+    }
+}
