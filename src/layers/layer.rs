@@ -270,6 +270,35 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_round_trips_through_json() {
+        use crate::layers::*;
+        let layers: Vec<Layer> = vec![
+            Dense::new(3).into(),
+            ActivationLayer::new(Activation::Gelu).into(),
+            Dropout::new(0.25).into(),
+            Flatten::new().into(),
+            Reshape::new([-1, 2]).into(),
+            Conv2D::new(8, [3, 5])
+                .strides(2)
+                .padding(Padding::Same)
+                .dilation_rate(1)
+                .into(),
+            Conv1D::new(4, 3).into(),
+            MaxPooling2D::new(2).strides(1).into(),
+            AveragePooling2D::new(3).padding(Padding::Same).into(),
+            MaxPooling1D::new(2).into(),
+            GlobalAveragePooling2D::new().into(),
+            GlobalMaxPooling2D::new().name("gmp").into(),
+            BatchNormalization::new().momentum(0.9).into(),
+        ];
+        for l in layers {
+            let json = serde_json::to_string(&l).unwrap();
+            assert!(json.contains(l.class_name()), "{json}");
+            assert_eq!(serde_json::from_str::<Layer>(&json).unwrap(), l, "{json}");
+        }
+    }
+
+    #[test]
     fn minimal_json_gets_keras_defaults() {
         let l: Layer =
             serde_json::from_str(r#"{"class_name": "Dense", "config": {"units": 4}}"#).unwrap();

@@ -118,8 +118,8 @@ impl LayerModule {
             LayerModule::BatchNorm(m) => {
                 w.push(("gamma", m.gamma.val().to_data()));
                 w.push(("beta", m.beta.val().to_data()));
-                w.push(("moving_mean", m.running_mean.value().to_data()));
-                w.push(("moving_variance", m.running_var.value().to_data()));
+                w.push(("moving_mean", m.running_mean.value_sync().to_data()));
+                w.push(("moving_variance", m.running_var.value_sync().to_data()));
             }
             LayerModule::Pool(_) | LayerModule::Dropout(_) | LayerModule::Stateless(_) => {}
         }
@@ -163,8 +163,9 @@ fn set_bias(bias: &mut Option<Param<Tensor<1>>>, data: TensorData) -> bool {
 }
 
 fn set_running(state: &RunningState<Tensor<1>>, data: TensorData) {
-    let device = state.value().device();
+    let device = state.value_sync().device();
     state.update(Tensor::from_data(data, &device));
+    state.value_sync();
 }
 
 /// `param` with new values (mapped from Keras' layout by `layout`), on its device, with its
