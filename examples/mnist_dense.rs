@@ -5,7 +5,6 @@
 mod common;
 
 use kiln::prelude::*;
-use std::time::Instant;
 
 fn main() -> kiln::Result<()> {
     let args = common::parse_args(5)?;
@@ -32,21 +31,10 @@ fn main() -> kiln::Result<()> {
             Loss::CategoricalCrossentropy,
             &[Metric::Accuracy],
         )?;
-    model.summary().print();
-
-    let start = Instant::now();
-    model.fit(
-        &x_train,
-        &y_train,
-        FitOptions::default().epochs(args.epochs).batch_size(128),
-    )?;
-    let fit_seconds = start.elapsed().as_secs_f64();
-
-    let scores = model.evaluate_with(
-        &x_test,
-        &y_test,
-        EvalOptions::default().batch_size(128).verbose(0),
-    )?;
-    common::report(fit_seconds, &scores);
-    Ok(())
+    common::train_and_report(
+        &mut model,
+        (&x_train, &y_train),
+        (&x_test, &y_test),
+        args.epochs,
+    )
 }

@@ -1,8 +1,9 @@
 //! What the MNIST examples share: flags, data, and the closing lines.
 
 use kiln::datasets::mnist::{self, Mnist};
-use kiln::{DeviceChoice, Logs};
+use kiln::{DeviceChoice, EvalOptions, FitOptions, Model, ToHostArray};
 use ndarray::{Array2, Array4};
+use std::time::Instant;
 
 /// The flags every example takes.
 pub struct Args {
@@ -82,12 +83,30 @@ pub fn one_hot(y: &ndarray::Array1<u8>) -> kiln::Result<Array2<f32>> {
     kiln::to_categorical(y.as_slice().expect("contiguous labels"), 10)
 }
 
-/// The two closing lines every example prints.
-pub fn report(fit_seconds: f64, scores: &Logs) {
+/// Prints the summary, fits with batches of 128 for `epochs`, scores on the test set, and
+/// prints the two closing lines every example ends with: `fit_seconds=<float>`, then
+/// `test_loss=<float> test_accuracy=<float>`.
+pub fn train_and_report(
+    model: &mut Model,
+    train: (&impl ToHostArray, &impl ToHostArray),
+    test: (&impl ToHostArray, &impl ToHostArray),
+    epochs: usize,
+) -> kiln::Result<()> {
+    model.summary().print();
+    let start = Instant::now();
+    model.fit(
+        train.0,
+        train.1,
+        FitOptions::default().epochs(epochs).batch_size(128),
+    )?;
+    let fit_seconds = start.elapsed().as_secs_f64();
+    let quiet = EvalOptions::default().batch_size(128).verbose(0);
+    let scores = model.evaluate_with(test.0, test.1, quiet)?;
     println!("fit_seconds={fit_seconds:.3}");
     println!(
         "test_loss={:.4} test_accuracy={:.4}",
         scores.get("loss").unwrap_or(f64::NAN),
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
+    Ok(())
 }

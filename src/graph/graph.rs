@@ -48,6 +48,8 @@ pub struct Graph {
     outputs: Vec<Source>,
     #[serde(skip)]
     shapes: Vec<Shape>,
+    #[serde(skip)]
+    last_uses: Vec<usize>,
 }
 
 impl Graph {
@@ -84,8 +86,10 @@ impl Graph {
             nodes,
             outputs,
             shapes: Vec::new(),
+            last_uses: Vec::new(),
         };
         graph.infer_shapes()?;
+        graph.last_uses = graph.find_last_uses();
         Ok(graph)
     }
 
@@ -217,7 +221,11 @@ impl Graph {
     }
 
     /// For each node, the index of the last node that reads it (`usize::MAX` for outputs).
-    pub(crate) fn last_uses(&self) -> Vec<usize> {
+    pub(crate) fn last_uses(&self) -> &[usize] {
+        &self.last_uses
+    }
+
+    fn find_last_uses(&self) -> Vec<usize> {
         let mut last = vec![0; self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate() {
             for s in &node.inputs {
