@@ -477,3 +477,36 @@ fn slices_with_a_shape_are_accepted() {
     let rows: Vec<f32> = p.sum_axis(ndarray::Axis(1)).iter().copied().collect();
     assert!(rows.iter().all(|s| (s - 1.0).abs() < 1e-5));
 }
+
+#[test]
+fn dropout_is_active_in_fit_only() {
+    // a model that is only dropout: y = x in inference, x masked and scaled by 2 in training
+    let mut model = Sequential::new()
+        .input([4000])
+        .add(kiln::layers::Dropout::new(0.5))
+        .device(cpu())
+        .compile(Optimizer::sgd(0.1), Loss::MeanSquaredError, &[])
+        .unwrap();
+    let x = Array2::<f32>::ones((1, 4000));
+    // inference: the output is x, so the loss against x is 0
+    assert_eq!(model.test_on_batch(&x, &x).unwrap().get("loss"), Some(0.0));
+    assert_eq!(
+        model
+            .predict(&x)
+            .unwrap()
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![1.0; 4000]
+    );
+    // training: each output is 0 or 2, so (y - 1)² is 1 everywhere
+    let train = model.train_on_batch(&x, &x).unwrap().get("loss").unwrap();
+    assert!((train - 1.0).abs() < 1e-6, "{train}");
+    // and about half are dropped: against 0, the loss is 4 times the kept fraction
+    let zeros = Array2::<f32>::zeros((1, 4000));
+    let h = model
+        .fit(&x, &zeros, FitOptions::default().verbose(0))
+        .unwrap();
+    let kept = h.last("loss").unwrap() / 4.0;
+    assert!((kept - 0.5).abs() < 0.05, "kept {kept}");
+}

@@ -34,6 +34,10 @@ pub(crate) fn train_step(
 ) -> (Network, Vec<Tensor<1>>) {
     let outputs = network.forward(vec![x]);
     let (loss, values) = compiled.score(&outputs[0], target);
+    if !loss.is_tracked() {
+        // nothing to train: the model has no trainable weights
+        return (network, values);
+    }
     let grads = GradientsParams::from_grads(loss.backward(), &network);
     (compiled.optimizer.step(network, grads), values)
 }
