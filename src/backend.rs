@@ -172,6 +172,11 @@ impl Device {
         &self.description
     }
 
+    /// The Burn device, without autodiff, for code that mixes kiln and Burn.
+    pub fn as_burn(&self) -> &burn::tensor::Device {
+        &self.inner
+    }
+
     /// The Burn device, without autodiff.
     pub(crate) fn burn(&self) -> &burn::tensor::Device {
         &self.inner

@@ -1,0 +1,272 @@
+//! kiln against the same model written directly in Burn, on MNIST, in one process.
+//!
+//! `KILN_DATA_DIR=../shared/data/mnist cargo bench --bench mnist -- [dense|cnn] [EPOCHS] [RUNS]`
+//!
+//! For each run it trains both for EPOCHS epochs (batch 128, shuffled, Keras' optimizer
+//! settings) on the CPU device kiln picks, and prints seconds per epoch and test accuracy for
+//! each, then the medians and kiln's time over raw Burn's.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams, RmsPropConfig};
+use burn::tensor::activation::{log_softmax, relu};
+use burn::tensor::{Int, Tensor, TensorData};
+use kiln::prelude::*;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use std::time::Instant;
+
+struct Data {
+    x_train: Vec<f32>,
+    y_train: Vec<u8>,
+    x_test: Vec<f32>,
+    y_test: Vec<u8>,
+}
+
+fn load() -> Data {
+    let m = kiln::datasets::mnist::load_data().unwrap_or_else(|e| {
+        eprintln!("full MNIST unavailable ({e}); benchmarking on the shipped subset");
+        kiln::datasets::mnist::subset().expect("the shipped subset")
+    });
+    let scale = |x: &ndarray::Array3<u8>| x.iter().map(|v| *v as f32 / 255.0).collect();
+    Data {
+        x_train: scale(&m.x_train),
+        y_train: m.y_train.to_vec(),
+        x_test: scale(&m.x_test),
+        y_test: m.y_test.to_vec(),
+    }
+}
+
+/// The raw-Burn version of kiln's models: NCHW input, logits output.
+#[derive(Module, Debug)]
+struct Raw {
+    c1: Option<Conv2d>,
+    c2: Option<Conv2d>,
+    pool: MaxPool2d,
+    hidden: Option<Linear>,
+    out: Linear,
+    dropout: Dropout,
+}
+
+fn glorot() -> Initializer {
+    Initializer::XavierUniform { gain: 1.0 }
+}
+
+impl Raw {
+    fn new(cnn: bool, device: &burn::tensor::Device) -> Self {
+        let conv = |i, o| {
+            Conv2dConfig::new([i, o], [3, 3])
+                .with_initializer(glorot())
+                .init(device)
+        };
+        let lin = |i, o| {
+            LinearConfig::new(i, o)
+                .with_initializer(glorot())
+                .init(device)
+        };
+        Raw {
+            c1: cnn.then(|| conv(1, 32)),
+            c2: cnn.then(|| conv(32, 64)),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            hidden: (!cnn).then(|| lin(784, 512)),
+            out: if cnn { lin(1600, 10) } else { lin(512, 10) },
+            dropout: DropoutConfig::new(0.5).init(),
+        }
+    }
+
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let b = x.dims()[0];
+        match (&self.c1, &self.c2, &self.hidden) {
+            (Some(c1), Some(c2), _) => {
+                let x = x.reshape([b, 1, 28, 28]);
+                let x = self.pool.forward(relu(c1.forward(x)));
+                let x = self.pool.forward(relu(c2.forward(x)));
+                // flatten in Keras' (h, w, c) order, as kiln does
+                let x: Tensor<2> = x.permute([0, 2, 3, 1]).reshape([b, 1600]);
+                self.out.forward(self.dropout.forward(x))
+            }
+            (_, _, Some(h)) => self.out.forward(relu(h.forward(x))),
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// Trains the raw model; returns seconds per epoch and test accuracy.
+fn raw_run(
+    cnn: bool,
+    data: &Data,
+    epochs: usize,
+    seed: u64,
+    device: &burn::tensor::Device,
+) -> (f64, f64) {
+    let train_device = device.clone().autodiff();
+    train_device.seed(seed);
+    let mut model = Raw::new(cnn, &train_device);
+    let mut optim = if cnn {
+        AdamConfig::new().with_epsilon(1e-7).init()
+    } else {
+        RmsPropConfig::new()
+            .with_alpha(0.9)
+            .with_momentum(0.0)
+            .with_epsilon(1e-7)
+            .init()
+    };
+    let n = data.y_train.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let start = Instant::now();
+    for _ in 0..epochs {
+        order.shuffle(&mut rng);
+        for idx in order.chunks(128) {
+            let mut xs = Vec::with_capacity(idx.len() * 784);
+            for &i in idx {
+                xs.extend_from_slice(&data.x_train[i * 784..(i + 1) * 784]);
+            }
+            let ys: Vec<i64> = idx.iter().map(|&i| data.y_train[i] as i64).collect();
+            let x = Tensor::<2>::from_data(TensorData::new(xs, [idx.len(), 784]), &train_device);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(ys, [idx.len()]), &train_device);
+            let logp = log_softmax(model.forward(x), 1);
+            let loss = logp.gather(1, y.reshape([idx.len(), 1])).mean().neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-3, model, grads);
+        }
+    }
+    let per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
+    let valid = model.valid();
+    let (mut correct, m) = (0usize, data.y_test.len());
+    for s in (0..m).step_by(500) {
+        let e = (s + 500).min(m);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(data.x_test[s * 784..e * 784].to_vec(), [e - s, 784]),
+            device,
+        );
+        let pred: Vec<f32> = valid
+            .forward(x)
+            .argmax(1)
+            .float()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        correct += pred
+            .iter()
+            .zip(&data.y_test[s..e])
+            .filter(|(p, y)| **p == **y as f32)
+            .count();
+    }
+    (per_epoch, correct as f64 / m as f64)
+}
+
+/// Trains kiln's model; returns seconds per epoch and test accuracy.
+fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -> (f64, f64) {
+    kiln::set_random_seed(seed);
+    let (n, m) = (data.y_train.len(), data.y_test.len());
+    let shape = |k: usize| {
+        if cnn {
+            vec![k, 28, 28, 1]
+        } else {
+            vec![k, 784]
+        }
+    };
+    let x_train = kiln::HostArray::new(&data.x_train, shape(n)).unwrap();
+    let y_train = kiln::HostArray::new(&data.y_train, [n]).unwrap();
+    let x_test = kiln::HostArray::new(&data.x_test, shape(m)).unwrap();
+    let y_test = kiln::HostArray::new(&data.y_test, [m]).unwrap();
+    let model = if cnn {
+        Sequential::new()
+            .input([28, 28, 1])
+            .add(Conv2D::new(32, 3).activation(Relu))
+            .add(MaxPooling2D::new(2))
+            .add(Conv2D::new(64, 3).activation(Relu))
+            .add(MaxPooling2D::new(2))
+            .add(Flatten::new())
+            .add(kiln::layers::Dropout::new(0.5))
+            .add(Dense::new(10).activation(Softmax))
+    } else {
+        Sequential::new()
+            .input([784])
+            .add(Dense::new(512).activation(Relu))
+            .add(Dense::new(10).activation(Softmax))
+    };
+    let optimizer: Optimizer = if cnn {
+        Optimizer::adam(1e-3).into()
+    } else {
+        Optimizer::rmsprop(1e-3).into()
+    };
+    let mut model = model
+        .device(device.clone())
+        .compile(
+            optimizer,
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    let start = Instant::now();
+    model
+        .fit(
+            &x_train,
+            &y_train,
+            FitOptions::default()
+                .epochs(epochs)
+                .batch_size(128)
+                .verbose(0),
+        )
+        .unwrap();
+    let per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
+    let scores = model
+        .evaluate_with(
+            &x_test,
+            &y_test,
+            EvalOptions::default().batch_size(500).verbose(0),
+        )
+        .unwrap();
+    (per_epoch, scores.get("accuracy").unwrap())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let k = v.len();
+    if k % 2 == 1 {
+        v[k / 2]
+    } else {
+        (v[k / 2 - 1] + v[k / 2]) / 2.0
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let cnn = args.first().map(|a| a == "cnn").unwrap_or(false);
+    let epochs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let runs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let device = Device::cpu().expect("a CPU backend");
+    let data = load();
+    println!(
+        "model={} epochs={epochs} runs={runs} device={} train={} test={}",
+        if cnn { "cnn" } else { "dense" },
+        device,
+        data.y_train.len(),
+        data.y_test.len()
+    );
+    let (mut kt, mut ka, mut rt, mut ra) = (vec![], vec![], vec![], vec![]);
+    for seed in 1..=runs {
+        let (t, a) = kiln_run(cnn, &data, epochs, seed, &device);
+        println!("run {seed}: kiln {t:.2} s/epoch accuracy {a:.4}");
+        kt.push(t);
+        ka.push(a);
+        let (t, a) = raw_run(cnn, &data, epochs, seed, device.as_burn());
+        println!("run {seed}: burn {t:.2} s/epoch accuracy {a:.4}");
+        rt.push(t);
+        ra.push(a);
+    }
+    let (kt, rt) = (median(kt), median(rt));
+    println!(
+        "median: kiln {kt:.2} s/epoch (accuracy {:.4}), burn {rt:.2} s/epoch (accuracy {:.4}), kiln/burn time {:.3}",
+        median(ka),
+        median(ra),
+        kt / rt
+    );
+}
