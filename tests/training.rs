@@ -393,10 +393,8 @@ fn check_line(model: &Model, w: [f64; 2], b: f64) {
 #[test]
 fn binary_crossentropy_with_a_sigmoid_output() {
     let (x, labels, _) = separable(128);
-    let y = labels
-        .mapv(|v| v as f32)
-        .into_shape_with_order((128, 1))
-        .unwrap();
+    // one label per sample, as Keras takes them for a single-unit output
+    let y = labels.mapv(|v| v as f32);
     let mut model = Sequential::new()
         .input([2])
         .add(Dense::new(8).activation(Tanh))

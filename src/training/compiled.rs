@@ -15,6 +15,7 @@ pub(crate) struct Compiled {
     pub(crate) optimizer: OptimizerState,
     pub(crate) loss: LossConfig,
     metrics: Vec<(&'static str, MetricFn)>,
+    output: Shape,
 }
 
 impl Compiled {
@@ -39,6 +40,7 @@ impl Compiled {
             optimizer: OptimizerState::new(optimizer),
             loss,
             metrics: resolved,
+            output: output.clone(),
         })
     }
 
@@ -77,8 +79,8 @@ impl Compiled {
             let n = labels.len();
             Target::Sparse(Tensor::from_data(TensorData::new(labels, [n]), device))
         } else {
-            let mut dims = y.shape().to_vec();
-            dims[0] = indices.len();
+            // shaped like the output: targets of `(n,)` for a `(None, 1)` output fit too
+            let dims = self.output.batched(indices.len());
             Target::Dense(Value::from_host(std::mem::take(buffer), &dims, device))
         }
     }

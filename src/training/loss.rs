@@ -135,7 +135,9 @@ impl LossConfig {
                     && target.last() == Some(&1)
                     && &target[..target.len() - 1] == classes)
         } else {
-            target == output.dims()
+            // a single-unit output also takes one value per sample, as Keras allows
+            let squeezed = &output.dims()[..output.rank() - 1];
+            target == output.dims() || (output.last() == Some(1) && target == squeezed)
         };
         if fits {
             return Ok(());
