@@ -479,3 +479,63 @@ fn a_small_cnn_with_batch_norm_learns() {
         .unwrap();
     assert!(s.get("accuracy").unwrap() >= 0.9, "{s}");
 }
+
+#[test]
+fn conv_gradients_match_finite_differences() {
+    // gradients read from one SGD step (lr 1: w_after = w - grad) against central differences
+    // of the loss, for every weight of a conv → batch norm → pool → dense model
+    let x = array(
+        &[2, 5, 5, 2],
+        (0..100)
+            .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.4)
+            .collect(),
+    );
+    let y = ndarray::Array1::from(vec![2u8, 0]);
+    let build = || {
+        Sequential::new()
+            .input([5, 5, 2])
+            .add(Conv2D::new(3, 2).activation(Tanh))
+            .add(BatchNormalization::new())
+            .add(AveragePooling2D::new(2))
+            .add(Flatten::new())
+            .add(Dense::new(3).activation(Softmax))
+            .device(cpu())
+            .compile(
+                Optimizer::sgd(1.0),
+                Loss::SparseCategoricalCrossentropy,
+                &[],
+            )
+            .unwrap()
+    };
+    let mut model = build();
+    let start = model.get_weights();
+    model.train_on_batch(&x, &y).unwrap();
+    let after = model.get_weights();
+    // the training-mode loss, with batch statistics, as a function of one weight
+    let loss_at = |name: &str, index: usize, delta: f32| {
+        let mut m = build();
+        let mut w = start.clone();
+        let slot = w.iter_mut().find(|(n, _)| n == name).unwrap();
+        slot.1.as_slice_mut().unwrap()[index] += delta;
+        m.set_weights(&w).unwrap();
+        m.train_on_batch(&x, &y).unwrap().get("loss").unwrap()
+    };
+    let h = 1e-2f32;
+    let mut checked = 0;
+    for ((name, before), (_, later)) in start.iter().zip(&after) {
+        if name.contains("moving") {
+            continue;
+        }
+        let (b, a) = (before.as_slice().unwrap(), later.as_slice().unwrap());
+        for index in (0..b.len()).step_by(5) {
+            let grad = (b[index] - a[index]) as f64;
+            let numeric = (loss_at(name, index, h) - loss_at(name, index, -h)) / (2.0 * h as f64);
+            assert!(
+                (grad - numeric).abs() < 2e-3 + 2e-2 * numeric.abs(),
+                "{name}[{index}]: autodiff {grad} vs finite difference {numeric}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "{checked}");
+}
