@@ -103,7 +103,7 @@ impl<'a> HostArray<'a> {
     }
 
     /// The values of samples `start..end`, without copying.
-    pub fn rows(&self, start: usize, end: usize) -> HostArray<'_> {
+    pub(crate) fn rows(&self, start: usize, end: usize) -> HostArray<'_> {
         let n = self.sample_size();
         let mut shape = self.shape.clone();
         shape[0] = end - start;

@@ -137,6 +137,10 @@ impl Network {
     /// Spatial values move to channels-first before the first layer that computes in that
     /// layout and stay there until a layer needs channels last: one permutation per change,
     /// not one per layer. Values are dropped as soon as no later node reads them.
+    ///
+    /// # Panics
+    /// When `inputs` do not match the graph's inputs in number and sample shape, which
+    /// [`crate::Model`]'s methods check (and report as errors) before calling this.
     pub fn forward(&self, inputs: Vec<Value>) -> Vec<Output> {
         let graph = &self.graph;
         let last_uses = graph.last_uses();
