@@ -4,7 +4,7 @@
 
 mod common;
 
-use kiln::prelude::*;
+use kiln::Device;
 
 fn main() -> kiln::Result<()> {
     let args = common::parse_args(3)?;
@@ -21,25 +21,6 @@ fn main() -> kiln::Result<()> {
         common::one_hot(&mnist.y_test)?,
     );
 
-    let mut model = Sequential::new()
-        .input([28, 28, 1])
-        .add(Conv2D::new(32, 3).activation(Relu))
-        .add(MaxPooling2D::new(2))
-        .add(Conv2D::new(64, 3).activation(Relu))
-        .add(MaxPooling2D::new(2))
-        .add(Flatten::new())
-        .add(Dropout::new(0.5))
-        .add(Dense::new(10).activation(Softmax))
-        .device(Device::new(args.device)?)
-        .compile(
-            Optimizer::adam(1e-3),
-            Loss::CategoricalCrossentropy,
-            &[Metric::Accuracy],
-        )?;
-    common::train_and_report(
-        &mut model,
-        (&x_train, &y_train),
-        (&x_test, &y_test),
-        args.epochs,
-    )
+    let mut model = common::architectures::mnist_cnn(Device::new(args.device)?)?;
+    common::train_and_report(&mut model, (&x_train, &y_train), (&x_test, &y_test), &args)
 }

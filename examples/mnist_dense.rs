@@ -4,7 +4,7 @@
 
 mod common;
 
-use kiln::prelude::*;
+use kiln::Device;
 
 fn main() -> kiln::Result<()> {
     let args = common::parse_args(5)?;
@@ -21,20 +21,6 @@ fn main() -> kiln::Result<()> {
     let (x_train, y_train) = (flat(&mnist.x_train), common::one_hot(&mnist.y_train)?);
     let (x_test, y_test) = (flat(&mnist.x_test), common::one_hot(&mnist.y_test)?);
 
-    let mut model = Sequential::new()
-        .input([784])
-        .add(Dense::new(512).activation(Relu))
-        .add(Dense::new(10).activation(Softmax))
-        .device(Device::new(args.device)?)
-        .compile(
-            Optimizer::rmsprop(1e-3),
-            Loss::CategoricalCrossentropy,
-            &[Metric::Accuracy],
-        )?;
-    common::train_and_report(
-        &mut model,
-        (&x_train, &y_train),
-        (&x_test, &y_test),
-        args.epochs,
-    )
+    let mut model = common::architectures::mnist_dense(Device::new(args.device)?)?;
+    common::train_and_report(&mut model, (&x_train, &y_train), (&x_test, &y_test), &args)
 }

@@ -33,6 +33,8 @@
 //! - [`training`]: optimizers with Keras' update rules, losses, metrics, `fit` options,
 //!   [`History`].
 //! - [`data`] and [`datasets`]: host arrays in and out, MNIST.
+//! - [`io`]: weights as safetensors (Keras' or PyTorch's layout), the architecture as JSON,
+//!   whole models in one file.
 //! - [`backend`]: devices, the one place that names Burn's backends.
 //!
 //! Every call that can fail on user input returns a [`Result`] whose [`Error`] names the
@@ -43,6 +45,7 @@ pub mod data;
 pub mod datasets;
 mod error;
 pub mod graph;
+pub mod io;
 pub mod layers;
 pub mod models;
 pub mod random;
@@ -52,6 +55,7 @@ pub mod training;
 pub use backend::{Device, DeviceChoice};
 pub use data::{HostArray, ToHostArray, to_categorical};
 pub use error::{Error, Result};
+pub use io::{WeightLayout, load_model, load_model_on};
 pub use layers::{Activation, Layer};
 pub use models::{Input, Model, Sequential, Summary};
 pub use random::set_random_seed;

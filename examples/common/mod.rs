@@ -1,8 +1,14 @@
-//! What the MNIST examples share: flags, data, and the closing lines.
+//! What the MNIST examples share: flags, data, the models, and the closing lines.
+
+// each example uses part of this module
+#![allow(dead_code)]
+
+pub mod architectures;
 
 use kiln::datasets::mnist::{self, Mnist};
 use kiln::{DeviceChoice, EvalOptions, FitOptions, Model, ToHostArray};
 use ndarray::{Array2, Array4};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// The flags every example takes.
@@ -10,14 +16,16 @@ pub struct Args {
     pub epochs: usize,
     pub seed: Option<u64>,
     pub device: DeviceChoice,
+    pub save: Option<PathBuf>,
 }
 
-/// Parses `--epochs N`, `--seed N` and `--device auto|cpu|cpu-ndarray|gpu`.
+/// Parses `--epochs N`, `--seed N`, `--device auto|cpu|cpu-ndarray|gpu` and `--save PATH`.
 pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
     let mut args = Args {
         epochs: default_epochs,
         seed: None,
         device: DeviceChoice::from_env()?,
+        save: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,14 +49,19 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
                 args.seed = Some(v.parse().map_err(|_| bad("--seed", &v))?);
             }
             "--device" => args.device = value()?.parse()?,
+            "--save" => args.save = Some(value()?.into()),
             "-h" | "--help" => {
-                println!("flags: --epochs N  --seed N  --device auto|cpu|cpu-ndarray|gpu");
+                println!(
+                    "flags: --epochs N  --seed N  --device auto|cpu|cpu-ndarray|gpu  --save PATH"
+                );
                 std::process::exit(0);
             }
             other => {
                 return Err(kiln::Error::Config {
                     what: format!("flag {other}"),
-                    message: "unknown; use --epochs N, --seed N or --device auto|cpu|gpu".into(),
+                    message: "unknown; use --epochs N, --seed N, --device auto|cpu|gpu or \
+                              --save PATH"
+                        .into(),
                 });
             }
         }
@@ -83,26 +96,30 @@ pub fn one_hot(y: &ndarray::Array1<u8>) -> kiln::Result<Array2<f32>> {
     kiln::to_categorical(y.as_slice().expect("contiguous labels"), 10)
 }
 
-/// Prints the summary, fits with batches of 128 for `epochs`, scores on the test set, and
-/// prints the two closing lines every example ends with: `fit_seconds=<float>`, then
-/// `test_loss=<float> test_accuracy=<float>`.
+/// Prints the summary, fits with batches of 128 for `--epochs`, scores on the test set, saves
+/// the model when `--save` asks, and prints the two closing lines every example ends with:
+/// `fit_seconds=<float>`, then `test_loss=<float> test_accuracy=<float>`.
 pub fn train_and_report(
     model: &mut Model,
     train: (&impl ToHostArray, &impl ToHostArray),
     test: (&impl ToHostArray, &impl ToHostArray),
-    epochs: usize,
+    args: &Args,
 ) -> kiln::Result<()> {
     model.summary().print();
     let start = Instant::now();
     model.fit(
         train.0,
         train.1,
-        FitOptions::default().epochs(epochs).batch_size(128),
+        FitOptions::default().epochs(args.epochs).batch_size(128),
     )?;
     let fit_seconds = start.elapsed().as_secs_f64();
+    if let Some(path) = &args.save {
+        model.save(path)?;
+        println!("Saved the model to {}", path.display());
+    }
+    println!("fit_seconds={fit_seconds:.3}");
     let quiet = EvalOptions::default().batch_size(128).verbose(0);
     let scores = model.evaluate_with(test.0, test.1, quiet)?;
-    println!("fit_seconds={fit_seconds:.3}");
     println!(
         "test_loss={:.4} test_accuracy={:.4}",
         scores.get("loss").unwrap_or(f64::NAN),

@@ -3,7 +3,6 @@
 use crate::error::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
-use std::path::Path;
 
 /// The body at `url`, with a byte progress bar on standard error.
 pub(crate) fn fetch(url: &str) -> Result<Vec<u8>> {
@@ -34,23 +33,4 @@ pub(crate) fn fetch(url: &str) -> Result<Vec<u8>> {
         .map_err(|e| fail(e.to_string()))?;
     bar.finish_and_clear();
     Ok(body)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, so the target is
-/// either absent or complete.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("download"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }

@@ -5,9 +5,10 @@
 //! checked against the SHA-256 of the standard release (of its uncompressed content, so any
 //! gzip of it will do). [`subset`] is a small real part of MNIST shipped inside the crate.
 
-use crate::datasets::download::{fetch, write_atomic};
+use crate::datasets::download::fetch;
 use crate::datasets::idx::{self, Idx};
 use crate::error::{Error, Result};
+use crate::io::write_atomic;
 use ndarray::{Array1, Array3};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};

@@ -39,16 +39,17 @@ pub struct Node {
 /// Sequential models lower to a chain of nodes; the Functional API builds general graphs. Both
 /// run through one executor ([`crate::graph::Network`]). Building a graph checks every name,
 /// connection and shape, so a model that builds runs on any batch of the right sample shape.
+///
+/// In JSON, a chain (each layer reading the previous one, the last one the output) leaves out
+/// `nodes` and `outputs`, as a Sequential model needs neither.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "GraphSpec")]
+#[serde(try_from = "GraphSpec", into = "GraphSpec")]
 pub struct Graph {
     inputs: Vec<InputSpec>,
     layers: Vec<Layer>,
     nodes: Vec<Node>,
     outputs: Vec<Source>,
-    #[serde(skip)]
     shapes: Vec<Shape>,
-    #[serde(skip)]
     last_uses: Vec<usize>,
 }
 
@@ -101,18 +102,15 @@ impl Graph {
                 "it has no layers; add one with `.add(...)`",
             ));
         }
-        let nodes = (0..layers.len())
-            .map(|i| Node {
-                layer: i,
-                inputs: vec![if i == 0 {
-                    Source::Input(0)
-                } else {
-                    Source::Node(i - 1)
-                }],
-            })
-            .collect();
-        let output = Source::Node(layers.len() - 1);
-        Graph::new(vec![input], layers, nodes, vec![output])
+        let (nodes, outputs) = chain(layers.len());
+        Graph::new(vec![input], layers, nodes, outputs)
+    }
+
+    /// Whether this is the chain of [`Graph::sequential`]: one input, each layer applied once
+    /// to the previous one's output, the last one the model's output.
+    pub fn is_chain(&self) -> bool {
+        self.inputs.len() == 1
+            && (self.nodes.clone(), self.outputs.clone()) == chain(self.layers.len())
     }
 
     fn infer_shapes(&mut self) -> Result<()> {
@@ -243,20 +241,58 @@ impl Graph {
     }
 }
 
-/// A graph as written in JSON, checked and completed by [`Graph::new`] when read.
-#[derive(Deserialize)]
+/// The nodes and output of a chain of `n` layers.
+fn chain(n: usize) -> (Vec<Node>, Vec<Source>) {
+    let nodes = (0..n)
+        .map(|i| Node {
+            layer: i,
+            inputs: vec![if i == 0 {
+                Source::Input(0)
+            } else {
+                Source::Node(i - 1)
+            }],
+        })
+        .collect();
+    (nodes, vec![Source::Node(n.saturating_sub(1))])
+}
+
+/// A graph as written in JSON, checked and completed by [`Graph::new`] when read. A chain
+/// leaves out its nodes and outputs.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GraphSpec {
     inputs: Vec<InputSpec>,
     layers: Vec<Layer>,
-    nodes: Vec<Node>,
-    outputs: Vec<Source>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nodes: Option<Vec<Node>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outputs: Option<Vec<Source>>,
 }
 
 impl TryFrom<GraphSpec> for Graph {
     type Error = Error;
 
     fn try_from(g: GraphSpec) -> Result<Self> {
-        Graph::new(g.inputs, g.layers, g.nodes, g.outputs)
+        let (chain_nodes, chain_outputs) = chain(g.layers.len());
+        let nodes = g.nodes.unwrap_or(chain_nodes);
+        let outputs = g.outputs.unwrap_or(if nodes.is_empty() {
+            Vec::new()
+        } else {
+            chain_outputs
+        });
+        Graph::new(g.inputs, g.layers, nodes, outputs)
+    }
+}
+
+impl From<Graph> for GraphSpec {
+    fn from(g: Graph) -> Self {
+        let chain = g.is_chain();
+        GraphSpec {
+            inputs: g.inputs,
+            layers: g.layers,
+            nodes: (!chain).then_some(g.nodes),
+            outputs: (!chain).then_some(g.outputs),
+        }
     }
 }
 
@@ -399,13 +435,56 @@ mod tests {
     #[test]
     fn an_invalid_graph_is_refused_when_read() {
         let g = chain(Shape::new([4]), vec![Dense::new(3).into()]).unwrap();
-        let json = serde_json::to_string(&g)
-            .unwrap()
-            .replace("\"layer\":0", "\"layer\":5");
+        let json = serde_json::to_string(&g).unwrap().replace(
+            "\"layers\":",
+            "\"nodes\":[{\"layer\":5,\"inputs\":[{\"input\":0}]}],\"layers\":",
+        );
         let e = serde_json::from_str::<Graph>(&json)
             .unwrap_err()
             .to_string();
         assert!(e.contains("layer 5"), "{e}");
+    }
+
+    #[test]
+    fn a_chain_is_written_without_nodes_and_read_back_whole() {
+        let g = chain(
+            Shape::new([4]),
+            vec![Dense::new(3).into(), Dense::new(2).into()],
+        )
+        .unwrap();
+        assert!(g.is_chain());
+        let json = serde_json::to_value(&g).unwrap();
+        assert!(
+            json.get("nodes").is_none() && json.get("outputs").is_none(),
+            "{json}"
+        );
+        let back: Graph = serde_json::from_value(json).unwrap();
+        assert_eq!(back, g);
+        assert_eq!(back.output_shapes(), vec![Shape::new([2])]);
+    }
+
+    #[test]
+    fn a_graph_that_is_not_a_chain_keeps_its_nodes() {
+        let layers: Vec<Layer> = vec![Dense::new(3).into()];
+        let nodes = vec![
+            Node {
+                layer: 0,
+                inputs: vec![Source::Input(0)],
+            },
+            Node {
+                layer: 0,
+                inputs: vec![Source::Node(0)],
+            },
+        ];
+        let inputs = vec![InputSpec {
+            name: "x".into(),
+            shape: Shape::new([3]),
+        }];
+        let g = Graph::new(inputs, layers, nodes, vec![Source::Node(1)]).unwrap();
+        assert!(!g.is_chain());
+        let json = serde_json::to_string(&g).unwrap();
+        assert!(json.contains("\"nodes\""), "{json}");
+        assert_eq!(serde_json::from_str::<Graph>(&json).unwrap(), g);
     }
 
     #[test]

@@ -115,6 +115,15 @@ impl Model {
         self.compiled.as_ref().map(|c| c.optimizer.config())
     }
 
+    /// What `compile` was given, if it was called.
+    pub fn compile_config(&self) -> Option<crate::io::CompileConfig> {
+        self.compiled.as_ref().map(|c| crate::io::CompileConfig {
+            optimizer: c.optimizer.config().clone(),
+            loss: c.loss,
+            metrics: c.metric_list().to_vec(),
+        })
+    }
+
     /// How many optimizer steps have been taken since `compile`.
     pub fn iterations(&self) -> u64 {
         self.compiled

@@ -15,6 +15,7 @@ pub(crate) struct Compiled {
     pub(crate) optimizer: OptimizerState,
     pub(crate) loss: LossConfig,
     metrics: Vec<(&'static str, MetricFn)>,
+    metric_list: Vec<Metric>,
     output: Shape,
 }
 
@@ -40,8 +41,14 @@ impl Compiled {
             optimizer: OptimizerState::new(optimizer),
             loss,
             metrics: resolved,
+            metric_list: metrics.to_vec(),
             output: output.clone(),
         })
+    }
+
+    /// The metrics as compiled.
+    pub(crate) fn metric_list(&self) -> &[Metric] {
+        &self.metric_list
     }
 
     /// The names of the values scored per batch: `loss`, then each metric.

@@ -1,0 +1,150 @@
+//! Saving and loading weights and whole models as safetensors files.
+
+use crate::backend::Device;
+use crate::error::{Error, Result};
+use crate::io::config::{self, FORMAT, FORMAT_VERSION, ModelConfig};
+use crate::io::tensors::{self, Out};
+use crate::io::torch::torch_tensors;
+use crate::io::weights::match_weights;
+use crate::models::Model;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How weights are named and laid out in a file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WeightLayout {
+    /// Keras' names and layouts (`dense/kernel` `[in, out]`, `conv2d/kernel`
+    /// `[kh, kw, in, out]`); the default, and the one kiln loads.
+    #[default]
+    Keras,
+    /// A `torch.nn.Sequential`'s `state_dict` (`0.weight` `[out, in]`, conv
+    /// `[out, in, kh, kw]`), for Sequential models; export only.
+    Torch,
+}
+
+/// The metadata key holding the architecture JSON in a whole-model file.
+const MODEL_KEY: &str = "kiln.model";
+
+impl Model {
+    /// Writes every weight to a safetensors file, named and laid out as in Keras (`dense/kernel`
+    /// `[in, out]`, `conv2d/kernel` `[kh, kw, in, out]`, `batch_normalization/moving_mean`), as
+    /// `f32`. The write is atomic: the target is the old file or the new one, never half of one.
+    pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.save_weights_as(path, WeightLayout::Keras)
+    }
+
+    /// Writes every weight in the given layout; see [`WeightLayout`].
+    pub fn save_weights_as(&self, path: impl AsRef<Path>, layout: WeightLayout) -> Result<()> {
+        let weights = self.get_weights();
+        let (tensors, layout_name) = match layout {
+            WeightLayout::Keras => (keras_tensors(weights), "keras"),
+            WeightLayout::Torch => (torch_tensors(self.graph(), weights)?, "torch"),
+        };
+        let metadata = HashMap::from([
+            ("format".to_string(), "kiln.weights".to_string()),
+            ("layout".to_string(), layout_name.to_string()),
+        ]);
+        tensors::write(path.as_ref(), tensors, metadata)
+    }
+
+    /// Replaces every weight by the file's (from [`Model::save_weights`] or [`Model::save`]).
+    ///
+    /// Each weight must be in the file with the model's shape as `f32`, and the file must hold
+    /// nothing else; otherwise the model is left unchanged and the error lists every mismatch.
+    pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        self.load_weights_inner(path.as_ref(), false).map(|_| ())
+    }
+
+    /// Loads the weights that fit, like Keras' `skip_mismatch=True`, and returns the names of the
+    /// tensors skipped (wrong shape or dtype, or not weights of this model). Weights the file
+    /// lacks keep their values.
+    pub fn load_weights_skip_mismatch(&mut self, path: impl AsRef<Path>) -> Result<Vec<String>> {
+        self.load_weights_inner(path.as_ref(), true)
+    }
+
+    fn load_weights_inner(&mut self, path: &Path, skip_mismatch: bool) -> Result<Vec<String>> {
+        let file = tensors::read(path)?;
+        if file.metadata.get("layout").is_some_and(|l| l != "keras") {
+            return Err(Error::format(
+                path,
+                format!(
+                    "its weights are in {} layout, an export format; kiln loads files saved \
+                     in Keras' layout",
+                    file.metadata["layout"]
+                ),
+            ));
+        }
+        let (found, skipped) = match_weights(path, file, &self.get_weights(), skip_mismatch)?;
+        self.set_weights(&found)?;
+        Ok(skipped)
+    }
+
+    /// The architecture and compile settings as JSON; see [`ModelConfig`].
+    pub fn to_json(&self) -> String {
+        self.config().to_json()
+    }
+
+    /// The architecture and compile settings.
+    pub fn config(&self) -> ModelConfig {
+        let mut config = ModelConfig::new(self.name(), self.graph().clone());
+        config.compile = self.compile_config();
+        config
+    }
+
+    /// Builds a model with fresh weights from JSON written by [`Model::to_json`], compiled when
+    /// the JSON says how, on the device of `KILN_DEVICE` (else `auto`).
+    pub fn from_json(json: &str) -> Result<Model> {
+        ModelConfig::from_json(json)?.build(Device::from_env()?)
+    }
+
+    /// Writes the whole model to one safetensors file: the weights as [`Model::save_weights`]
+    /// writes them, and the architecture and compile settings as JSON in the file's
+    /// `__metadata__` (key `kiln.model`). [`load_model`] rebuilds it from the file alone. The
+    /// write is atomic.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let metadata = HashMap::from([
+            ("format".to_string(), FORMAT.to_string()),
+            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            (MODEL_KEY.to_string(), self.to_json()),
+        ]);
+        tensors::write(path.as_ref(), keras_tensors(self.get_weights()), metadata)
+    }
+}
+
+fn keras_tensors(weights: Vec<(String, ndarray::ArrayD<f32>)>) -> Vec<(String, Out)> {
+    weights.into_iter().map(|(n, w)| (n, Out::F32(w))).collect()
+}
+
+/// Rebuilds a model saved with [`Model::save`], on the device of `KILN_DEVICE` (else `auto`).
+///
+/// ```
+/// use kiln::prelude::*;
+/// let model = Sequential::new().input([3]).add(Dense::new(2)).build()?;
+/// let path = std::env::temp_dir().join(format!("kiln-doc-{}.safetensors", std::process::id()));
+/// model.save(&path)?;
+/// let back = kiln::io::load_model(&path)?;
+/// assert_eq!(back.get_weights(), model.get_weights());
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), kiln::Error>(())
+/// ```
+pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
+    load_model_on(path, Device::from_env()?)
+}
+
+/// Rebuilds a model saved with [`Model::save`] on `device`.
+pub fn load_model_on(path: impl AsRef<Path>, device: Device) -> Result<Model> {
+    let path = path.as_ref();
+    let file = tensors::read(path)?;
+    let json = file.metadata.get(MODEL_KEY).ok_or_else(|| {
+        Error::format(
+            path,
+            "it holds weights but no architecture (no `kiln.model` metadata); build the model \
+             in code and use `load_weights`",
+        )
+    })?;
+    let config = config::parse(json).map_err(|m| Error::format(path, m))?;
+    let mut model = config.build(device)?;
+    let (found, _) = match_weights(path, file, &model.get_weights(), false)?;
+    model.set_weights(&found)?;
+    Ok(model)
+}

@@ -1,0 +1,176 @@
+//! Safetensors files: named tensors and a string-to-string metadata map, read and written with
+//! the `safetensors` crate (the reference implementation of the format).
+
+use crate::error::{Error, Result};
+use crate::io::write_atomic;
+use ndarray::{ArrayD, IxDyn};
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A tensor to write: `f32` weights, or an `i64` counter (PyTorch's `num_batches_tracked`).
+#[derive(Debug)]
+pub(crate) enum Out {
+    F32(ArrayD<f32>),
+    I64(ArrayD<i64>),
+}
+
+/// A tensor read back: its dtype and shape, and its values when they are `f32`.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub values: Option<ArrayD<f32>>,
+}
+
+/// A whole file read back.
+#[derive(Debug)]
+pub(crate) struct TensorFile {
+    /// The tensors in the file's order (sorted by name).
+    pub tensors: Vec<(String, Entry)>,
+    /// The `__metadata__` map (empty when the file has none).
+    pub metadata: HashMap<String, String>,
+}
+
+/// Writes `tensors` and `metadata` to `path` atomically.
+pub(crate) fn write(
+    path: &Path,
+    tensors: Vec<(String, Out)>,
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, t)| match t {
+            Out::F32(a) => {
+                let data = a.iter().flat_map(|v| v.to_le_bytes()).collect();
+                (name, Dtype::F32, a.shape().to_vec(), data)
+            }
+            Out::I64(a) => {
+                let data = a.iter().flat_map(|v| v.to_le_bytes()).collect();
+                (name, Dtype::I64, a.shape().to_vec(), data)
+            }
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            TensorView::new(*dtype, shape.clone(), data).map(|v| (name.as_str(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::format(path, format!("cannot encode a tensor: {e}")))?;
+    let metadata = (!metadata.is_empty()).then_some(metadata);
+    let encoded = safetensors::serialize(views, metadata)
+        .map_err(|e| Error::format(path, format!("cannot encode the file: {e}")))?;
+    write_atomic(path, &encoded)
+}
+
+/// Reads a safetensors file, checking its header against its size.
+pub(crate) fn read(path: &Path) -> Result<TensorFile> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let parsed = SafeTensors::deserialize(&bytes).map_err(|e| {
+        Error::format(
+            path,
+            format!(
+                "not a readable safetensors file ({e}); it may be truncated, damaged or of \
+                 another format: save it again"
+            ),
+        )
+    })?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::format(path, format!("unreadable safetensors header: {e}")))?;
+    let mut tensors: Vec<(String, Entry)> = parsed
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let shape = view.shape().to_vec();
+            let values = (view.dtype() == Dtype::F32).then(|| {
+                let v: Vec<f32> = view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                ArrayD::from_shape_vec(IxDyn(&shape), v).expect("sizes checked by safetensors")
+            });
+            let entry = Entry {
+                dtype: view.dtype(),
+                shape,
+                values,
+            };
+            (name, entry)
+        })
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(TensorFile {
+        tensors,
+        metadata: header.metadata().clone().unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("kiln-tensors-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn round_trip_keeps_values_shapes_dtypes_and_metadata() {
+        let path = temp("rt.safetensors");
+        let a =
+            ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![1.0, -2.5, 3.0, 0.0, 1e-8, 7.0]).unwrap();
+        let n = ArrayD::from_elem(IxDyn(&[]), 42i64);
+        let meta = HashMap::from([("k".to_string(), "v".to_string())]);
+        write(
+            &path,
+            vec![("w".into(), Out::F32(a.clone())), ("n".into(), Out::I64(n))],
+            meta,
+        )
+        .unwrap();
+        let file = read(&path).unwrap();
+        assert_eq!(file.metadata["k"], "v");
+        let names: Vec<_> = file.tensors.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["n", "w"]);
+        assert_eq!(file.tensors[0].1.dtype, Dtype::I64);
+        assert!(file.tensors[0].1.values.is_none());
+        assert_eq!(file.tensors[1].1.values.as_ref().unwrap(), &a);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn the_bytes_follow_the_published_layout() {
+        // 8-byte little-endian header length, JSON header, then raw little-endian data
+        let path = temp("layout.safetensors");
+        let a = ArrayD::from_shape_vec(IxDyn(&[2]), vec![1.0f32, 2.0]).unwrap();
+        write(&path, vec![("x".into(), Out::F32(a))], HashMap::new()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        assert_eq!(header["x"]["dtype"], "F32");
+        assert_eq!(header["x"]["shape"], serde_json::json!([2]));
+        assert_eq!(header["x"]["data_offsets"], serde_json::json!([0, 8]));
+        assert_eq!(
+            &bytes[8 + n..],
+            [1.0f32.to_le_bytes(), 2.0f32.to_le_bytes()].concat()
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn garbage_and_truncation_are_errors_naming_the_file() {
+        let path = temp("bad.safetensors");
+        std::fs::write(&path, b"definitely not tensors").unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.safetensors") && e.contains("safetensors"),
+            "{e}"
+        );
+        let a = ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0f32; 4]).unwrap();
+        write(&path, vec![("x".into(), Out::F32(a))], HashMap::new()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert!(read(&path).is_err());
+        std::fs::remove_file(&path).unwrap();
+    }
+}

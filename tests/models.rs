@@ -1,0 +1,52 @@
+//! `models/*.json` are the examples' models as files: each equals, to the byte, what
+//! `to_json` writes for the model the example builds in Rust, and builds into that model.
+//!
+//! After changing an example's model, `KILN_WRITE_MODELS=1 cargo test --release --test models`
+//! rewrites the files.
+
+#[path = "../examples/common/architectures.rs"]
+mod architectures;
+
+use kiln::io::ModelConfig;
+use kiln::{Device, Model};
+use std::path::PathBuf;
+
+fn check(file: &str, build: fn(Device) -> kiln::Result<Model>) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(file);
+    let model = build(Device::cpu().unwrap()).unwrap();
+    let json = model.to_json() + "\n";
+    if std::env::var("KILN_WRITE_MODELS").is_ok() {
+        std::fs::write(&path, &json).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(on_disk, json, "{file} differs from the example's model");
+    let from_file = ModelConfig::read(&path)
+        .unwrap()
+        .build(Device::cpu().unwrap())
+        .unwrap();
+    assert_eq!(from_file.config(), model.config());
+    assert_eq!(from_file.summary().to_string(), model.summary().to_string());
+}
+
+#[test]
+fn mnist_dense_json_is_the_example_model() {
+    check("mnist_dense.json", architectures::mnist_dense);
+}
+
+#[test]
+fn mnist_cnn_json_is_the_example_model() {
+    check("mnist_cnn.json", architectures::mnist_cnn);
+}
+
+#[test]
+fn the_cnn_file_gives_keras_summary() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/mnist_cnn.json");
+    let summary = ModelConfig::read(path)
+        .unwrap()
+        .build(Device::cpu().unwrap())
+        .unwrap()
+        .summary();
+    assert_eq!(summary.total_params, 34_826);
+}
