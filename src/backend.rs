@@ -345,6 +345,15 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
+/// A CPU device for host-side staging (flex, else ndarray), when the compiled features have
+/// one.
+pub(crate) fn staging_device() -> Option<burn::tensor::Device> {
+    Device::cpu()
+        .or_else(|_| Device::cpu_ndarray())
+        .ok()
+        .map(|d| d.inner)
+}
+
 /// The CPU device unit tests run on (never a GPU, which a test machine may lack).
 #[cfg(test)]
 pub(crate) fn test_device() -> burn::tensor::Device {

@@ -67,6 +67,11 @@ pub use training::{EvalOptions, FitOptions, History, Logs, Loss, LossConfig, Met
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The example of `models/README.md`, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../models/README.md")]
+pub struct ModelsReadmeDoctests;
+
 /// Everything a model definition needs, in one import.
 pub mod prelude {
     pub use crate::layers::Activation::{self, *};

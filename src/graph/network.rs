@@ -94,6 +94,18 @@ impl Network {
         out
     }
 
+    /// The identity of every trainable weight (what optimizer state is keyed by), by name.
+    pub(crate) fn param_ids(&mut self) -> Vec<(String, &mut burn::module::ParamId)> {
+        let mut out = Vec::new();
+        for (layer, module) in self.graph.layers().iter().zip(&mut self.layers) {
+            let name = layer.name().unwrap_or_default();
+            for (weight, id) in module.param_ids() {
+                out.push((format!("{name}/{weight}"), id));
+            }
+        }
+        out
+    }
+
     /// Replaces the named weights (any subset of [`Network::get_weights`]); every name and
     /// shape is checked before anything changes.
     pub fn set_weights(&mut self, weights: &[(String, ArrayD<f32>)]) -> Result<()> {

@@ -115,14 +115,14 @@ fn inline_flat_arrays(json: &str) -> String {
             i = end;
             continue;
         }
-        if c == '[' {
-            if let Some((end, items)) = flat_array(&chars, i) {
-                out.push('[');
-                out.push_str(&items.join(", "));
-                out.push(']');
-                i = end;
-                continue;
-            }
+        if c == '['
+            && let Some((end, items)) = flat_array(&chars, i)
+        {
+            out.push('[');
+            out.push_str(&items.join(", "));
+            out.push(']');
+            i = end;
+            continue;
         }
         out.push(c);
         i += 1;

@@ -6,6 +6,9 @@ use ndarray::ArrayD;
 use safetensors::Dtype;
 use std::path::Path;
 
+/// Named weights, in Keras' layouts.
+pub(crate) type Weights = Vec<(String, ArrayD<f32>)>;
+
 /// The tensors of `file` that replace `expected` (the model's weights, by name), and the names
 /// skipped.
 ///
@@ -18,7 +21,7 @@ pub(crate) fn match_weights(
     file: TensorFile,
     expected: &[(String, ArrayD<f32>)],
     skip_mismatch: bool,
-) -> Result<(Vec<(String, ArrayD<f32>)>, Vec<String>)> {
+) -> Result<(Weights, Vec<String>)> {
     let mut problems = Vec::new();
     let mut skipped = Vec::new();
     let mut found = Vec::new();

@@ -5,7 +5,7 @@ use crate::layers::Activation;
 use crate::layers::conv::{ConvKind, ConvModule};
 use crate::layers::dense::DenseModule;
 use crate::layers::pooling::PoolModule;
-use burn::module::{Module, Param, RunningState};
+use burn::module::{Module, Param, ParamId, RunningState};
 use burn::nn::BatchNorm;
 use burn::tensor::{Tensor, TensorData};
 
@@ -124,6 +124,32 @@ impl LayerModule {
             LayerModule::Pool(_) | LayerModule::Dropout(_) | LayerModule::Stateless(_) => {}
         }
         w
+    }
+
+    /// The identities of the layer's trainable weights (what optimizer state is keyed by),
+    /// named as in [`weights`](Self::weights).
+    pub(crate) fn param_ids(&mut self) -> Vec<(&'static str, &mut ParamId)> {
+        fn with_bias<'a, const D: usize>(
+            w: &'a mut Param<Tensor<D>>,
+            b: &'a mut Option<Param<Tensor<1>>>,
+        ) -> Vec<(&'static str, &'a mut ParamId)> {
+            let mut ids = vec![("kernel", &mut w.id)];
+            if let Some(b) = b {
+                ids.push(("bias", &mut b.id));
+            }
+            ids
+        }
+        match self {
+            LayerModule::Dense(m) => with_bias(&mut m.linear.weight, &mut m.linear.bias),
+            LayerModule::Conv(m) => match &mut m.conv {
+                ConvKind::D2(c) => with_bias(&mut c.weight, &mut c.bias),
+                ConvKind::D1(c) => with_bias(&mut c.weight, &mut c.bias),
+            },
+            LayerModule::BatchNorm(m) => vec![("gamma", &mut m.gamma.id), ("beta", &mut m.beta.id)],
+            LayerModule::Pool(_) | LayerModule::Dropout(_) | LayerModule::Stateless(_) => {
+                Vec::new()
+            }
+        }
     }
 
     /// Replaces the weight `name` by `data` in Keras' layout (shape checked by the caller),

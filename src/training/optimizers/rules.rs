@@ -20,14 +20,18 @@ fn push<const D: usize>(out: &mut StateSink, prefix: &str, leaf: &str, t: &Optio
     }
 }
 
+/// A state tensor read back from a record. Burn's record loading passes its default device,
+/// which may be a GPU the machine lacks; the state is staged on the CPU instead and moves to
+/// its parameter's device at the next step (`to_device`), as Burn does for any loaded state.
 fn take<const D: usize>(
     src: &mut StateSource,
     prefix: &str,
     leaf: &str,
     device: &Device,
 ) -> Option<Tensor<D>> {
+    let staging = crate::backend::staging_device();
     src.take_tensor(prefix, leaf)
-        .map(|data| Tensor::from_data(data, device))
+        .map(|data| Tensor::from_data(data, staging.as_ref().unwrap_or(device)))
 }
 
 /// `rate · old + new`, or `new` when there is no old value yet (a zero-initialized average).

@@ -51,6 +51,27 @@ impl OptimizerState {
         self.inner.step(self.learning_rate, network, grads)
     }
 
+    /// The per-weight state (moments, averages) in Burn's optimizer record format, keyed by
+    /// parameter id.
+    pub(crate) fn state_bytes(&self) -> Result<Vec<u8>, String> {
+        self.inner
+            .into_bytes()
+            .map(|b| b.to_vec())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Restores state written by [`Self::state_bytes`] and the step count.
+    pub(crate) fn restore(&mut self, bytes: Vec<u8>, iterations: u64) -> Result<(), String> {
+        let bytes = burn::tensor::Bytes::from_bytes_vec(bytes);
+        self.inner = self
+            .inner
+            .clone()
+            .from_bytes(bytes)
+            .map_err(|e| format!("{e:?}"))?;
+        self.iterations.store(iterations, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// How many steps have been taken.
     pub(crate) fn iterations(&self) -> u64 {
         self.iterations.load(Ordering::Relaxed)
