@@ -493,3 +493,61 @@ fn a_killed_save_never_leaves_a_broken_file() {
     let json = load_model_on(&path, cpu()).unwrap().to_json();
     assert!(ModelConfig::from_json(&json).is_ok());
 }
+
+#[test]
+fn training_resumes_from_a_file_with_the_optimizer_state() {
+    use kiln::io::SaveOptions;
+    let (x, y) = (
+        random(&[32, 4], 21),
+        kiln::to_categorical(&[0u8, 1].repeat(16), 2).unwrap(),
+    );
+    let epoch = |seed| {
+        FitOptions::default()
+            .epochs(1)
+            .batch_size(8)
+            .seed(seed)
+            .verbose(0)
+    };
+    kiln::set_random_seed(8);
+    let mut straight = small_dense();
+    straight.fit(&x, &y, epoch(1)).unwrap();
+    let path = temp("resume.safetensors");
+    let plain = temp("resume-plain.safetensors");
+    straight
+        .save_with(&path, SaveOptions::default().include_optimizer(true))
+        .unwrap();
+    straight.save(&plain).unwrap();
+    straight.fit(&x, &y, epoch(2)).unwrap();
+
+    let mut resumed = load_model_on(&path, cpu()).unwrap();
+    assert_eq!(resumed.iterations(), 4);
+    resumed.fit(&x, &y, epoch(2)).unwrap();
+    assert_eq!(resumed.iterations(), 8);
+    for ((name, a), (_, b)) in straight.get_weights().iter().zip(resumed.get_weights()) {
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 1e-6, "{name} differs by {diff} after resuming");
+    }
+
+    // without the state, Adam starts over and the weights go elsewhere
+    let mut restarted = load_model_on(&plain, cpu()).unwrap();
+    assert_eq!(restarted.iterations(), 0);
+    restarted.fit(&x, &y, epoch(2)).unwrap();
+    let (a, b) = (&straight.get_weights()[0].1, &restarted.get_weights()[0].1);
+    let diff = a
+        .iter()
+        .zip(b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        diff > 1e-4,
+        "a fresh optimizer should train differently ({diff})"
+    );
+
+    // the weights are still read by load_weights, which skips the optimizer state
+    let mut fresh = small_dense();
+    fresh.load_weights(&path).unwrap();
+}

@@ -19,4 +19,4 @@ mod weights;
 
 pub(crate) use atomic::write_atomic;
 pub use config::{CompileConfig, FORMAT, FORMAT_VERSION, ModelConfig};
-pub use model_file::{WeightLayout, load_model, load_model_on};
+pub use model_file::{SaveOptions, WeightLayout, load_model, load_model_on};

@@ -22,8 +22,37 @@ pub enum WeightLayout {
     Torch,
 }
 
+/// What [`Model::save_with`] writes besides the weights and the architecture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SaveOptions {
+    include_optimizer: bool,
+}
+
+impl SaveOptions {
+    /// Whether to include the optimizer's state (Adam's moments, RMSprop's averages) and step
+    /// count, so that training resumes where it stopped (default false).
+    ///
+    /// The state is one `u8` tensor, `kiln.optimizer_state`, in Burn's optimizer record
+    /// format, which tools other than kiln can skip.
+    pub fn include_optimizer(mut self, include: bool) -> Self {
+        self.include_optimizer = include;
+        self
+    }
+}
+
 /// The metadata key holding the architecture JSON in a whole-model file.
 const MODEL_KEY: &str = "kiln.model";
+/// The metadata key holding the optimizer's step count and the weights' parameter ids.
+const OPTIMIZER_KEY: &str = "kiln.optimizer";
+/// The tensor holding the optimizer's state.
+const OPTIMIZER_TENSOR: &str = "kiln.optimizer_state";
+
+/// What the optimizer state needs besides its bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OptimizerInfo {
+    iterations: u64,
+    param_ids: HashMap<String, u64>,
+}
 
 impl Model {
     /// Writes every weight to a safetensors file, named and laid out as in Keras (`dense/kernel`
@@ -63,7 +92,8 @@ impl Model {
     }
 
     fn load_weights_inner(&mut self, path: &Path, skip_mismatch: bool) -> Result<Vec<String>> {
-        let file = tensors::read(path)?;
+        let mut file = tensors::read(path)?;
+        file.tensors.retain(|(n, _)| n != OPTIMIZER_TENSOR);
         if file.metadata.get("layout").is_some_and(|l| l != "keras") {
             return Err(Error::format(
                 path,
@@ -102,12 +132,41 @@ impl Model {
     /// `__metadata__` (key `kiln.model`). [`load_model`] rebuilds it from the file alone. The
     /// write is atomic.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let metadata = HashMap::from([
+        self.save_with(path, SaveOptions::default())
+    }
+
+    /// Writes the whole model as [`Model::save`] does, with the optimizer state when
+    /// `options` ask for it:
+    ///
+    /// ```
+    /// use kiln::io::SaveOptions;
+    /// # use kiln::prelude::*;
+    /// # let model = Sequential::new().input([3]).add(Dense::new(2)).device(Device::cpu()?)
+    /// #     .compile(Optimizer::adam(1e-3), Loss::MeanSquaredError, &[])?;
+    /// # let path = std::env::temp_dir().join(format!("kiln-doc-opt-{}.safetensors", std::process::id()));
+    /// model.save_with(&path, SaveOptions::default().include_optimizer(true))?;
+    /// let back = kiln::load_model_on(&path, Device::cpu()?)?; // resumes with Adam's moments
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
+    pub fn save_with(&self, path: impl AsRef<Path>, options: SaveOptions) -> Result<()> {
+        let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
             (MODEL_KEY.to_string(), self.to_json()),
         ]);
-        tensors::write(path.as_ref(), keras_tensors(self.get_weights()), metadata)
+        let mut tensors = keras_tensors(self.get_weights());
+        if options.include_optimizer {
+            let (bytes, iterations, ids) = self.optimizer_state()?;
+            let info = OptimizerInfo {
+                iterations,
+                param_ids: ids.into_iter().collect(),
+            };
+            let info = serde_json::to_string(&info).expect("plain data serializes");
+            metadata.insert(OPTIMIZER_KEY.to_string(), info);
+            tensors.push((OPTIMIZER_TENSOR.to_string(), Out::U8(bytes)));
+        }
+        tensors::write(path.as_ref(), tensors, metadata)
     }
 }
 
@@ -131,10 +190,16 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
     load_model_on(path, Device::from_env()?)
 }
 
-/// Rebuilds a model saved with [`Model::save`] on `device`.
+/// Rebuilds a model saved with [`Model::save`] on `device`, with its optimizer state when the
+/// file has it ([`Model::save_with`]).
 pub fn load_model_on(path: impl AsRef<Path>, device: Device) -> Result<Model> {
     let path = path.as_ref();
-    let file = tensors::read(path)?;
+    let mut file = tensors::read(path)?;
+    let optimizer = file
+        .tensors
+        .iter()
+        .position(|(n, _)| n == OPTIMIZER_TENSOR)
+        .map(|i| file.tensors.remove(i).1);
     let json = file.metadata.get(MODEL_KEY).ok_or_else(|| {
         Error::format(
             path,
@@ -144,7 +209,18 @@ pub fn load_model_on(path: impl AsRef<Path>, device: Device) -> Result<Model> {
     })?;
     let config = config::parse(json).map_err(|m| Error::format(path, m))?;
     let mut model = config.build(device)?;
+    let info = file.metadata.get(OPTIMIZER_KEY).cloned();
     let (found, _) = match_weights(path, file, &model.get_weights(), false)?;
     model.set_weights(&found)?;
+    if let (Some(entry), Some(info)) = (optimizer, info) {
+        let bad = |m: String| Error::format(path, format!("its optimizer state is unusable: {m}"));
+        let info: OptimizerInfo = serde_json::from_str(&info).map_err(|e| bad(e.to_string()))?;
+        let bytes = entry
+            .bytes
+            .ok_or_else(|| bad("it is not a u8 tensor".into()))?;
+        model
+            .restore_optimizer_state(bytes, info.iterations, &info.param_ids)
+            .map_err(bad)?;
+    }
     Ok(model)
 }

@@ -9,19 +9,23 @@ use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// A tensor to write: `f32` weights, or an `i64` counter (PyTorch's `num_batches_tracked`).
+/// A tensor to write: `f32` weights, an `i64` counter (PyTorch's `num_batches_tracked`), or
+/// raw bytes (a `u8` vector).
 #[derive(Debug)]
 pub(crate) enum Out {
     F32(ArrayD<f32>),
     I64(ArrayD<i64>),
+    U8(Vec<u8>),
 }
 
-/// A tensor read back: its dtype and shape, and its values when they are `f32`.
+/// A tensor read back: its dtype and shape, its values when they are `f32`, its bytes when
+/// they are `u8`.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub dtype: Dtype,
     pub shape: Vec<usize>,
     pub values: Option<ArrayD<f32>>,
+    pub bytes: Option<Vec<u8>>,
 }
 
 /// A whole file read back.
@@ -50,6 +54,7 @@ pub(crate) fn write(
                 let data = a.iter().flat_map(|v| v.to_le_bytes()).collect();
                 (name, Dtype::I64, a.shape().to_vec(), data)
             }
+            Out::U8(bytes) => (name, Dtype::U8, vec![bytes.len()], bytes),
         })
         .collect();
     let views = bytes
@@ -92,10 +97,12 @@ pub(crate) fn read(path: &Path) -> Result<TensorFile> {
                     .collect();
                 ArrayD::from_shape_vec(IxDyn(&shape), v).expect("sizes checked by safetensors")
             });
+            let bytes = (view.dtype() == Dtype::U8).then(|| view.data().to_vec());
             let entry = Entry {
                 dtype: view.dtype(),
                 shape,
                 values,
+                bytes,
             };
             (name, entry)
         })

@@ -8,7 +8,8 @@
 //! (`running_mean`, `running_var`, `num_batches_tracked`). PyTorch computes channels first, so
 //! the torch model takes images as `[batch, channels, height, width]`, and a `Linear` after a
 //! `Flatten` of such a tensor reads the features in `(c, h, w)` order: its columns are permuted
-//! to match.
+//! to match. Keras' batch normalization defaults to `epsilon=1e-3` where torch's `BatchNorm2d`
+//! defaults to `eps=1e-5`: build the torch module with the layer's epsilon.
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;

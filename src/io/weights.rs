@@ -91,6 +91,7 @@ mod tests {
             dtype: Dtype::F32,
             shape: shape.to_vec(),
             values: Some(ArrayD::zeros(IxDyn(shape))),
+            bytes: None,
         }
     }
 
@@ -112,6 +113,7 @@ mod tests {
                         dtype: Dtype::F64,
                         shape: vec![3],
                         values: None,
+                        bytes: None,
                     },
                 ),
                 ("extra".into(), f32_entry(&[1])),

@@ -124,6 +124,47 @@ impl Model {
         })
     }
 
+    /// The optimizer's state (Burn's record bytes), its step count, and the parameter id of
+    /// each trainable weight, which the state is keyed by.
+    pub(crate) fn optimizer_state(&self) -> Result<(Vec<u8>, u64, Vec<(String, u64)>)> {
+        let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled {
+            method: "save with the optimizer state",
+        })?;
+        let bytes = compiled
+            .optimizer
+            .state_bytes()
+            .map_err(|e| Error::config("optimizer state", e))?;
+        let ids = self
+            .network
+            .clone()
+            .param_ids()
+            .into_iter()
+            .map(|(name, id)| (name, id.val()))
+            .collect();
+        Ok((bytes, compiled.optimizer.iterations(), ids))
+    }
+
+    /// Restores what [`Model::optimizer_state`] gave: the weights take their saved identities so
+    /// that the state finds them.
+    pub(crate) fn restore_optimizer_state(
+        &mut self,
+        bytes: Vec<u8>,
+        iterations: u64,
+        ids: &std::collections::HashMap<String, u64>,
+    ) -> std::result::Result<(), String> {
+        let compiled = self
+            .compiled
+            .as_mut()
+            .ok_or("the file has optimizer state but no compile settings")?;
+        for (name, id) in self.network.param_ids() {
+            let saved = ids
+                .get(&name)
+                .ok_or_else(|| format!("the optimizer state lacks weight `{name}`"))?;
+            *id = burn::module::ParamId::from(*saved);
+        }
+        compiled.optimizer.restore(bytes, iterations)
+    }
+
     /// How many optimizer steps have been taken since `compile`.
     pub fn iterations(&self) -> u64 {
         self.compiled
