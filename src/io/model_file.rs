@@ -157,10 +157,11 @@ impl Model {
         ]);
         let mut tensors = keras_tensors(self.get_weights());
         if options.include_optimizer {
-            let (bytes, iterations, ids) = self.optimizer_state()?;
+            let snapshot = self.optimizer_state()?;
+            let bytes = snapshot.bytes;
             let info = OptimizerInfo {
-                iterations,
-                param_ids: ids.into_iter().collect(),
+                iterations: snapshot.iterations,
+                param_ids: snapshot.param_ids.into_iter().collect(),
             };
             let info = serde_json::to_string(&info).expect("plain data serializes");
             metadata.insert(OPTIMIZER_KEY.to_string(), info);

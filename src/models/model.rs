@@ -26,6 +26,16 @@ pub struct Model {
     announced: bool,
 }
 
+/// A compiled model's optimizer, as saved with the model.
+pub(crate) struct OptimizerSnapshot {
+    /// The per-weight state in Burn's optimizer record format, keyed by parameter id.
+    pub bytes: Vec<u8>,
+    /// The steps taken.
+    pub iterations: u64,
+    /// The parameter id of each trainable weight, by name.
+    pub param_ids: Vec<(String, u64)>,
+}
+
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Model")
@@ -124,9 +134,8 @@ impl Model {
         })
     }
 
-    /// The optimizer's state (Burn's record bytes), its step count, and the parameter id of
-    /// each trainable weight, which the state is keyed by.
-    pub(crate) fn optimizer_state(&self) -> Result<(Vec<u8>, u64, Vec<(String, u64)>)> {
+    /// The optimizer's state, step count, and the weights' parameter ids.
+    pub(crate) fn optimizer_state(&self) -> Result<OptimizerSnapshot> {
         let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled {
             method: "save with the optimizer state",
         })?;
@@ -141,7 +150,11 @@ impl Model {
             .into_iter()
             .map(|(name, id)| (name, id.val()))
             .collect();
-        Ok((bytes, compiled.optimizer.iterations(), ids))
+        Ok(OptimizerSnapshot {
+            bytes,
+            iterations: compiled.optimizer.iterations(),
+            param_ids: ids,
+        })
     }
 
     /// Restores what [`Model::optimizer_state`] gave: the weights take their saved identities so
