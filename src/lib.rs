@@ -41,6 +41,7 @@
 //! layer, the shapes or the file involved.
 
 pub mod backend;
+pub mod callbacks;
 pub mod data;
 pub mod datasets;
 mod error;

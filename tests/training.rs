@@ -109,8 +109,8 @@ fn sparse_and_categorical_crossentropy_agree() {
             &[Metric::Accuracy],
         )
         .unwrap();
-    let quiet = EvalOptions::default().verbose(0);
-    let a = model.evaluate_with(&x, &onehot, quiet).unwrap();
+    let quiet = || EvalOptions::default().verbose(0);
+    let a = model.evaluate_with(&x, &onehot, quiet()).unwrap();
     model
         .compile(
             Optimizer::adam(1e-3),
@@ -118,7 +118,7 @@ fn sparse_and_categorical_crossentropy_agree() {
             &[Metric::Accuracy],
         )
         .unwrap();
-    let b = model.evaluate_with(&x, &labels, quiet).unwrap();
+    let b = model.evaluate_with(&x, &labels, quiet()).unwrap();
     let (la, lb) = (a.get("loss").unwrap(), b.get("loss").unwrap());
     assert!((la - lb).abs() < 1e-6, "{la} vs {lb}");
     assert_eq!(a.get("accuracy"), b.get("accuracy"));
@@ -183,19 +183,19 @@ fn validation_split_holds_out_exactly_the_last_samples() {
                 .verbose(0),
         )
         .unwrap();
-    let quiet = EvalOptions::default().verbose(0);
+    let quiet = || EvalOptions::default().verbose(0);
     let tail = model
         .evaluate_with(
             &x.slice(ndarray::s![30.., ..]),
             &y.slice(ndarray::s![30.., ..]),
-            quiet,
+            quiet(),
         )
         .unwrap();
     let head = model
         .evaluate_with(
             &x.slice(ndarray::s![..10, ..]),
             &y.slice(ndarray::s![..10, ..]),
-            quiet,
+            quiet(),
         )
         .unwrap();
     let val = h.get("val_loss").unwrap()[0];

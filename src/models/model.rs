@@ -1,6 +1,8 @@
 //! `Model`: a built network with its device and, once compiled, its training setup.
 
 use crate::backend::Device;
+use crate::callbacks::progbar::{Mode, ProgbarLogger};
+use crate::callbacks::{Callback, CallbackList};
 use crate::data::{HostArray, ToHostArray};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Network};
@@ -10,7 +12,6 @@ use crate::random::next_seed;
 use crate::training::{
     self, Compiled, EvalOptions, FitOptions, History, Logs, LossConfig, Metric, Optimizer,
 };
-use burn::module::Module;
 use ndarray::ArrayD;
 use std::sync::Arc;
 
@@ -20,10 +21,11 @@ use std::sync::Arc;
 /// Its network is a Burn module on the model's device ([`Model::network`]).
 pub struct Model {
     name: String,
-    network: Network,
-    device: Device,
-    compiled: Option<Compiled>,
+    pub(crate) network: Network,
+    pub(crate) device: Device,
+    pub(crate) compiled: Option<Compiled>,
     announced: bool,
+    pub(crate) stop_requested: bool,
 }
 
 /// A compiled model's optimizer, as saved with the model.
@@ -58,6 +60,7 @@ impl Model {
             device,
             compiled: None,
             announced: false,
+            stop_requested: false,
         })
     }
 
@@ -190,6 +193,39 @@ impl Model {
         self.compiled.as_ref().map(|c| c.optimizer.learning_rate())
     }
 
+    /// Sets the learning rate for the next steps, as Keras' `optimizer.learning_rate = lr`.
+    pub fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        let compiled = self.compiled.as_mut().ok_or(Error::NotCompiled {
+            method: "set_learning_rate",
+        })?;
+        if !(learning_rate.is_finite() && learning_rate > 0.0) {
+            return Err(Error::config(
+                "learning rate",
+                format!("{learning_rate} is not a positive number"),
+            ));
+        }
+        compiled.optimizer.set_learning_rate(learning_rate);
+        Ok(())
+    }
+
+    /// Asks `fit` to stop after the current batch, as Keras' `model.stop_training = True`; for
+    /// callbacks. `fit` clears the request when it starts.
+    pub fn stop_training(&mut self) {
+        self.stop_requested = true;
+    }
+
+    /// Whether training was asked to stop.
+    pub fn is_stopping(&self) -> bool {
+        self.stop_requested
+    }
+
+    /// The training setup; callers check that the model is compiled.
+    pub(crate) fn compiled(&self) -> &Compiled {
+        self.compiled
+            .as_ref()
+            .expect("checked before training or scoring")
+    }
+
     /// Trains on inputs `x` and targets `y` (one-hot or integer labels, as the loss takes them).
     ///
     /// Every check happens before the first step: a failing call leaves the model as it was.
@@ -197,9 +233,10 @@ impl Model {
         &mut self,
         x: &impl ToHostArray,
         y: &impl ToHostArray,
-        options: FitOptions,
+        mut options: FitOptions,
     ) -> Result<History> {
         options.validate()?;
+        let user = std::mem::take(&mut options.callbacks);
         let (x, y) = (x.to_host_array()?, y.to_host_array()?);
         self.check_pair(&x, &y, "fit")?;
         let (train, validation) = match options.validation_data {
@@ -236,17 +273,22 @@ impl Model {
         }
         let shuffle_seed = options.seed.unwrap_or_else(next_seed);
         self.device.autodiff().seed(next_seed());
-        let compiled = self.compiled.as_mut().expect("checked by check_pair");
-        let (network, history) = training::fit(
-            self.network.clone(),
-            compiled,
-            &self.device,
+        let steps = train.0.len().div_ceil(options.batch_size);
+        let mut progress = ProgbarLogger::new(Mode::Fit, options.verbose, steps, options.epochs);
+        let mut history = History::default();
+        let mut list: Vec<&mut dyn Callback> = vec![&mut progress];
+        for c in user {
+            list.push(c);
+        }
+        list.push(&mut history);
+        training::fit(
+            self,
             (&train.0, &train.1),
             validation.as_ref().map(|(a, b)| (a, b)),
             &options,
+            &mut CallbackList::new(list),
             shuffle_seed,
-        );
-        self.network = network;
+        )?;
         Ok(history)
     }
 
@@ -265,16 +307,19 @@ impl Model {
         options.validate()?;
         let (x, y) = (x.to_host_array()?, y.to_host_array()?);
         self.check_pair(&x, &y, "evaluate")?;
-        let compiled = self.compiled.as_ref().expect("checked by check_pair");
-        Ok(training::evaluate(
-            &self.network.valid(),
-            compiled,
-            &self.device,
+        let steps = x.len().div_ceil(options.batch_size);
+        let mut progress = ProgbarLogger::new(Mode::Evaluate, options.verbose, steps, 1);
+        let mut list: Vec<&mut dyn Callback> = vec![&mut progress];
+        for c in options.callbacks {
+            list.push(c);
+        }
+        training::evaluate(
+            self,
             &x,
             &y,
             options.batch_size,
-            options.verbose,
-        ))
+            &mut CallbackList::new(list),
+        )
     }
 
     /// The model's outputs for `x`, computed in batches of 32, silently.
@@ -288,13 +333,13 @@ impl Model {
         let x = x.to_host_array()?;
         self.check_inputs(&x, "predict")?;
         self.single_output("predict")?;
-        Ok(training::predict(
-            &self.network.valid(),
-            &self.device,
-            &x,
-            options.batch_size,
-            options.verbose,
-        ))
+        let steps = x.len().div_ceil(options.batch_size);
+        let mut progress = ProgbarLogger::new(Mode::Predict, options.verbose, steps, 1);
+        let mut list: Vec<&mut dyn Callback> = vec![&mut progress];
+        for c in options.callbacks {
+            list.push(c);
+        }
+        training::predict(self, &x, options.batch_size, &mut CallbackList::new(list))
     }
 
     /// One gradient step on exactly these samples; returns the batch's loss and metrics

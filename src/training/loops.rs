@@ -1,12 +1,13 @@
 //! The loops behind `fit`, `evaluate` and `predict`.
 
-use crate::backend::Device;
+use crate::callbacks::{BatchLogs, CallbackList};
 use crate::data::{Batcher, HostArray, batch_ranges};
+use crate::error::Result;
 use crate::graph::{Network, Value};
+use crate::models::Model;
 use crate::training::compiled::{Compiled, Running};
 use crate::training::loss::Target;
-use crate::training::progress::Progress;
-use crate::training::{FitOptions, History, Logs};
+use crate::training::{FitOptions, Logs};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
@@ -42,104 +43,105 @@ pub(crate) fn train_step(
     (compiled.optimizer.step(network, grads), values)
 }
 
-/// Trains `network` on `x`, `y` for the epochs of `options`, validating on `validation`.
+/// Trains `model` on `x`, `y` for the epochs of `options`, validating on `validation`, and
+/// calls `callbacks` at every hook.
 pub(crate) fn fit(
-    mut network: Network,
-    compiled: &mut Compiled,
-    device: &Device,
+    model: &mut Model,
     (x, y): (&HostArray, &HostArray),
     validation: Option<(&HostArray, &HostArray)>,
     options: &FitOptions,
+    callbacks: &mut CallbackList,
     shuffle_seed: u64,
-) -> (Network, History) {
-    let train_device = device.autodiff();
+) -> Result<()> {
+    let train_device = model.device.autodiff();
     let mut batcher = Batcher::new(
         x.len(),
         options.batch_size,
         options.shuffle.then_some(shuffle_seed),
     );
-    let steps = batcher.steps();
-    let mut history = History::default();
     let (mut xbuf, mut ybuf) = (Vec::new(), Vec::new());
+    model.stop_requested = false;
+    callbacks.each(|c| c.on_train_begin(model))?;
+    let mut last = Logs::default();
     for epoch in options.initial_epoch..options.epochs {
-        Progress::epoch_header(options.verbose, epoch, options.epochs);
-        let mut progress = Progress::new(options.verbose, steps);
-        let mut running = Running::new(compiled);
+        callbacks.each(|c| c.on_epoch_begin(epoch, model))?;
+        let mut running = Running::new(model.compiled());
         for (step, indices) in batcher.epoch().enumerate() {
+            callbacks.each(|c| c.on_train_batch_begin(step, model))?;
             let xb = inputs(x, indices, &mut xbuf, &train_device);
+            let compiled = model.compiled.as_mut().expect("fit checks compile");
             let target = compiled.target(y, indices, &mut ybuf, &train_device);
-            let (updated, values) = train_step(network, compiled, xb, &target);
-            network = updated;
+            let (updated, values) = train_step(model.network.clone(), compiled, xb, &target);
+            model.network = updated;
             running.add(values, indices.len());
-            if progress.wants_update() && step + 1 < steps {
-                progress.update(step + 1, &running.logs());
+            let read = || running.logs();
+            let logs = BatchLogs::new(&read);
+            callbacks.each(|c| c.on_train_batch_end(step, &logs, model))?;
+            if model.stop_requested {
+                break;
             }
         }
         let mut logs = running.logs();
         if let Some((vx, vy)) = validation {
-            let scores = evaluate(
-                &network.valid(),
-                compiled,
-                device,
-                vx,
-                vy,
-                options.batch_size,
-                0,
-            );
+            let scores = evaluate(model, vx, vy, options.batch_size, callbacks)?;
             logs.extend(scores.prefixed("val_"));
         }
-        progress.finish(&logs);
-        history.push(epoch, &logs);
+        callbacks.each(|c| c.on_epoch_end(epoch, &logs, model))?;
+        last = logs;
+        if model.stop_requested {
+            break;
+        }
     }
-    (network, history)
+    callbacks.each(|c| c.on_train_end(&last, model))
 }
 
-/// Scores `network` (in inference mode) on `x`, `y`.
+/// Scores `model` (in inference mode) on `x`, `y`, calling the test hooks of `callbacks`.
 pub(crate) fn evaluate(
-    network: &Network,
-    compiled: &Compiled,
-    device: &Device,
+    model: &Model,
     x: &HostArray,
     y: &HostArray,
     batch_size: usize,
-    verbose: u8,
-) -> Logs {
-    let device = device.burn();
+    callbacks: &mut CallbackList,
+) -> Result<Logs> {
+    let device = model.device.burn();
+    let network = model.network.valid();
+    let compiled = model.compiled();
     let mut running = Running::new(compiled);
-    let steps = x.len().div_ceil(batch_size);
-    let mut progress = Progress::new(verbose, steps);
     let (mut xbuf, mut ybuf) = (Vec::new(), Vec::new());
+    callbacks.each(|c| c.on_test_begin(model))?;
     for (step, (start, end)) in batch_ranges(x.len(), batch_size).enumerate() {
+        callbacks.each(|c| c.on_test_batch_begin(step, model))?;
         let indices: Vec<usize> = (start..end).collect();
         let xb = inputs(x, &indices, &mut xbuf, device);
         let target = compiled.target(y, &indices, &mut ybuf, device);
         let outputs = network.forward(vec![xb]);
         let (_, values) = compiled.score(&outputs[0], &target);
         running.add(values, indices.len());
-        if progress.wants_update() && step + 1 < steps {
-            progress.update(step + 1, &running.logs());
-        }
+        let read = || running.logs();
+        let logs = BatchLogs::new(&read);
+        callbacks.each(|c| c.on_test_batch_end(step, &logs, model))?;
     }
     let logs = running.logs();
-    progress.finish(&logs);
-    logs
+    callbacks.each(|c| c.on_test_end(&logs, model))?;
+    Ok(logs)
 }
 
-/// The outputs of `network` (in inference mode) for `x`, batch by batch.
+/// The outputs of `model` (in inference mode) for `x`, batch by batch, calling the predict
+/// hooks of `callbacks`.
 pub(crate) fn predict(
-    network: &Network,
-    device: &Device,
+    model: &Model,
     x: &HostArray,
     batch_size: usize,
-    verbose: u8,
-) -> ArrayD<f32> {
-    let device = device.burn();
+    callbacks: &mut CallbackList,
+) -> Result<ArrayD<f32>> {
+    let device = model.device.burn();
+    let network = model.network.valid();
     let output_shape = network.graph().output_shapes()[0].clone();
-    let steps = x.len().div_ceil(batch_size);
-    let mut progress = Progress::new(verbose, steps);
     let mut values = Vec::with_capacity(x.len() * output_shape.size());
     let mut xbuf = Vec::new();
+    callbacks.each(|c| c.on_predict_begin(model))?;
     for (step, (start, end)) in batch_ranges(x.len(), batch_size).enumerate() {
+        callbacks.each(|c| c.on_predict_batch_begin(step, model))?;
         let indices: Vec<usize> = (start..end).collect();
         let xb = inputs(x, &indices, &mut xbuf, device);
         let out = network.forward(vec![xb]).swap_remove(0).value;
@@ -149,11 +151,11 @@ pub(crate) fn predict(
             .try_to_vec()
             .expect("outputs are f32");
         values.extend_from_slice(&batch);
-        if progress.wants_update() && step + 1 < steps {
-            progress.update(step + 1, &Logs::default());
-        }
+        callbacks.each(|c| c.on_predict_batch_end(step, model))?;
     }
-    progress.finish(&Logs::default());
-    ArrayD::from_shape_vec(IxDyn(&output_shape.batched(x.len())), values)
-        .expect("one output row per sample")
+    callbacks.each(|c| c.on_predict_end(model))?;
+    Ok(
+        ArrayD::from_shape_vec(IxDyn(&output_shape.batched(x.len())), values)
+            .expect("one output row per sample"),
+    )
 }

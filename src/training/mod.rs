@@ -7,7 +7,7 @@ mod loss;
 mod metrics;
 pub mod optimizers;
 mod options;
-mod progress;
+pub(crate) mod progress;
 
 pub(crate) use compiled::{Compiled, Running};
 pub use logs::{History, Logs};

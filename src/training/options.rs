@@ -1,5 +1,6 @@
 //! Options of `fit`, `evaluate` and `predict`, with Keras' defaults.
 
+use crate::callbacks::Callback;
 use crate::data::ToHostArray;
 use crate::error::{Error, Result};
 
@@ -28,6 +29,9 @@ pub struct FitOptions<'a> {
     pub verbose: u8,
     /// Seed of the shuffling (default: drawn from `kiln::set_random_seed`'s stream, or random).
     pub seed: Option<u64>,
+    /// Called at every hook, in order, after the progress bar and before the `History`
+    /// (default none).
+    pub callbacks: Vec<&'a mut dyn Callback>,
 }
 
 impl Default for FitOptions<'_> {
@@ -41,6 +45,7 @@ impl Default for FitOptions<'_> {
             initial_epoch: 0,
             verbose: 1,
             seed: None,
+            callbacks: Vec::new(),
         }
     }
 }
@@ -94,6 +99,13 @@ impl<'a> FitOptions<'a> {
         self
     }
 
+    /// Adds a callback (none by default); the caller keeps it and can read it after `fit`
+    /// (`early_stopping.stopped_epoch()`).
+    pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         check_batch_size(self.batch_size)?;
         check_verbose(self.verbose)?;
@@ -122,24 +134,32 @@ impl<'a> FitOptions<'a> {
 /// let opts = kiln::EvalOptions::default().batch_size(256).verbose(0);
 /// assert_eq!(opts.batch_size, 256);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EvalOptions {
+pub struct EvalOptions<'a> {
     /// Samples per batch (default 32).
     pub batch_size: usize,
     /// 0 silent, 1 progress bar, 2 one line (default 1).
     pub verbose: u8,
+    /// Called at the test (or predict) hooks, after the progress bar (default none).
+    pub callbacks: Vec<&'a mut dyn Callback>,
 }
 
-impl Default for EvalOptions {
+impl Default for EvalOptions<'_> {
     fn default() -> Self {
         EvalOptions {
             batch_size: 32,
             verbose: 1,
+            callbacks: Vec::new(),
         }
     }
 }
 
-impl EvalOptions {
+impl<'a> EvalOptions<'a> {
+    /// Adds a callback (none by default).
+    pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+
     /// Sets the batch size (default 32).
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;

@@ -82,6 +82,11 @@ impl OptimizerState {
         self.learning_rate
     }
 
+    /// Sets the learning rate of the next steps.
+    pub(crate) fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.learning_rate = learning_rate;
+    }
+
     /// The configuration compiled.
     pub(crate) fn config(&self) -> &Optimizer {
         &self.config
