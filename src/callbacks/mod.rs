@@ -5,9 +5,23 @@
 //! the ones given with [`FitOptions::callback`](crate::FitOptions::callback).
 
 mod callback;
+mod checkpoint;
+mod csv_logger;
+mod early_stopping;
 mod history;
+mod lambda;
+mod learning_rate;
 mod list;
+mod monitor;
 pub(crate) mod progbar;
+mod terminate_on_nan;
 
 pub use callback::{BatchLogs, Callback};
+pub use checkpoint::ModelCheckpoint;
+pub use csv_logger::CsvLogger;
+pub use early_stopping::EarlyStopping;
+pub use lambda::LambdaCallback;
+pub use learning_rate::{LearningRateScheduler, ReduceLROnPlateau};
 pub(crate) use list::CallbackList;
+pub use monitor::Mode;
+pub use terminate_on_nan::TerminateOnNaN;
