@@ -5,6 +5,7 @@
 
 pub mod architectures;
 
+use kiln::callbacks::EarlyStopping;
 use kiln::datasets::mnist::{self, Mnist};
 use kiln::{DeviceChoice, EvalOptions, FitOptions, Model, ToHostArray};
 use ndarray::{Array2, Array4};
@@ -17,15 +18,18 @@ pub struct Args {
     pub seed: Option<u64>,
     pub device: DeviceChoice,
     pub save: Option<PathBuf>,
+    pub early_stopping: Option<usize>,
 }
 
-/// Parses `--epochs N`, `--seed N`, `--device auto|cpu|cpu-ndarray|gpu` and `--save PATH`.
+/// Parses `--epochs N`, `--seed N`, `--device auto|cpu|cpu-ndarray|gpu`, `--save PATH` and
+/// `--early-stopping PATIENCE`.
 pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
     let mut args = Args {
         epochs: default_epochs,
         seed: None,
         device: DeviceChoice::from_env()?,
         save: None,
+        early_stopping: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,9 +54,14 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
             }
             "--device" => args.device = value()?.parse()?,
             "--save" => args.save = Some(value()?.into()),
+            "--early-stopping" => {
+                let v = value()?;
+                args.early_stopping = Some(v.parse().map_err(|_| bad("--early-stopping", &v))?);
+            }
             "-h" | "--help" => {
                 println!(
-                    "flags: --epochs N  --seed N  --device auto|cpu|cpu-ndarray|gpu  --save PATH"
+                    "flags: --epochs N  --seed N  --device auto|cpu|cpu-ndarray|gpu  --save PATH  \
+                     --early-stopping PATIENCE"
                 );
                 std::process::exit(0);
             }
@@ -99,6 +108,11 @@ pub fn one_hot(y: &ndarray::Array1<u8>) -> kiln::Result<Array2<f32>> {
 /// Prints the summary, fits with batches of 128 for `--epochs`, scores on the test set, saves
 /// the model when `--save` asks, and prints the two closing lines every example ends with:
 /// `fit_seconds=<float>`, then `test_loss=<float> test_accuracy=<float>`.
+///
+/// With `--early-stopping PATIENCE`, the last 10% of the training set validates each epoch and
+/// `EarlyStopping` on `val_loss` (that patience, best weights restored) ends training; the line
+/// `stopped_epoch=<n>` (Keras' `stopped_epoch`: the 0-based epoch it stopped at, 0 when it ran
+/// every epoch) comes just before the last one.
 pub fn train_and_report(
     model: &mut Model,
     train: (&impl ToHostArray, &impl ToHostArray),
@@ -107,17 +121,25 @@ pub fn train_and_report(
 ) -> kiln::Result<()> {
     model.summary().print();
     let start = Instant::now();
-    model.fit(
-        train.0,
-        train.1,
-        FitOptions::default().epochs(args.epochs).batch_size(128),
-    )?;
+    let mut options = FitOptions::default().epochs(args.epochs).batch_size(128);
+    let mut stop = args.early_stopping.map(|patience| {
+        EarlyStopping::new("val_loss")
+            .patience(patience)
+            .restore_best_weights(true)
+    });
+    if let Some(stop) = &mut stop {
+        options = options.validation_split(0.1).callback(stop);
+    }
+    model.fit(train.0, train.1, options)?;
     let fit_seconds = start.elapsed().as_secs_f64();
     if let Some(path) = &args.save {
         model.save(path)?;
         println!("Saved the model to {}", path.display());
     }
     println!("fit_seconds={fit_seconds:.3}");
+    if let Some(stop) = &stop {
+        println!("stopped_epoch={}", stop.stopped_epoch().unwrap_or(0));
+    }
     let quiet = EvalOptions::default().batch_size(128).verbose(0);
     let scores = model.evaluate_with(test.0, test.1, quiet)?;
     println!(

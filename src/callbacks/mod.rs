@@ -4,6 +4,7 @@
 //! installs the progress bar and the [`History`](crate::History) as ordinary callbacks around
 //! the ones given with [`FitOptions::callback`](crate::FitOptions::callback).
 
+mod backup;
 mod callback;
 mod checkpoint;
 mod csv_logger;
@@ -16,6 +17,7 @@ mod monitor;
 pub(crate) mod progbar;
 mod terminate_on_nan;
 
+pub use backup::BackupAndRestore;
 pub use callback::{BatchLogs, Callback};
 pub use checkpoint::ModelCheckpoint;
 pub use csv_logger::CsvLogger;

@@ -150,6 +150,16 @@ impl Model {
     /// # Ok::<(), kiln::Error>(())
     /// ```
     pub fn save_with(&self, path: impl AsRef<Path>, options: SaveOptions) -> Result<()> {
+        self.save_with_metadata(path.as_ref(), options, HashMap::new())
+    }
+
+    /// [`Model::save_with`], with `extra` entries in the file's metadata.
+    pub(crate) fn save_with_metadata(
+        &self,
+        path: &Path,
+        options: SaveOptions,
+        extra: HashMap<String, String>,
+    ) -> Result<()> {
         let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
@@ -167,7 +177,20 @@ impl Model {
             metadata.insert(OPTIMIZER_KEY.to_string(), info);
             tensors.push((OPTIMIZER_TENSOR.to_string(), Out::U8(bytes)));
         }
-        tensors::write(path.as_ref(), tensors, metadata)
+        metadata.extend(extra);
+        tensors::write(path, tensors, metadata)
+    }
+
+    /// Puts a whole-model file's weights, and its optimizer state when it has one, into this
+    /// model (which must have the file's architecture); returns the file's metadata.
+    pub(crate) fn restore_from(&mut self, path: &Path) -> Result<HashMap<String, String>> {
+        let mut file = tensors::read(path)?;
+        let optimizer = take_optimizer(&mut file.tensors);
+        let metadata = file.metadata.clone();
+        let (found, _) = match_weights(path, file, &self.get_weights(), false)?;
+        self.set_weights(&found)?;
+        restore_optimizer(self, path, optimizer, metadata.get(OPTIMIZER_KEY))?;
+        Ok(metadata)
     }
 }
 
@@ -196,11 +219,7 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<Model> {
 pub fn load_model_on(path: impl AsRef<Path>, device: Device) -> Result<Model> {
     let path = path.as_ref();
     let mut file = tensors::read(path)?;
-    let optimizer = file
-        .tensors
-        .iter()
-        .position(|(n, _)| n == OPTIMIZER_TENSOR)
-        .map(|i| file.tensors.remove(i).1);
+    let optimizer = take_optimizer(&mut file.tensors);
     let json = file.metadata.get(MODEL_KEY).ok_or_else(|| {
         Error::format(
             path,
@@ -213,15 +232,34 @@ pub fn load_model_on(path: impl AsRef<Path>, device: Device) -> Result<Model> {
     let info = file.metadata.get(OPTIMIZER_KEY).cloned();
     let (found, _) = match_weights(path, file, &model.get_weights(), false)?;
     model.set_weights(&found)?;
-    if let (Some(entry), Some(info)) = (optimizer, info) {
-        let bad = |m: String| Error::format(path, format!("its optimizer state is unusable: {m}"));
-        let info: OptimizerInfo = serde_json::from_str(&info).map_err(|e| bad(e.to_string()))?;
-        let bytes = entry
-            .bytes
-            .ok_or_else(|| bad("it is not a u8 tensor".into()))?;
-        model
-            .restore_optimizer_state(bytes, info.iterations, &info.param_ids)
-            .map_err(bad)?;
-    }
+    restore_optimizer(&mut model, path, optimizer, info.as_ref())?;
     Ok(model)
+}
+
+/// Removes the optimizer state tensor from `tensors`, if there.
+fn take_optimizer(tensors: &mut Vec<(String, tensors::Entry)>) -> Option<tensors::Entry> {
+    tensors
+        .iter()
+        .position(|(n, _)| n == OPTIMIZER_TENSOR)
+        .map(|i| tensors.remove(i).1)
+}
+
+/// Restores the optimizer state read from `path`, when the file has one.
+fn restore_optimizer(
+    model: &mut Model,
+    path: &Path,
+    state: Option<tensors::Entry>,
+    info: Option<&String>,
+) -> Result<()> {
+    let (Some(entry), Some(info)) = (state, info) else {
+        return Ok(());
+    };
+    let bad = |m: String| Error::format(path, format!("its optimizer state is unusable: {m}"));
+    let info: OptimizerInfo = serde_json::from_str(info).map_err(|e| bad(e.to_string()))?;
+    let bytes = entry
+        .bytes
+        .ok_or_else(|| bad("it is not a u8 tensor".into()))?;
+    model
+        .restore_optimizer_state(bytes, info.iterations, &info.param_ids)
+        .map_err(bad)
 }

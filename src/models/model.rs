@@ -26,6 +26,8 @@ pub struct Model {
     pub(crate) compiled: Option<Compiled>,
     announced: bool,
     pub(crate) stop_requested: bool,
+    /// The epoch `fit` should start from, set by a callback (BackupAndRestore) when it begins.
+    pub(crate) resume_epoch: Option<usize>,
 }
 
 /// A compiled model's optimizer, as saved with the model.
@@ -61,6 +63,7 @@ impl Model {
             compiled: None,
             announced: false,
             stop_requested: false,
+            resume_epoch: None,
         })
     }
 

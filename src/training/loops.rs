@@ -61,9 +61,18 @@ pub(crate) fn fit(
     );
     let (mut xbuf, mut ybuf) = (Vec::new(), Vec::new());
     model.stop_requested = false;
+    model.resume_epoch = None;
     callbacks.each(|c| c.on_train_begin(model))?;
+    // a restored backup resumes after its epoch, with the shuffles of the epochs it skips drawn
+    let start = model
+        .resume_epoch
+        .take()
+        .map_or(options.initial_epoch, |e| e.max(options.initial_epoch));
+    for _ in options.initial_epoch..start.min(options.epochs) {
+        let _ = batcher.epoch(); // shuffles when called; the batches are not needed
+    }
     let mut last = Logs::default();
-    for epoch in options.initial_epoch..options.epochs {
+    for epoch in start..options.epochs {
         callbacks.each(|c| c.on_epoch_begin(epoch, model))?;
         let mut running = Running::new(model.compiled());
         for (step, indices) in batcher.epoch().enumerate() {
