@@ -535,3 +535,40 @@ fn history_exports_csv_and_json() {
     h.save_json(&path).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), h.to_json());
 }
+
+#[test]
+fn a_schedule_sets_the_rate_of_every_step() {
+    use kiln::training::optimizers::{ExponentialDecay, PiecewiseConstantDecay};
+    // one weight, no bias: loss (w x - y)², gradient 2 x (w x - y), x = 1, y = 0
+    let schedule = PiecewiseConstantDecay::new(vec![0, 1], vec![0.1, 0.05, 0.01]);
+    let mut m = Sequential::new()
+        .input([1])
+        .add(Dense::new(1).use_bias(false))
+        .device(Device::cpu().unwrap())
+        .compile(Optimizer::sgd(schedule), Loss::MeanSquaredError, &[])
+        .unwrap();
+    m.set_weights(&[(
+        "dense/kernel".into(),
+        ArrayD::from_elem(IxDyn(&[1, 1]), 1.0),
+    )])
+    .unwrap();
+    let x = Array2::from_elem((1, 1), 1.0f32);
+    let y = Array2::from_elem((1, 1), 0.0f32);
+    let mut rates = Vec::new();
+    let mut w = 1.0f64;
+    for step in 0..3 {
+        rates.push(m.learning_rate().unwrap());
+        m.train_on_batch(&x, &y).unwrap();
+        w -= [0.1, 0.05, 0.01][step] * 2.0 * w;
+        let got = m.get_weights()[0].1[[0, 0]] as f64;
+        assert!((got - w).abs() < 1e-6, "step {step}: {got} != {w}");
+    }
+    assert_eq!(rates, [0.1, 0.05, 0.01]);
+    // a scheduled rate cannot be set by hand
+    assert!(m.set_learning_rate(0.5).is_err());
+    // schedules travel in the model's JSON
+    let opt: Optimizer = Optimizer::adam(ExponentialDecay::new(1e-3, 100, 0.9)).into();
+    let json = serde_json::to_string(&opt).unwrap();
+    assert!(json.contains("ExponentialDecay"), "{json}");
+    assert_eq!(serde_json::from_str::<Optimizer>(&json).unwrap(), opt);
+}

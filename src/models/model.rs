@@ -207,8 +207,10 @@ impl Model {
                 format!("{learning_rate} is not a positive number"),
             ));
         }
-        compiled.optimizer.set_learning_rate(learning_rate);
-        Ok(())
+        compiled
+            .optimizer
+            .set_learning_rate(learning_rate)
+            .map_err(|m| Error::config("learning rate", m))
     }
 
     /// Asks `fit` to stop after the current batch, as Keras' `model.stop_training = True`; for

@@ -1,14 +1,15 @@
 //! Optimizer configurations with Keras' names and defaults.
 
 use crate::error::{Error, Result};
+use crate::training::optimizers::LearningRate;
 use serde::{Deserialize, Serialize};
 
 /// Stochastic gradient descent, optionally with (Nesterov) momentum.
 /// Keras' defaults: learning rate 0.01, momentum 0, no Nesterov.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sgd {
-    /// Step size (default 0.01).
-    pub learning_rate: f64,
+    /// Step size, or a schedule of it (default 0.01).
+    pub learning_rate: LearningRate,
     /// Velocity decay in `[0, 1)` (default 0).
     pub momentum: f64,
     /// Whether to use Nesterov momentum (default false).
@@ -19,8 +20,8 @@ pub struct Sgd {
 /// not centered. (Burn's own RMSprop defaults differ; kiln follows Keras.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RmsProp {
-    /// Step size (default 0.001).
-    pub learning_rate: f64,
+    /// Step size, or a schedule of it (default 0.001).
+    pub learning_rate: LearningRate,
     /// Decay of the moving average of squared gradients (default 0.9).
     pub rho: f64,
     /// Momentum (default 0).
@@ -35,8 +36,8 @@ pub struct RmsProp {
 /// With a weight decay it is AdamW (decoupled, Keras' default 0.004).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Adam {
-    /// Step size (default 0.001).
-    pub learning_rate: f64,
+    /// Step size, or a schedule of it (default 0.001).
+    pub learning_rate: LearningRate,
     /// Decay of the first moment (default 0.9).
     pub beta_1: f64,
     /// Decay of the second moment (default 0.999).
@@ -74,18 +75,18 @@ pub enum Optimizer {
 
 impl Optimizer {
     /// SGD at `learning_rate`, Keras' defaults otherwise.
-    pub fn sgd(learning_rate: f64) -> Sgd {
+    pub fn sgd(learning_rate: impl Into<LearningRate>) -> Sgd {
         Sgd {
-            learning_rate,
+            learning_rate: learning_rate.into(),
             momentum: 0.0,
             nesterov: false,
         }
     }
 
     /// RMSprop at `learning_rate`, Keras' defaults otherwise.
-    pub fn rmsprop(learning_rate: f64) -> RmsProp {
+    pub fn rmsprop(learning_rate: impl Into<LearningRate>) -> RmsProp {
         RmsProp {
-            learning_rate,
+            learning_rate: learning_rate.into(),
             rho: 0.9,
             momentum: 0.0,
             epsilon: 1e-7,
@@ -94,9 +95,9 @@ impl Optimizer {
     }
 
     /// Adam at `learning_rate`, Keras' defaults otherwise.
-    pub fn adam(learning_rate: f64) -> Adam {
+    pub fn adam(learning_rate: impl Into<LearningRate>) -> Adam {
         Adam {
-            learning_rate,
+            learning_rate: learning_rate.into(),
             beta_1: 0.9,
             beta_2: 0.999,
             epsilon: 1e-7,
@@ -105,7 +106,7 @@ impl Optimizer {
     }
 
     /// AdamW at `learning_rate` with Keras' weight decay of 0.004.
-    pub fn adamw(learning_rate: f64) -> Adam {
+    pub fn adamw(learning_rate: impl Into<LearningRate>) -> Adam {
         Adam {
             weight_decay: Some(0.004),
             ..Self::adam(learning_rate)
@@ -138,12 +139,17 @@ impl Optimizer {
         }
     }
 
-    /// The configured learning rate.
+    /// The configured learning rate at the first step (a schedule's initial rate).
     pub fn learning_rate(&self) -> f64 {
+        self.learning_rate_schedule().at(0)
+    }
+
+    /// The configured learning rate: a constant or a schedule.
+    pub fn learning_rate_schedule(&self) -> &LearningRate {
         match self {
-            Optimizer::Sgd(o) => o.learning_rate,
-            Optimizer::Rmsprop(o) => o.learning_rate,
-            Optimizer::Adam(o) | Optimizer::Adamw(o) => o.learning_rate,
+            Optimizer::Sgd(o) => &o.learning_rate,
+            Optimizer::Rmsprop(o) => &o.learning_rate,
+            Optimizer::Adam(o) | Optimizer::Adamw(o) => &o.learning_rate,
         }
     }
 
@@ -159,8 +165,14 @@ impl Optimizer {
                 ))
             }
         };
+        if let LearningRate::Schedule(s) = self.learning_rate_schedule() {
+            s.validate()?;
+        }
         let lr = self.learning_rate();
-        check(lr.is_finite() && lr > 0.0, "learning_rate", lr, "(0, inf)")?;
+        check(lr.is_finite() && lr >= 0.0, "learning_rate", lr, "[0, inf)")?;
+        if matches!(self.learning_rate_schedule(), LearningRate::Constant(_)) {
+            check(lr > 0.0, "learning_rate", lr, "(0, inf)")?;
+        }
         match self {
             Optimizer::Sgd(o) => check(
                 (0.0..1.0).contains(&o.momentum),

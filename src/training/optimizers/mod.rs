@@ -3,6 +3,10 @@
 mod config;
 mod rules;
 mod runtime;
+mod schedules;
 
 pub use config::{Adam, Optimizer, RmsProp, Sgd};
 pub(crate) use runtime::OptimizerState;
+pub use schedules::{
+    CosineDecay, ExponentialDecay, LearningRate, PiecewiseConstantDecay, Schedule,
+};

@@ -1,8 +1,8 @@
 //! The optimizer while a model trains: Keras' rule, Burn's state keeping, the step count.
 
 use crate::graph::Network;
-use crate::training::optimizers::Optimizer;
 use crate::training::optimizers::rules::{AdamRule, RmsPropRule, SgdRule};
+use crate::training::optimizers::{LearningRate, Optimizer};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +12,7 @@ pub(crate) struct OptimizerState {
     config: Optimizer,
     inner: ModuleOptimizer,
     iterations: Arc<AtomicU64>,
-    learning_rate: f64,
+    learning_rate: LearningRate,
 }
 
 impl OptimizerState {
@@ -38,7 +38,7 @@ impl OptimizerState {
             }),
         };
         OptimizerState {
-            learning_rate: config.learning_rate(),
+            learning_rate: config.learning_rate_schedule().clone(),
             config,
             inner,
             iterations,
@@ -47,8 +47,10 @@ impl OptimizerState {
 
     /// One update of every parameter that has a gradient.
     pub(crate) fn step(&mut self, network: Network, grads: GradientsParams) -> Network {
+        // the rate of step t is read before counting it, as Keras' schedules see step 0 first
+        let lr = self.learning_rate();
         self.iterations.fetch_add(1, Ordering::Relaxed);
-        self.inner.step(self.learning_rate, network, grads)
+        self.inner.step(lr, network, grads)
     }
 
     /// The per-weight state (moments, averages) in Burn's optimizer record format, keyed by
@@ -79,12 +81,20 @@ impl OptimizerState {
 
     /// The current learning rate.
     pub(crate) fn learning_rate(&self) -> f64 {
-        self.learning_rate
+        self.learning_rate.at(self.iterations())
     }
 
-    /// Sets the learning rate of the next steps.
-    pub(crate) fn set_learning_rate(&mut self, learning_rate: f64) {
-        self.learning_rate = learning_rate;
+    /// Sets the learning rate of the next steps; refused when it follows a schedule.
+    pub(crate) fn set_learning_rate(&mut self, learning_rate: f64) -> Result<(), String> {
+        if let LearningRate::Schedule(_) = self.learning_rate {
+            return Err(
+                "the optimizer follows a learning-rate schedule; compile with a constant rate \
+                 to set it"
+                    .into(),
+            );
+        }
+        self.learning_rate = LearningRate::Constant(learning_rate);
+        Ok(())
     }
 
     /// The configuration compiled.
