@@ -14,6 +14,7 @@ mod lambda;
 mod learning_rate;
 mod list;
 mod monitor;
+mod plot;
 pub(crate) mod progbar;
 mod terminate_on_nan;
 
