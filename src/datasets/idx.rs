@@ -1,4 +1,5 @@
 //! The IDX format of MNIST: a magic number, big-endian dimensions, then unsigned bytes.
+//! [`read`] loads any such file.
 
 use crate::error::{Error, Result};
 use flate2::read::GzDecoder;
@@ -10,6 +11,18 @@ use std::path::Path;
 pub(crate) struct Idx {
     pub dims: Vec<usize>,
     pub data: Vec<u8>,
+}
+
+/// Reads an IDX file of unsigned bytes (gzipped or not), such as MNIST's
+/// `t10k-images-idx3-ubyte.gz`, as an array of its dimensions.
+pub fn read(path: impl AsRef<Path>) -> Result<ndarray::ArrayD<u8>> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let idx = parse(&decompress(&bytes, path)?, path)?;
+    Ok(
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&idx.dims), idx.data)
+            .expect("sizes checked by parse"),
+    )
 }
 
 /// The raw content of `bytes`, decompressed when it is gzip.

@@ -77,6 +77,14 @@ pub fn load_data_from(dir: impl AsRef<Path>) -> Result<Mnist> {
     assemble(xtr?, ytr?, xte?, yte?, dir)
 }
 
+/// The four MNIST-named IDX files of `dir` (gzipped or not), without checking that they are
+/// the official ones: Fashion-MNIST, a subset, or any data laid out the same way.
+pub fn load_idx_dir(dir: impl AsRef<Path>) -> Result<Mnist> {
+    let dir = dir.as_ref();
+    let [xtr, ytr, xte, yte] = FILES.map(|(name, _)| read(dir, name, None));
+    assemble(xtr?, ytr?, xte?, yte?, dir)
+}
+
 /// A small real part of MNIST shipped inside the crate: the first 2,000 training and the
 /// first 500 test images, for tests and for running examples offline.
 pub fn subset() -> Result<Mnist> {

@@ -1,5 +1,5 @@
 //! Datasets, loaded like Keras' `keras.datasets`.
 
 mod download;
-mod idx;
+pub mod idx;
 pub mod mnist;

@@ -139,6 +139,17 @@ impl Optimizer {
         }
     }
 
+    /// The same optimizer at another learning rate (a constant or a schedule).
+    pub fn with_learning_rate(mut self, learning_rate: impl Into<LearningRate>) -> Self {
+        let lr = learning_rate.into();
+        match &mut self {
+            Optimizer::Sgd(o) => o.learning_rate = lr,
+            Optimizer::Rmsprop(o) => o.learning_rate = lr,
+            Optimizer::Adam(o) | Optimizer::Adamw(o) => o.learning_rate = lr,
+        }
+        self
+    }
+
     /// The configured learning rate at the first step (a schedule's initial rate).
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate_schedule().at(0)

@@ -1,0 +1,241 @@
+//! The four commands.
+
+use crate::data::{self, Split};
+use crate::npy::read_npy;
+use crate::{Common, TrainArgs};
+use kiln::callbacks::EarlyStopping;
+use kiln::io::ModelConfig;
+use kiln::{Device, DeviceChoice, EvalOptions, FitOptions, Logs, Loss, Metric, Model, Optimizer};
+use ndarray::{ArrayD, Axis, IxDyn};
+use std::path::Path;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn text<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+fn device(common: &Common) -> Result<Device> {
+    Device::new(common.device.parse::<DeviceChoice>().map_err(text)?).map_err(text)
+}
+
+/// A model from an architecture `.json` (fresh weights) or a saved `.safetensors`.
+fn open(path: &Path, device: Device) -> Result<Model> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => ModelConfig::read(path)
+            .and_then(|c| c.build(device))
+            .map_err(text),
+        _ => kiln::load_model_on(path, device).map_err(text),
+    }
+}
+
+pub fn summary(path: &Path) -> Result {
+    let model = open(path, Device::cpu().map_err(text)?)?;
+    model.summary().print();
+    Ok(())
+}
+
+pub fn train(args: TrainArgs) -> Result {
+    if let Some(seed) = args.seed {
+        kiln::set_random_seed(seed);
+    }
+    let mut model = open(&args.model, device(&args.common)?)?;
+    compile(&mut model, &args)?;
+    let data = data::load(&args.data, &args.common.label_column)?;
+    let x = data::inputs(&model, &data.train.x, data.bytes)?;
+    let y = data::targets(&model, &data.train.y)?;
+
+    let mut options = FitOptions::default()
+        .epochs(args.epochs)
+        .batch_size(args.batch_size)
+        .validation_split(args.validation_split);
+    if let Some(seed) = args.seed {
+        options = options.seed(seed);
+    }
+    let monitor = if args.validation_split > 0.0 {
+        "val_loss"
+    } else {
+        "loss"
+    };
+    let mut stop = args.early_stopping.map(|p| {
+        EarlyStopping::new(monitor)
+            .patience(p)
+            .restore_best_weights(true)
+    });
+    if let Some(stop) = &mut stop {
+        options = options.callback(stop);
+    }
+    let history = model.fit(&x, &y, options).map_err(text)?;
+
+    let out = &args.out;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let files = [
+        out.join("model.safetensors"),
+        out.join("history.csv"),
+        out.join("curves.png"),
+    ];
+    model.save(&files[0]).map_err(text)?;
+    history.save_csv(&files[1]).map_err(text)?;
+    history.plot(&files[2]).map_err(text)?;
+    for f in &files {
+        println!("wrote {}", f.display());
+    }
+    if let Some(stop) = &stop {
+        println!("stopped_epoch={}", stop.stopped_epoch().unwrap_or(0));
+    }
+    // the test set when the source has one, else the held-out part, else the training data
+    let (name, split) = match data.test {
+        Some(test) => ("test", test),
+        None if args.validation_split > 0.0 => {
+            ("val", data::split_off(&data.train, args.validation_split).1)
+        }
+        None => ("train", data.train),
+    };
+    let scores = score(&model, &split, data.bytes)?;
+    println!("{}", line(name, &scores));
+    Ok(())
+}
+
+/// Compiles `model` from the file's compile section, with the flags replacing its parts.
+fn compile(model: &mut Model, args: &TrainArgs) -> Result {
+    let file = model.compile_config();
+    if file.is_some() && args.optimizer.is_none() && args.lr.is_none() && args.loss.is_none() {
+        return Ok(());
+    }
+    let optimizer = match (&args.optimizer, &file) {
+        (Some(name), _) => Optimizer::from_name(name).map_err(text)?,
+        (None, Some(c)) => c.optimizer.clone(),
+        (None, None) => Optimizer::from_name("adam").map_err(text)?,
+    };
+    let optimizer = match args.lr {
+        Some(lr) => optimizer.with_learning_rate(lr),
+        None => optimizer,
+    };
+    let loss = match (&args.loss, &file) {
+        (Some(name), _) => name.parse::<Loss>().map_err(text)?.into(),
+        (None, Some(c)) => c.loss,
+        (None, None) => {
+            return Err(format!(
+                "{} has no compile section: give --loss (and --optimizer)",
+                args.model.display()
+            ));
+        }
+    };
+    let metrics = file.map_or(vec![Metric::Accuracy], |c| c.metrics);
+    model.compile(optimizer, loss, &metrics).map_err(text)
+}
+
+fn score(model: &Model, split: &Split, bytes: bool) -> Result<Logs> {
+    let x = data::inputs(model, &split.x, bytes)?;
+    let y = data::targets(model, &split.y)?;
+    let quiet = EvalOptions::default().batch_size(128).verbose(0);
+    model.evaluate_with(&x, &y, quiet).map_err(text)
+}
+
+/// `test_loss=0.0443 test_accuracy=0.9862`
+fn line(prefix: &str, scores: &Logs) -> String {
+    scores
+        .iter()
+        .map(|(n, v)| format!("{prefix}_{n}={v:.4}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn evaluate(path: &Path, source: &str, common: &Common) -> Result {
+    let model = kiln::load_model_on(path, device(common)?).map_err(text)?;
+    if model.compile_config().is_none() {
+        return Err(format!(
+            "{} was saved without compile settings; it cannot be scored",
+            path.display()
+        ));
+    }
+    let data = data::load(source, &common.label_column)?;
+    let (name, split) = match data.test {
+        Some(test) => ("test", test),
+        None => {
+            println!("{source} has no test set; scoring its training samples");
+            ("train", data.train)
+        }
+    };
+    let scores = score(&model, &split, data.bytes)?;
+    println!("{}", line(name, &scores));
+    Ok(())
+}
+
+pub fn predict(path: &Path, input: &Path, limit: Option<usize>, common: &Common) -> Result {
+    let model = kiln::load_model_on(path, device(common)?).map_err(text)?;
+    let (x, bytes) = read_inputs(&model, input)?;
+    let x = data::inputs(&model, &x, bytes)?;
+    let probabilities = model.predict(&x).map_err(text)?;
+    let rows = probabilities.len_of(Axis(0));
+    for (i, p) in probabilities
+        .axis_iter(Axis(0))
+        .take(limit.unwrap_or(rows))
+        .enumerate()
+    {
+        let (class, best) = p
+            .iter()
+            .enumerate()
+            .fold((0, f32::MIN), |b, (c, &v)| if v > b.1 { (c, v) } else { b });
+        let all: Vec<String> = p.iter().map(|v| format!("{v:.4}")).collect();
+        println!(
+            "{i}: class={class} p={best:.4} probabilities=[{}]",
+            all.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The samples of a `.png` (one image, resized to the model's input), an IDX file, or a `.npy`.
+fn read_inputs(model: &Model, input: &Path) -> Result<(ArrayD<f32>, bool)> {
+    let name = input.to_string_lossy();
+    if name.ends_with(".npy") {
+        let a = read_npy(input)?;
+        return Ok((a.array, a.bytes));
+    }
+    if name.ends_with(".png") {
+        return png(model, input).map(|x| (x, true));
+    }
+    if name.contains("idx") {
+        let a = kiln::datasets::idx::read(input).map_err(text)?;
+        return Ok((a.mapv(|v| v as f32), true));
+    }
+    Err(format!(
+        "{name}: give a .png image, an IDX file (name containing idx) or a .npy"
+    ))
+}
+
+fn png(model: &Model, input: &Path) -> Result<ArrayD<f32>> {
+    let dims = model.graph().inputs()[0].shape.dims().to_vec();
+    // [h, w, c] images; [n] inputs take a square grayscale image flattened
+    let (h, w, c) = match dims[..] {
+        [h, w, c] => (h, w, c),
+        [h, w] => (h, w, 1),
+        [n] => {
+            let side = (n as f64).sqrt().round() as usize;
+            if side * side != n {
+                return Err(format!("the model's input {dims:?} is not an image"));
+            }
+            (side, side, 1)
+        }
+        _ => return Err(format!("the model's input {dims:?} is not an image")),
+    };
+    let image = image::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let image = image.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);
+    let pixels: Vec<f32> = match c {
+        1 => image
+            .to_luma8()
+            .into_raw()
+            .into_iter()
+            .map(f32::from)
+            .collect(),
+        3 => image
+            .to_rgb8()
+            .into_raw()
+            .into_iter()
+            .map(f32::from)
+            .collect(),
+        _ => return Err(format!("the model takes {c} channels; images have 1 or 3")),
+    };
+    ArrayD::from_shape_vec(IxDyn(&[1, h, w, c]), pixels).map_err(text)
+}

@@ -1,0 +1,137 @@
+//! `kiln`: train, evaluate, predict and inspect model files from the command line.
+//!
+//! ```sh
+//! kiln summary models/mnist_cnn.json
+//! kiln train models/mnist_cnn.json --data mnist --epochs 3 --out runs/cnn
+//! kiln evaluate runs/cnn/model.safetensors --data mnist
+//! kiln predict runs/cnn/model.safetensors --input digit.png
+//! ```
+
+mod commands;
+mod data;
+mod npy;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Keras-style deep learning from the command line: train the models of `models/`, evaluate
+/// and use the files they produce.
+#[derive(Parser)]
+#[command(name = "kiln", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a model's Keras-style summary (an architecture .json or a saved .safetensors).
+    Summary {
+        /// The model file.
+        model: PathBuf,
+    },
+    /// Train a model described by an architecture file and write the trained model, its
+    /// history (CSV) and its curves (PNG).
+    Train(TrainArgs),
+    /// Score a saved model on a data set's test samples.
+    Evaluate {
+        /// The saved model (.safetensors from `kiln train` or `Model::save`).
+        model: PathBuf,
+        /// The data: mnist, a directory of IDX files, a .npz, X.npy,Y.npy, or a .csv.
+        #[arg(long)]
+        data: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the top class and the probabilities a saved model gives each input.
+    Predict {
+        /// The saved model.
+        model: PathBuf,
+        /// The inputs: a .png image, an .idx(.gz) file of images, or a .npy array.
+        #[arg(long)]
+        input: PathBuf,
+        /// Print at most this many samples (default: all).
+        #[arg(long)]
+        limit: Option<usize>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Flags every command that runs a model takes.
+#[derive(Args, Clone)]
+struct Common {
+    /// Where to run: auto (a GPU when one works, else the CPU), cpu, cpu-ndarray or gpu.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// The label column of a .csv data file.
+    #[arg(long, default_value = "label")]
+    label_column: String,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// The architecture file (models/mnist_cnn.json) or a saved model to train further.
+    model: PathBuf,
+    /// The data: mnist, a directory of IDX files, a .npz, X.npy,Y.npy, or a .csv.
+    #[arg(long)]
+    data: String,
+    /// Epochs to train.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Samples per step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Where to write model.safetensors, history.csv and curves.png.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// The optimizer (sgd, rmsprop, adam, adamw), replacing the file's.
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// The learning rate, replacing the file's.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// The loss (categorical_crossentropy, sparse_categorical_crossentropy, ...), replacing
+    /// the file's.
+    #[arg(long)]
+    loss: Option<String>,
+    /// Hold out this last fraction of the training samples for validation.
+    #[arg(long, default_value_t = 0.0)]
+    validation_split: f64,
+    /// Stop when val_loss (loss without validation) has not improved for this many epochs,
+    /// and keep the best weights.
+    #[arg(long)]
+    early_stopping: Option<usize>,
+    /// Seed the weights and the shuffling, for a reproducible run.
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Summary { model } => commands::summary(&model),
+        Command::Train(args) => commands::train(args),
+        Command::Evaluate {
+            model,
+            data,
+            common,
+        } => commands::evaluate(&model, &data, &common),
+        Command::Predict {
+            model,
+            input,
+            limit,
+            common,
+        } => commands::predict(&model, &input, limit, &common),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The `kiln` binary on the real MNIST subset shipped in `src/datasets/mnist_subset`: train for
+//! one epoch, then evaluate and predict with the file it wrote; and its errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SUBSET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/datasets/mnist_subset");
+
+fn kiln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiln-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// The `name=value` pairs of a line.
+fn values(line: &str) -> Vec<(String, f64)> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+        .collect()
+}
+
+#[test]
+fn train_then_evaluate_and_predict_with_the_written_file() {
+    let out_dir = temp("run");
+    let run = kiln(&[
+        "train",
+        "models/mnist_dense.json",
+        "--data",
+        SUBSET,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+    ]);
+    let text = stdout(&run);
+    assert!(
+        run.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(text.contains("Training on: cpu"), "{text}");
+    let last = text.lines().last().unwrap();
+    let scores = values(last);
+    assert_eq!(scores[0].0, "test_loss", "{last}");
+    let accuracy = scores.iter().find(|(k, _)| k == "test_accuracy").unwrap().1;
+    // 784-512-10 after one epoch on 2,000 digits: about 0.88 on the 500 test digits
+    assert!(accuracy > 0.8, "{last}");
+
+    let model = out_dir.join("model.safetensors");
+    let csv = std::fs::read_to_string(out_dir.join("history.csv")).unwrap();
+    assert!(csv.starts_with("epoch,accuracy,loss\n0,"), "{csv}");
+    let png = std::fs::read(out_dir.join("curves.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+
+    // evaluate scores the written model exactly as train did
+    let eval = kiln(&[
+        "evaluate",
+        model.to_str().unwrap(),
+        "--data",
+        SUBSET,
+        "--device",
+        "cpu",
+    ]);
+    assert!(eval.status.success());
+    assert_eq!(stdout(&eval).lines().last().unwrap(), last);
+
+    // predict on the 500 test images: its classes give the same accuracy
+    let images = Path::new(SUBSET).join("t10k-images-idx3-ubyte.gz");
+    let pred = kiln(&[
+        "predict",
+        model.to_str().unwrap(),
+        "--input",
+        images.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(pred.status.success());
+    let lines: Vec<String> = stdout(&pred).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 500);
+    let labels = kiln::datasets::mnist::subset().unwrap().y_test;
+    let classes: Vec<usize> = lines
+        .iter()
+        .map(|l| {
+            let c = l
+                .split("class=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap();
+            c.parse().unwrap()
+        })
+        .collect();
+    let correct = classes
+        .iter()
+        .zip(&labels)
+        .filter(|(c, l)| **c == **l as usize)
+        .count();
+    assert!(
+        (correct as f64 / 500.0 - accuracy).abs() < 1e-3,
+        "{correct}/500 vs {accuracy}"
+    );
+    let probabilities: Vec<f64> = lines[0]
+        .split('[')
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(']')
+        .split(", ")
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(probabilities.len(), 10);
+    assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-2);
+
+    // a PNG of the first test digit gets the same class
+    let subset = kiln::datasets::mnist::subset().unwrap();
+    let pixels: Vec<u8> = subset
+        .x_test
+        .slice(ndarray::s![0, .., ..])
+        .iter()
+        .copied()
+        .collect();
+    let png = temp("digit.png");
+    image::GrayImage::from_raw(28, 28, pixels)
+        .unwrap()
+        .save(&png)
+        .unwrap();
+    let one = kiln(&[
+        "predict",
+        model.to_str().unwrap(),
+        "--input",
+        png.to_str().unwrap(),
+    ]);
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    let line = stdout(&one);
+    assert!(
+        line.starts_with(&format!("0: class={} ", classes[0])),
+        "{line}"
+    );
+}
+
+/// `.npy` bytes of a `uint8` array.
+fn npy_u8(shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+#[test]
+fn npy_npz_and_csv_sources_train() {
+    let m = kiln::datasets::mnist::subset().unwrap();
+    let n = 300;
+    let x: Vec<u8> = m.x_train.iter().take(n * 784).copied().collect();
+    let y: Vec<u8> = m.y_train.iter().take(n).copied().collect();
+    let (xp, yp) = (temp("x.npy"), temp("y.npy"));
+    std::fs::write(&xp, npy_u8(&[n, 28, 28], &x)).unwrap();
+    std::fs::write(&yp, npy_u8(&[n], &y)).unwrap();
+    let pair = format!("{},{}", xp.display(), yp.display());
+    let out = temp("npy-run");
+    let run = kiln(&[
+        "train",
+        "models/mnist_cnn.json",
+        "--data",
+        &pair,
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout(&run)
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("train_loss=")
+    );
+
+    // an .npz with train and test arrays, as keras' mnist.npz
+    let npz = temp("mnist.npz");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&npz).unwrap());
+    let stored =
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in [
+        ("x_train.npy", npy_u8(&[n, 28, 28], &x)),
+        ("y_train.npy", npy_u8(&[n], &y)),
+        ("x_test.npy", npy_u8(&[100, 28, 28], &x[..100 * 784])),
+        ("y_test.npy", npy_u8(&[100], &y[..100])),
+    ] {
+        zip.start_file(name, stored).unwrap();
+        std::io::Write::write_all(&mut zip, &bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let run = kiln(&[
+        "train",
+        "models/mnist_dense.json",
+        "--data",
+        npz.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.1",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout(&run)
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("test_loss=")
+    );
+
+    // a CSV with a label column and a validation split
+    let csv = temp("blobs.csv");
+    let mut text = String::from("a,b,label\n");
+    for i in 0..200 {
+        let c = i % 2;
+        text.push_str(&format!(
+            "{},{},{c}\n",
+            c as f32 * 2.0 + (i % 7) as f32 / 10.0,
+            1.0 - c as f32
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let model = temp("blobs.json");
+    let json = r#"{"format": "kiln.model", "format_version": 1, "name": "blobs",
+        "graph": {"inputs": [{"name": "x", "shape": [2]}],
+                  "layers": [{"class_name": "Dense", "config": {"units": 2, "activation": "softmax"}}]}}"#;
+    std::fs::write(&model, json).unwrap();
+    let run = kiln(&[
+        "train",
+        model.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--loss",
+        "sparse_categorical_crossentropy",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--epochs",
+        "20",
+        "--validation-split",
+        "0.2",
+        "--early-stopping",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let text = stdout(&run);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let scores = values(text.lines().last().unwrap());
+    assert_eq!(scores[0].0, "val_loss");
+    assert!(text.contains("stopped_epoch="));
+}
+
+fn fails(args: &[&str], needle: &str) {
+    let out = kiln(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+}
+
+#[test]
+fn errors_are_messages_with_a_failing_exit_code() {
+    fails(&["summary", "no/such/model.json"], "no/such/model.json");
+    let garbage = temp("garbage.safetensors");
+    std::fs::write(&garbage, b"not a model at all").unwrap();
+    fails(&["summary", garbage.to_str().unwrap()], "safetensors");
+    let bad_json = temp("bad.json");
+    std::fs::write(&bad_json, "{\"format\": \"kiln.model\", ").unwrap();
+    fails(&["summary", bad_json.to_str().unwrap()], "not valid JSON");
+    // 28x28 images do not fit a model taking 2 features
+    let model = temp("tiny.json");
+    std::fs::write(
+        &model,
+        r#"{"format": "kiln.model", "format_version": 1, "name": "t",
+            "graph": {"inputs": [{"name": "x", "shape": [2]}],
+                      "layers": [{"class_name": "Dense", "config": {"units": 10}}]},
+            "compile": {"optimizer": {"class_name": "sgd", "config": {"learning_rate": 0.1, "momentum": 0.0, "nesterov": false}},
+                        "loss": {"loss": "categorical_crossentropy"}, "metrics": []}}"#,
+    )
+    .unwrap();
+    fails(
+        &[
+            "train",
+            model.to_str().unwrap(),
+            "--data",
+            SUBSET,
+            "--device",
+            "cpu",
+        ],
+        "model's input",
+    );
+    fails(
+        &["train", "models/mnist_dense.json", "--data", "nowhere.xyz"],
+        "not a data source",
+    );
+    fails(
+        &[
+            "train",
+            "models/mnist_dense.json",
+            "--data",
+            SUBSET,
+            "--optimizer",
+            "adagrad",
+        ],
+        "adagrad",
+    );
+    fails(
+        &["evaluate", "missing.safetensors", "--data", SUBSET],
+        "missing.safetensors",
+    );
+    fails(&["train", "models/mnist_dense.json"], "--data");
+    for sub in ["summary", "train", "evaluate", "predict"] {
+        let out = kiln(&[sub, "--help"]);
+        assert!(
+            out.status.success() && stdout(&out).contains("Usage"),
+            "{sub} --help"
+        );
+    }
+}
