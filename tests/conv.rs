@@ -2,8 +2,8 @@
 //! hand-computed examples, batch normalization's two modes, channels-last semantics.
 
 use kiln::layers::{
-    AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout, Flatten,
-    GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Padding,
+    AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Flatten, GlobalAveragePooling2D,
+    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Padding,
 };
 use kiln::prelude::*;
 use ndarray::{Array, ArrayD, IxDyn};
@@ -126,17 +126,13 @@ fn shapes_and_counts_by_hand() {
 
 #[test]
 fn the_keras_convnet_summary() {
-    let s = Sequential::new()
-        .input([28, 28, 1])
-        .add(Conv2D::new(32, 3).activation(Relu))
-        .add(MaxPooling2D::new(2))
-        .add(Conv2D::new(64, 3).activation(Relu))
-        .add(MaxPooling2D::new(2))
-        .add(Flatten::new())
-        .add(Dropout::new(0.5))
-        .add(Dense::new(10).activation(Softmax))
-        .summary()
-        .unwrap();
+    // the example's model, as its file (tests/models.rs checks the two are the same)
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mnist_cnn.json");
+    let s = kiln::io::ModelConfig::read(path)
+        .unwrap()
+        .build(Device::cpu().unwrap())
+        .unwrap()
+        .summary();
     let rows: Vec<(&str, &str, usize)> = s
         .rows
         .iter()

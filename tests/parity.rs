@@ -12,9 +12,11 @@
 //! The wgpu device is `Device::gpu()`. When it cannot start, the test says so and checks the
 //! CPU backends only, unless `KILN_REQUIRE_WGPU=1` (set by `.ci/run`, which installs lavapipe).
 
+mod common;
+
 use kiln::io::ModelConfig;
 use kiln::prelude::*;
-use ndarray::{Array2, ArrayD, IxDyn};
+use ndarray::{Array2, ArrayD};
 
 fn devices() -> Vec<Device> {
     let mut devices = vec![Device::cpu().unwrap(), Device::cpu_ndarray().unwrap()];
@@ -32,17 +34,7 @@ fn devices() -> Vec<Device> {
 }
 
 fn random(shape: &[usize], seed: u64) -> ArrayD<f32> {
-    let n: usize = shape.iter().product();
-    let mut s = seed;
-    let values = (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
-        })
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(shape), values).unwrap()
+    common::uniform(shape, seed)
 }
 
 fn labels(n: usize, classes: usize) -> Array2<f32> {

@@ -1,5 +1,7 @@
 //! Saving and loading: round trips, bad files, atomic writes.
 
+mod common;
+
 use kiln::graph::{Graph, InputSpec, Node, Source};
 use kiln::io::ModelConfig;
 use kiln::prelude::*;
@@ -22,17 +24,7 @@ fn cpu() -> Device {
 }
 
 fn random(shape: &[usize], seed: u64) -> ArrayD<f32> {
-    let n: usize = shape.iter().product();
-    let mut s = seed;
-    let values = (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        })
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(shape), values).unwrap()
+    common::uniform(shape, seed).mapv(|v| v * 0.5)
 }
 
 fn bits(a: &ArrayD<f32>) -> Vec<u32> {
