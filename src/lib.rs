@@ -30,8 +30,10 @@
 //! - [`graph`]: the graph every model lowers to, and [`graph::Network`], the Burn module that
 //!   runs it.
 //! - [`models`]: [`Sequential`], the built [`Model`] and its [`Summary`].
-//! - [`training`]: optimizers with Keras' update rules, losses, metrics, `fit` options,
-//!   [`History`].
+//! - [`training`]: optimizers with Keras' update rules and learning-rate schedules, losses,
+//!   metrics, `fit` options, [`History`].
+//! - [`callbacks`]: hooks into `fit`, `evaluate` and `predict`, and Keras' built-ins
+//!   (`EarlyStopping`, `ModelCheckpoint`, `BackupAndRestore`…).
 //! - [`data`] and [`datasets`]: host arrays in and out, MNIST.
 //! - [`io`]: weights as safetensors (Keras' or PyTorch's layout), the architecture as JSON,
 //!   whole models in one file.
