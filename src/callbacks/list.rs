@@ -10,7 +10,17 @@ pub(crate) struct CallbackList<'a> {
 }
 
 impl<'a> CallbackList<'a> {
-    pub(crate) fn new(callbacks: Vec<&'a mut dyn Callback>) -> Self {
+    /// `first` (the progress bar), the user's callbacks, then `last` (the History) if any.
+    pub(crate) fn around<'u: 'a>(
+        first: &'a mut dyn Callback,
+        user: Vec<&'u mut dyn Callback>,
+        last: Option<&'a mut dyn Callback>,
+    ) -> Self {
+        let mut callbacks: Vec<&'a mut dyn Callback> = vec![first];
+        for c in user {
+            callbacks.push(c); // shortens the callback's lifetime to the call's
+        }
+        callbacks.extend(last);
         CallbackList { callbacks }
     }
 

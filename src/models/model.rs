@@ -1,8 +1,8 @@
 //! `Model`: a built network with its device and, once compiled, its training setup.
 
 use crate::backend::Device;
+use crate::callbacks::CallbackList;
 use crate::callbacks::progbar::{Mode, ProgbarLogger};
-use crate::callbacks::{Callback, CallbackList};
 use crate::data::{HostArray, ToHostArray};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Network};
@@ -233,7 +233,9 @@ impl Model {
 
     /// Trains on inputs `x` and targets `y` (one-hot or integer labels, as the loss takes them).
     ///
-    /// Every check happens before the first step: a failing call leaves the model as it was.
+    /// Every check of the arguments happens before the first step: a call refused for its
+    /// arguments leaves the model as it was. A callback that returns an error ends training
+    /// there, with the steps taken so far kept.
     pub fn fit(
         &mut self,
         x: &impl ToHostArray,
@@ -281,19 +283,16 @@ impl Model {
         let steps = train.0.len().div_ceil(options.batch_size);
         let mut progress = ProgbarLogger::new(Mode::Fit, options.verbose, steps, options.epochs);
         let mut history = History::default();
-        let mut list: Vec<&mut dyn Callback> = vec![&mut progress];
-        for c in user {
-            list.push(c);
-        }
-        list.push(&mut history);
+        let mut list = CallbackList::around(&mut progress, user, Some(&mut history));
         training::fit(
             self,
             (&train.0, &train.1),
             validation.as_ref().map(|(a, b)| (a, b)),
             &options,
-            &mut CallbackList::new(list),
+            &mut list,
             shuffle_seed,
         )?;
+        drop(list);
         Ok(history)
     }
 
@@ -314,17 +313,8 @@ impl Model {
         self.check_pair(&x, &y, "evaluate")?;
         let steps = x.len().div_ceil(options.batch_size);
         let mut progress = ProgbarLogger::new(Mode::Evaluate, options.verbose, steps, 1);
-        let mut list: Vec<&mut dyn Callback> = vec![&mut progress];
-        for c in options.callbacks {
-            list.push(c);
-        }
-        training::evaluate(
-            self,
-            &x,
-            &y,
-            options.batch_size,
-            &mut CallbackList::new(list),
-        )
+        let mut list = CallbackList::around(&mut progress, options.callbacks, None);
+        training::evaluate(self, &x, &y, options.batch_size, &mut list)
     }
 
     /// The model's outputs for `x`, computed in batches of 32, silently.
@@ -340,11 +330,8 @@ impl Model {
         self.single_output("predict")?;
         let steps = x.len().div_ceil(options.batch_size);
         let mut progress = ProgbarLogger::new(Mode::Predict, options.verbose, steps, 1);
-        let mut list: Vec<&mut dyn Callback> = vec![&mut progress];
-        for c in options.callbacks {
-            list.push(c);
-        }
-        training::predict(self, &x, options.batch_size, &mut CallbackList::new(list))
+        let mut list = CallbackList::around(&mut progress, options.callbacks, None);
+        training::predict(self, &x, options.batch_size, &mut list)
     }
 
     /// One gradient step on exactly these samples; returns the batch's loss and metrics
