@@ -6,7 +6,11 @@ mod common;
 
 use kiln::Device;
 
-fn main() -> kiln::Result<()> {
+fn main() -> std::process::ExitCode {
+    common::exit_status(run())
+}
+
+fn run() -> kiln::Result<()> {
     let args = common::parse_args(5)?;
     if let Some(seed) = args.seed {
         kiln::set_random_seed(seed);

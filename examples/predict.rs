@@ -11,7 +11,11 @@ mod common;
 use kiln::{Device, DeviceChoice, EvalOptions};
 use ndarray::{ArrayD, Axis, IxDyn};
 
-fn main() -> kiln::Result<()> {
+fn main() -> std::process::ExitCode {
+    common::exit_status(run())
+}
+
+fn run() -> kiln::Result<()> {
     let mut path = None;
     let mut device = DeviceChoice::from_env()?;
     let mut args = std::env::args().skip(1);

@@ -78,6 +78,18 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
     Ok(args)
 }
 
+/// The exit status of an example: its error, if any, printed as a sentence (`error: ...`), not
+/// as `Debug` output.
+pub fn exit_status(result: kiln::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The full MNIST when it can be had, else the subset shipped with kiln, saying so.
 pub fn load_mnist() -> kiln::Result<Mnist> {
     match mnist::load_data() {
