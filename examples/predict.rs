@@ -8,6 +8,7 @@
 
 mod common;
 
+use kiln::training::PerOutput;
 use kiln::{Device, DeviceChoice, EvalOptions};
 use ndarray::{ArrayD, Axis, IxDyn};
 
@@ -76,7 +77,7 @@ fn run() -> kiln::Result<()> {
 
     let sparse = model
         .compile_config()
-        .is_some_and(|c| c.loss.loss.is_sparse());
+        .is_some_and(|c| matches!(c.loss, PerOutput::All(l) if l.loss.is_sparse()));
     let quiet = EvalOptions::default().batch_size(128).verbose(0);
     let scores = if sparse {
         model.evaluate_with(&x, &mnist.y_test, quiet)?

@@ -29,7 +29,8 @@
 //!   output shape and build a Burn module.
 //! - [`graph`]: the graph every model lowers to, and [`graph::Network`], the Burn module that
 //!   runs it.
-//! - [`models`]: [`Sequential`], the built [`Model`] and its [`Summary`].
+//! - [`models`]: [`Sequential`], the Functional API ([`Input`], [`SymbolicTensor`],
+//!   [`Functional`]), the built [`Model`] and its [`Summary`].
 //! - [`training`]: optimizers with Keras' update rules and learning-rate schedules, losses,
 //!   metrics, `fit` options, [`History`].
 //! - [`callbacks`]: hooks into `fit`, `evaluate` and `predict`, and Keras' built-ins
@@ -56,14 +57,16 @@ mod shape;
 pub mod training;
 
 pub use backend::{Device, DeviceChoice};
-pub use data::{HostArray, ToHostArray, to_categorical};
+pub use data::{HostArray, ToArrays, ToHostArray, to_categorical};
 pub use error::{Error, Result};
 pub use io::{WeightLayout, load_model, load_model_on};
 pub use layers::{Activation, Layer};
-pub use models::{Input, Model, Sequential, Summary};
+pub use models::{Functional, Input, Model, Sequential, Summary, SymbolicTensor};
 pub use random::set_random_seed;
 pub use shape::Shape;
-pub use training::{EvalOptions, FitOptions, History, Logs, Loss, LossConfig, Metric, Optimizer};
+pub use training::{
+    EvalOptions, FitOptions, History, Logs, Loss, LossConfig, Losses, Metric, Metrics, Optimizer,
+};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
@@ -79,12 +82,13 @@ pub struct ModelsReadmeDoctests;
 pub mod prelude {
     pub use crate::layers::Activation::{self, *};
     pub use crate::layers::{
-        ActivationLayer, AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout,
-        Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Padding,
-        Reshape,
+        ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv1D,
+        Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D,
+        MaxPooling2D, Maximum, Minimum, Multiply, Padding, Reshape, Subtract,
     };
+    pub use crate::models::{Apply, SharedLayer};
     pub use crate::{
-        Device, DeviceChoice, EvalOptions, FitOptions, Input, Loss, Metric, Model, Optimizer,
-        Sequential,
+        Device, DeviceChoice, EvalOptions, FitOptions, Functional, Input, Loss, Losses, Metric,
+        Metrics, Model, Optimizer, Sequential, SymbolicTensor,
     };
 }

@@ -1,9 +1,11 @@
 //! Data in and out: host arrays, labels, and the batches fed to the device.
 
 mod array;
+mod arrays;
 mod batches;
 mod categorical;
 
 pub use array::{Element, HostArray, ToHostArray};
+pub use arrays::{Arrays, ToArrays};
 pub(crate) use batches::{Batcher, batch_ranges};
 pub use categorical::to_categorical;

@@ -81,6 +81,7 @@ impl Graph {
                 ));
             }
         }
+        let (nodes, outputs) = sort_nodes(&layers, nodes, outputs)?;
         let mut graph = Graph {
             inputs,
             layers,
@@ -90,6 +91,17 @@ impl Graph {
             last_uses: Vec::new(),
         };
         graph.infer_shapes()?;
+        if let Some(unused) =
+            (0..graph.layers.len()).find(|l| !graph.nodes.iter().any(|n| n.layer == *l))
+        {
+            return Err(Error::config(
+                format!(
+                    "layer `{}`",
+                    graph.layers[unused].name().unwrap_or_default()
+                ),
+                "no node applies it, so it is not connected to the model's inputs",
+            ));
+        }
         graph.last_uses = graph.find_last_uses();
         Ok(graph)
     }
@@ -115,6 +127,7 @@ impl Graph {
 
     fn infer_shapes(&mut self) -> Result<()> {
         self.shapes.clear();
+        let mut first_inputs: Vec<Option<Vec<Shape>>> = vec![None; self.layers.len()];
         for i in 0..self.nodes.len() {
             let node = &self.nodes[i];
             let layer = self.layers.get(node.layer).ok_or_else(|| {
@@ -128,14 +141,34 @@ impl Graph {
                 )
             })?;
             let name = layer.name().unwrap_or_default();
-            let [source] = node.inputs.as_slice() else {
-                return Err(Error::config(
-                    format!("layer `{name}`"),
-                    format!("it takes one input, but is given {}", node.inputs.len()),
-                ));
-            };
-            let input = self.source_shape(*source, i, name)?;
-            let output = layer.output_shape(&input)?;
+            let inputs = node
+                .inputs
+                .iter()
+                .map(|s| self.source_shape(*s, i, name))
+                .collect::<Result<Vec<_>>>()?;
+            match &first_inputs[node.layer] {
+                // a shared layer has one set of weights, built for the shapes it first saw
+                Some(first) if *first != inputs => {
+                    let show = |s: &[Shape]| {
+                        s.iter()
+                            .map(|s| s.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    return Err(Error::Shape {
+                        layer: name.into(),
+                        expected: format!(
+                            "{} (a layer applied several times shares its weights, so every \
+                             application takes the shapes of the first)",
+                            show(first)
+                        ),
+                        received: show(&inputs),
+                    });
+                }
+                Some(_) => {}
+                None => first_inputs[node.layer] = Some(inputs.clone()),
+            }
+            let output = layer.output_shape_of(&inputs)?;
             self.shapes.push(output);
         }
         for out in &self.outputs {
@@ -189,6 +222,15 @@ impl Graph {
         self.shape_of(self.nodes[i].inputs[0])
     }
 
+    /// The shapes of every input of node `i`.
+    pub fn node_input_shapes(&self, i: usize) -> Vec<Shape> {
+        self.nodes[i]
+            .inputs
+            .iter()
+            .map(|s| self.shape_of(*s))
+            .collect()
+    }
+
     /// The shape a source carries.
     pub fn shape_of(&self, source: Source) -> Shape {
         match source {
@@ -239,6 +281,82 @@ impl Graph {
         }
         last
     }
+}
+
+/// The nodes in an order where each reads only inputs and earlier nodes (their given order
+/// when it already is one), with the sources renumbered; refuses reads of missing nodes and
+/// cycles, naming the layers involved.
+fn sort_nodes(
+    layers: &[Layer],
+    nodes: Vec<Node>,
+    outputs: Vec<Source>,
+) -> Result<(Vec<Node>, Vec<Source>)> {
+    let layer_name = |n: &Node| {
+        layers
+            .get(n.layer)
+            .and_then(|l| l.name())
+            .map_or(format!("node applying layer {}", n.layer), |name| {
+                format!("layer `{name}`")
+            })
+    };
+    for (i, node) in nodes.iter().enumerate() {
+        for s in &node.inputs {
+            if let Source::Node(j) = s
+                && *j >= nodes.len()
+            {
+                return Err(Error::config(
+                    layer_name(node),
+                    format!("node {i} reads node {j}, but the graph has {}", nodes.len()),
+                ));
+            }
+        }
+        if node.inputs.is_empty() {
+            return Err(Error::config(layer_name(node), "it is applied to no input"));
+        }
+    }
+    let mut order: Vec<usize> = Vec::with_capacity(nodes.len());
+    let mut placed = vec![false; nodes.len()];
+    while order.len() < nodes.len() {
+        let ready = (0..nodes.len()).find(|&i| {
+            !placed[i]
+                && nodes[i].inputs.iter().all(|s| match s {
+                    Source::Input(_) => true,
+                    Source::Node(j) => placed[*j],
+                })
+        });
+        let Some(i) = ready else {
+            let stuck: Vec<String> = (0..nodes.len())
+                .filter(|i| !placed[*i])
+                .map(|i| layer_name(&nodes[i]))
+                .collect();
+            return Err(Error::config(
+                "model graph",
+                format!(
+                    "it has a cycle: {} each wait for another's output; a model's layers must \
+                     read only its inputs and layers before them",
+                    stuck.join(", ")
+                ),
+            ));
+        };
+        placed[i] = true;
+        order.push(i);
+    }
+    let mut new_index = vec![0; nodes.len()];
+    for (new, old) in order.iter().enumerate() {
+        new_index[*old] = new;
+    }
+    let renumber = |s: &Source| match s {
+        Source::Node(j) => Source::Node(new_index[*j]),
+        input => *input,
+    };
+    let sorted = order
+        .iter()
+        .map(|&old| Node {
+            layer: nodes[old].layer,
+            inputs: nodes[old].inputs.iter().map(renumber).collect(),
+        })
+        .collect();
+    Ok((sorted, outputs.iter().map(renumber).collect()))
 }
 
 /// The nodes and output of a chain of `n` layers.
@@ -306,6 +424,13 @@ fn name_layers(layers: &mut [Layer]) -> Result<()> {
                 return Err(Error::config(
                     format!("{} layer", layer.class_name()),
                     "its name is empty; give a name or leave it unset",
+                ));
+            }
+            if name.contains('/') {
+                return Err(Error::config(
+                    format!("layer `{name}`"),
+                    "its name contains `/`, which separates layer and weight names in files; \
+                     choose a name without it",
                 ));
             }
             if !taken.insert(name.to_string()) {
@@ -413,9 +538,33 @@ mod tests {
     }
 
     #[test]
-    fn a_node_reading_a_later_node_is_refused() {
+    fn nodes_are_sorted_and_cycles_refused() {
         let layers: Vec<Layer> = vec![Dense::new(3).into(), Dense::new(3).into()];
-        let nodes = vec![
+        let inputs = vec![InputSpec {
+            name: "x".into(),
+            shape: Shape::new([3]),
+        }];
+        let out_of_order = vec![
+            Node {
+                layer: 1,
+                inputs: vec![Source::Node(1)],
+            },
+            Node {
+                layer: 0,
+                inputs: vec![Source::Input(0)],
+            },
+        ];
+        let g = Graph::new(
+            inputs.clone(),
+            layers.clone(),
+            out_of_order,
+            vec![Source::Node(0)],
+        )
+        .unwrap();
+        assert_eq!(g.nodes()[0].layer, 0);
+        assert_eq!(g.nodes()[1].inputs, vec![Source::Node(0)]);
+        assert_eq!(g.outputs(), &[Source::Node(1)]);
+        let cycle = vec![
             Node {
                 layer: 0,
                 inputs: vec![Source::Node(1)],
@@ -425,11 +574,34 @@ mod tests {
                 inputs: vec![Source::Node(0)],
             },
         ];
+        let e = Graph::new(inputs, layers, cycle, vec![Source::Node(1)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cycle") && e.contains("`dense`") && e.contains("`dense_1`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_node_reading_a_missing_node_is_refused() {
+        let layers: Vec<Layer> = vec![Dense::new(3).into(), Dense::new(3).into()];
+        let nodes = vec![
+            Node {
+                layer: 0,
+                inputs: vec![Source::Input(0)],
+            },
+            Node {
+                layer: 1,
+                inputs: vec![Source::Node(7)],
+            },
+        ];
         let inputs = vec![InputSpec {
             name: "x".into(),
             shape: Shape::new([3]),
         }];
-        assert!(Graph::new(inputs, layers, nodes, vec![Source::Node(1)]).is_err());
+        let e = Graph::new(inputs, layers, nodes, vec![Source::Node(1)]).unwrap_err();
+        assert!(e.to_string().contains("node 7"), "{e}");
     }
 
     #[test]

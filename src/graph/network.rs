@@ -54,8 +54,8 @@ impl Network {
         let mut built: Vec<Option<LayerModule>> = (0..graph.layers().len()).map(|_| None).collect();
         for (i, node) in graph.nodes().iter().enumerate() {
             if built[node.layer].is_none() {
-                let input = graph.node_input_shape(i);
-                built[node.layer] = Some(graph.layers()[node.layer].build(&input, device)?);
+                let inputs = graph.node_input_shapes(i);
+                built[node.layer] = Some(graph.layers()[node.layer].build(&inputs, device)?);
             }
         }
         let layers = built
@@ -79,19 +79,38 @@ impl Network {
 
     /// Every weight, named `layer/weight` as in Keras (`dense/kernel`), in layer order.
     pub fn get_weights(&self) -> Vec<(String, ArrayD<f32>)> {
-        let mut out = Vec::new();
-        for (layer, module) in self.graph.layers().iter().zip(&self.layers) {
-            for (name, data) in module.weights() {
+        (0..self.layers.len())
+            .flat_map(|i| self.layer_weights(i))
+            .collect()
+    }
+
+    /// The weights of layer `index`, named as in [`Network::get_weights`].
+    pub fn layer_weights(&self, index: usize) -> Vec<(String, ArrayD<f32>)> {
+        self.layer_weight_data(index)
+            .into_iter()
+            .map(|(name, data)| {
                 let shape = data.shape().to_vec();
                 let values: Vec<f32> = data.try_to_vec().expect("weights are f32");
                 let array = ArrayD::from_shape_vec(IxDyn(&shape), values).expect("sizes match");
-                out.push((
-                    format!("{}/{name}", layer.name().unwrap_or_default()),
-                    array,
-                ));
-            }
-        }
-        out
+                (name, array)
+            })
+            .collect()
+    }
+
+    /// Every weight as Burn data, named as in [`Network::get_weights`].
+    pub(crate) fn weight_data(&self) -> Vec<(String, TensorData)> {
+        (0..self.layers.len())
+            .flat_map(|i| self.layer_weight_data(i))
+            .collect()
+    }
+
+    fn layer_weight_data(&self, index: usize) -> Vec<(String, TensorData)> {
+        let name = self.graph.layers()[index].name().unwrap_or_default();
+        self.layers[index]
+            .weights()
+            .into_iter()
+            .map(|(weight, data)| (format!("{name}/{weight}"), data))
+            .collect()
     }
 
     /// The identity of every trainable weight (what optimizer state is keyed by), by name.
@@ -104,6 +123,23 @@ impl Network {
             }
         }
         out
+    }
+
+    /// Sets the weight at `path` (`dense/kernel`, `encoder/dense/kernel`) from data in Keras'
+    /// layout; returns whether there is such a weight.
+    pub(crate) fn set_weight(&mut self, path: &str, data: TensorData) -> bool {
+        let Some((layer, weight)) = path.split_once('/') else {
+            return false;
+        };
+        match self
+            .graph
+            .layers()
+            .iter()
+            .position(|l| l.name() == Some(layer))
+        {
+            Some(index) => self.layers[index].set_weight(weight, data),
+            None => false,
+        }
     }
 
     /// Replaces the named weights (any subset of [`Network::get_weights`]); every name and
@@ -127,18 +163,12 @@ impl Network {
             }
         }
         for (name, array) in weights {
-            let (layer, weight) = name.rsplit_once('/').expect("names checked above");
-            let index = self
-                .graph
-                .layers()
-                .iter()
-                .position(|l| l.name() == Some(layer))
-                .expect("names checked above");
             let data = TensorData::new(
                 array.iter().copied().collect::<Vec<f32>>(),
                 array.shape().to_vec(),
             );
-            self.layers[index].set_weight(weight, data);
+            let found = self.set_weight(name, data);
+            debug_assert!(found, "names checked above");
         }
         Ok(())
     }
@@ -159,22 +189,32 @@ impl Network {
         let mut values: Vec<Option<(Output, Layout)>> =
             (0..graph.nodes().len()).map(|_| None).collect();
         for (i, node) in graph.nodes().iter().enumerate() {
-            let (x, layout) = match node.inputs[0] {
-                Source::Input(k) => (inputs[k].clone(), Layout::ChannelsLast),
-                Source::Node(j) if last_uses[j] == i => {
-                    let (out, layout) = values[j]
-                        .take()
-                        .expect("node value read after its last use");
-                    (out.value, layout)
-                }
-                Source::Node(j) => {
-                    let (out, layout) = values[j].as_ref().expect("node value missing");
-                    (out.value.clone(), *layout)
-                }
-            };
+            let mut xs = Vec::with_capacity(node.inputs.len());
+            for (p, source) in node.inputs.iter().enumerate() {
+                xs.push(match *source {
+                    Source::Input(k) => (inputs[k].clone(), Layout::ChannelsLast),
+                    // the last read of a value takes it, so that its buffer can be reused
+                    Source::Node(j)
+                        if last_uses[j] == i && !node.inputs[p + 1..].contains(source) =>
+                    {
+                        let (out, layout) = values[j]
+                            .take()
+                            .expect("node value read after its last use");
+                        (out.value, layout)
+                    }
+                    Source::Node(j) => {
+                        let (out, layout) = values[j].as_ref().expect("node value missing");
+                        (out.value.clone(), *layout)
+                    }
+                });
+            }
             let module = &self.layers[node.layer];
-            let layout_out = module.layout().unwrap_or(layout);
-            let (value, logits) = module.forward(x.relayout(layout, layout_out));
+            let layout_out = module.layout().unwrap_or(xs[0].1);
+            let xs = xs
+                .into_iter()
+                .map(|(x, layout)| x.relayout(layout, layout_out))
+                .collect();
+            let (value, logits) = module.call(xs, layout_out);
             values[i] = Some((Output { value, logits }, layout_out));
         }
         graph

@@ -1,5 +1,6 @@
 //! A batch flowing through the graph: a Burn tensor whose rank is known only at run time.
 
+use crate::layers::MergeOp;
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// Where the channels of a spatial value stand: last as users and Keras see them
@@ -102,6 +103,58 @@ impl Value {
             Value::R4(t) => Value::R4(t.permute([0, 2, 3, 1])),
             Value::R5(t) if first => Value::R5(t.permute([0, 4, 1, 2, 3])),
             Value::R5(t) => Value::R5(t.permute([0, 2, 3, 4, 1])),
+        }
+    }
+
+    /// `self` and `other` (same dims) combined elementwise by `op`.
+    ///
+    /// # Panics
+    /// When the ranks differ; the graph checks shapes when the model is built.
+    pub(crate) fn combine(self, other: Value, op: MergeOp) -> Value {
+        macro_rules! apply {
+            ($a:ident, $b:ident) => {
+                match op {
+                    MergeOp::Add | MergeOp::Average => $a + $b,
+                    MergeOp::Subtract => $a - $b,
+                    MergeOp::Multiply => $a * $b,
+                    MergeOp::Maximum => $a.max_pair($b),
+                    MergeOp::Minimum => $a.min_pair($b),
+                }
+            };
+        }
+        match (self, other) {
+            (Value::R2(a), Value::R2(b)) => Value::R2(apply!(a, b)),
+            (Value::R3(a), Value::R3(b)) => Value::R3(apply!(a, b)),
+            (Value::R4(a), Value::R4(b)) => Value::R4(apply!(a, b)),
+            (Value::R5(a), Value::R5(b)) => Value::R5(apply!(a, b)),
+            (a, b) => panic!("merged values of dims {:?} and {:?}", a.dims(), b.dims()),
+        }
+    }
+
+    /// `values` (same rank) joined along batched axis `axis`.
+    ///
+    /// # Panics
+    /// When `values` is empty or the ranks differ; the graph checks both.
+    pub(crate) fn cat(values: Vec<Value>, axis: usize) -> Value {
+        macro_rules! join {
+            ($variant:ident) => {
+                Value::$variant(Tensor::cat(
+                    values
+                        .into_iter()
+                        .map(|v| match v {
+                            Value::$variant(t) => t,
+                            other => panic!("joined values of dims {:?}", other.dims()),
+                        })
+                        .collect(),
+                    axis,
+                ))
+            };
+        }
+        match values.first().expect("a join has inputs") {
+            Value::R2(_) => join!(R2),
+            Value::R3(_) => join!(R3),
+            Value::R4(_) => join!(R4),
+            Value::R5(_) => join!(R5),
         }
     }
 

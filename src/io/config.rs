@@ -4,7 +4,7 @@ use crate::backend::Device;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::models::Model;
-use crate::training::{LossConfig, Metric, Optimizer};
+use crate::training::{LossConfig, Losses, Metric, Metrics, Optimizer, PerOutput};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -52,11 +52,28 @@ pub struct ModelConfig {
 pub struct CompileConfig {
     /// The optimizer and its settings.
     pub optimizer: Optimizer,
-    /// The loss.
-    pub loss: LossConfig,
-    /// The metrics reported besides the loss.
-    #[serde(default)]
-    pub metrics: Vec<Metric>,
+    /// The loss: one for every output, one per output, or by output name.
+    pub loss: PerOutput<LossConfig>,
+    /// The weight of each output's loss in the total, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_weights: Option<PerOutput<f64>>,
+    /// The metrics reported besides the loss, for every output or per output.
+    #[serde(default = "no_metrics")]
+    pub metrics: PerOutput<Vec<Metric>>,
+}
+
+fn no_metrics() -> PerOutput<Vec<Metric>> {
+    PerOutput::All(Vec::new())
+}
+
+impl CompileConfig {
+    /// The losses as `compile` takes them.
+    pub fn losses(&self) -> Losses {
+        Losses {
+            losses: self.loss.clone(),
+            loss_weights: self.loss_weights.clone(),
+        }
+    }
 }
 
 impl ModelConfig {
@@ -96,7 +113,7 @@ impl ModelConfig {
     pub fn build(&self, device: Device) -> Result<Model> {
         let mut model = Model::build(self.name.clone(), Arc::new(self.graph.clone()), device)?;
         if let Some(c) = &self.compile {
-            model.compile(c.optimizer.clone(), c.loss, &c.metrics)?;
+            model.compile(c.optimizer.clone(), c.losses(), Metrics(c.metrics.clone()))?;
         }
         Ok(model)
     }
@@ -218,8 +235,9 @@ mod tests {
         let mut c = ModelConfig::new("m", graph);
         c.compile = Some(CompileConfig {
             optimizer: Optimizer::adam(1e-3).into(),
-            loss: crate::Loss::CategoricalCrossentropy.into(),
-            metrics: vec![Metric::Accuracy],
+            loss: PerOutput::All(crate::Loss::CategoricalCrossentropy.into()),
+            loss_weights: None,
+            metrics: PerOutput::All(vec![Metric::Accuracy]),
         });
         c
     }

@@ -5,8 +5,9 @@ use crate::layers::module::{ActivationModule, LayerModule, ReshapeModule, Statel
 use crate::layers::pooling::{PoolModule, Reduce};
 use crate::layers::reshape::MAX_RANK;
 use crate::layers::{
-    ActivationLayer, AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout, Flatten,
-    GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Reshape,
+    ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv1D,
+    Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D,
+    MaxPooling2D, Maximum, MergeModule, Minimum, Multiply, NestedModel, Reshape, Subtract, merge,
 };
 use crate::shape::Shape;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,23 @@ pub enum Layer {
     GlobalMaxPooling2D(GlobalMaxPooling2D),
     /// See [`BatchNormalization`].
     BatchNormalization(BatchNormalization),
+    /// See [`Add`].
+    Add(Add),
+    /// See [`Subtract`].
+    Subtract(Subtract),
+    /// See [`Multiply`].
+    Multiply(Multiply),
+    /// See [`Average`].
+    Average(Average),
+    /// See [`Maximum`].
+    Maximum(Maximum),
+    /// See [`Minimum`].
+    Minimum(Minimum),
+    /// See [`Concatenate`].
+    Concatenate(Concatenate),
+    /// A whole model used as a layer; see [`NestedModel`].
+    #[serde(rename = "Functional", alias = "Sequential")]
+    Model(NestedModel),
 }
 
 /// How many weights a layer has, split as Keras' summary splits them.
@@ -99,6 +117,14 @@ impl Layer {
             Layer::GlobalAveragePooling2D(_) => "GlobalAveragePooling2D",
             Layer::GlobalMaxPooling2D(_) => "GlobalMaxPooling2D",
             Layer::BatchNormalization(_) => "BatchNormalization",
+            Layer::Add(_) => "Add",
+            Layer::Subtract(_) => "Subtract",
+            Layer::Multiply(_) => "Multiply",
+            Layer::Average(_) => "Average",
+            Layer::Maximum(_) => "Maximum",
+            Layer::Minimum(_) => "Minimum",
+            Layer::Concatenate(_) => "Concatenate",
+            Layer::Model(m) => m.class_name(),
         }
     }
 
@@ -118,6 +144,15 @@ impl Layer {
             Layer::GlobalAveragePooling2D(_) => "global_average_pooling2d",
             Layer::GlobalMaxPooling2D(_) => "global_max_pooling2d",
             Layer::BatchNormalization(_) => "batch_normalization",
+            Layer::Add(_) => "add",
+            Layer::Subtract(_) => "subtract",
+            Layer::Multiply(_) => "multiply",
+            Layer::Average(_) => "average",
+            Layer::Maximum(_) => "maximum",
+            Layer::Minimum(_) => "minimum",
+            Layer::Concatenate(_) => "concatenate",
+            Layer::Model(m) if m.graph.is_chain() => "sequential",
+            Layer::Model(_) => "functional",
         }
     }
 
@@ -145,6 +180,14 @@ impl Layer {
             Layer::GlobalAveragePooling2D(l) => &l.name,
             Layer::GlobalMaxPooling2D(l) => &l.name,
             Layer::BatchNormalization(l) => &l.name,
+            Layer::Add(l) => &l.name,
+            Layer::Subtract(l) => &l.name,
+            Layer::Multiply(l) => &l.name,
+            Layer::Average(l) => &l.name,
+            Layer::Maximum(l) => &l.name,
+            Layer::Minimum(l) => &l.name,
+            Layer::Concatenate(l) => &l.name,
+            Layer::Model(l) => &l.name,
         }
     }
 
@@ -163,19 +206,68 @@ impl Layer {
             Layer::GlobalAveragePooling2D(l) => &mut l.name,
             Layer::GlobalMaxPooling2D(l) => &mut l.name,
             Layer::BatchNormalization(l) => &mut l.name,
+            Layer::Add(l) => &mut l.name,
+            Layer::Subtract(l) => &mut l.name,
+            Layer::Multiply(l) => &mut l.name,
+            Layer::Average(l) => &mut l.name,
+            Layer::Maximum(l) => &mut l.name,
+            Layer::Minimum(l) => &mut l.name,
+            Layer::Concatenate(l) => &mut l.name,
+            Layer::Model(l) => &mut l.name,
         }
     }
 
-    /// The output shape for an input shape, or an error naming the layer and both shapes.
-    pub fn output_shape(&self, input: &Shape) -> Result<Shape> {
-        let name = self.name().unwrap_or(self.base_name());
-        if input.rank() == 0 || input.rank() > MAX_RANK || input.dims().contains(&0) {
-            return Err(Error::Shape {
-                layer: name.into(),
-                expected: format!("1 to {MAX_RANK} non-zero dimensions besides the batch"),
-                received: input.to_string(),
-            });
+    /// How many inputs the layer takes: `(at least, at most)`.
+    pub fn arity(&self) -> (usize, usize) {
+        match self {
+            Layer::Add(_)
+            | Layer::Multiply(_)
+            | Layer::Average(_)
+            | Layer::Maximum(_)
+            | Layer::Minimum(_)
+            | Layer::Concatenate(_) => (2, usize::MAX),
+            Layer::Subtract(_) => (2, 2),
+            Layer::Model(m) => (m.graph.inputs().len(), m.graph.inputs().len()),
+            _ => (1, 1),
         }
+    }
+
+    /// Whether the layer combines several inputs (`Add`, `Concatenate`…).
+    pub fn is_merge(&self) -> bool {
+        self.arity().0 > 1 && !matches!(self, Layer::Model(_))
+    }
+
+    /// The output shape for a single input shape, or an error naming the layer and the shapes.
+    pub fn output_shape(&self, input: &Shape) -> Result<Shape> {
+        self.output_shape_of(std::slice::from_ref(input))
+    }
+
+    /// The output shape for the shapes of all the layer's inputs, or an error naming the layer
+    /// and the shapes.
+    pub fn output_shape_of(&self, inputs: &[Shape]) -> Result<Shape> {
+        let name = self.name().unwrap_or(self.base_name());
+        for input in inputs {
+            if input.rank() == 0 || input.rank() > MAX_RANK || input.dims().contains(&0) {
+                return Err(Error::Shape {
+                    layer: name.into(),
+                    expected: format!("1 to {MAX_RANK} non-zero dimensions besides the batch"),
+                    received: input.to_string(),
+                });
+            }
+        }
+        let (least, most) = self.arity();
+        if least == 1 && most == 1 && inputs.len() != 1 {
+            return Err(Error::config(
+                format!("layer `{name}`"),
+                format!(
+                    "{} takes one input, but is given {}; merge them first (`Add`, \
+                     `Concatenate`…)",
+                    self.class_name(),
+                    inputs.len()
+                ),
+            ));
+        }
+        let input = &inputs[0];
         match self {
             Layer::Dense(l) => l.output_shape(name, input),
             Layer::Activation(l) => l.output_shape(input),
@@ -190,7 +282,28 @@ impl Layer {
             Layer::GlobalAveragePooling2D(l) => l.output_shape(name, input),
             Layer::GlobalMaxPooling2D(l) => l.output_shape(name, input),
             Layer::BatchNormalization(l) => l.output_shape(name, input),
+            Layer::Concatenate(l) => l.output_shape(name, inputs),
+            Layer::Model(m) => nested_output_shape(name, m, inputs),
+            merge => {
+                let op = merge
+                    .merge_op()
+                    .expect("the other layers are matched above");
+                merge::elementwise_shape(name, op, inputs)
+            }
         }
+    }
+
+    /// The operation of an elementwise merge layer.
+    fn merge_op(&self) -> Option<merge::MergeOp> {
+        Some(match self {
+            Layer::Add(_) => Add::OP,
+            Layer::Subtract(_) => Subtract::OP,
+            Layer::Multiply(_) => Multiply::OP,
+            Layer::Average(_) => Average::OP,
+            Layer::Maximum(_) => Maximum::OP,
+            Layer::Minimum(_) => Minimum::OP,
+            _ => return None,
+        })
     }
 
     /// The layer's weight counts for an input shape.
@@ -200,6 +313,7 @@ impl Layer {
             Layer::Conv2D(l) => l.param_count(input),
             Layer::Conv1D(l) => l.param_count(input),
             Layer::BatchNormalization(l) => l.param_count(input),
+            Layer::Model(m) => m.graph.total_params(),
             _ => ParamCount::default(),
         }
     }
@@ -207,10 +321,11 @@ impl Layer {
     /// Builds the layer's module, its weights initialized on `device`.
     pub(crate) fn build(
         &self,
-        input: &Shape,
+        inputs: &[Shape],
         device: &burn::tensor::Device,
     ) -> Result<LayerModule> {
-        let output = self.output_shape(input)?;
+        let output = self.output_shape_of(inputs)?;
+        let input = &inputs[0];
         Ok(match self {
             Layer::Dense(l) => LayerModule::Dense(l.build(input, device)),
             Layer::Activation(l) => {
@@ -234,6 +349,13 @@ impl Layer {
             }
             Layer::GlobalMaxPooling2D(_) => LayerModule::Pool(PoolModule::global(Reduce::Max)),
             Layer::BatchNormalization(l) => LayerModule::BatchNorm(l.build(input, device)),
+            Layer::Concatenate(l) => LayerModule::Merge(l.build(inputs)),
+            Layer::Model(m) => LayerModule::Model(m.build(device)?),
+            merge => LayerModule::Merge(MergeModule::elementwise(
+                merge
+                    .merge_op()
+                    .expect("the other layers are matched above"),
+            )),
         })
     }
 }
@@ -251,7 +373,37 @@ layer_from!(Dense => Dense, ActivationLayer => Activation, Dropout => Dropout,
     Flatten => Flatten, Reshape => Reshape, Conv2D => Conv2D, Conv1D => Conv1D,
     MaxPooling2D => MaxPooling2D, AveragePooling2D => AveragePooling2D,
     MaxPooling1D => MaxPooling1D, GlobalAveragePooling2D => GlobalAveragePooling2D,
-    GlobalMaxPooling2D => GlobalMaxPooling2D, BatchNormalization => BatchNormalization);
+    GlobalMaxPooling2D => GlobalMaxPooling2D, BatchNormalization => BatchNormalization,
+    Add => Add, Subtract => Subtract, Multiply => Multiply, Average => Average,
+    Maximum => Maximum, Minimum => Minimum, Concatenate => Concatenate, NestedModel => Model);
+
+/// The output of a nested model for `inputs`, which must be the shapes it was built for.
+fn nested_output_shape(name: &str, m: &NestedModel, inputs: &[Shape]) -> Result<Shape> {
+    let expected: Vec<Shape> = m.graph.inputs().iter().map(|i| i.shape.clone()).collect();
+    if inputs != expected.as_slice() {
+        let show = |s: &[Shape]| {
+            s.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(Error::Shape {
+            layer: name.into(),
+            expected: show(&expected),
+            received: show(inputs),
+        });
+    }
+    match m.graph.output_shapes().as_slice() {
+        [one] => Ok(one.clone()),
+        many => Err(Error::config(
+            format!("model `{name}`"),
+            format!(
+                "it has {} outputs; a model used as a layer must have one",
+                many.len()
+            ),
+        )),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -290,6 +442,13 @@ mod tests {
             GlobalAveragePooling2D::new().into(),
             GlobalMaxPooling2D::new().name("gmp").into(),
             BatchNormalization::new().momentum(0.9).into(),
+            Add::new().into(),
+            Subtract::new().name("diff").into(),
+            Multiply::new().into(),
+            Average::new().into(),
+            Maximum::new().into(),
+            Minimum::new().into(),
+            Concatenate::new().axis(1).into(),
         ];
         for l in layers {
             let json = serde_json::to_string(&l).unwrap();

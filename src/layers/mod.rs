@@ -7,7 +7,9 @@ mod dense;
 mod dropout;
 mod initializer;
 mod layer;
+pub(crate) mod merge;
 mod module;
+mod nested;
 mod pooling;
 mod reshape;
 mod spatial;
@@ -19,7 +21,12 @@ pub use dense::{Dense, DenseModule};
 pub use dropout::Dropout;
 pub use initializer::Initializer;
 pub use layer::{Layer, ParamCount};
+pub use merge::{
+    Add, Average, Concatenate, Maximum, MergeKind, MergeModule, MergeOp, Minimum, Multiply,
+    Subtract,
+};
 pub use module::{ActivationModule, LayerModule, ReshapeModule, StatelessModule};
+pub use nested::{NestedModel, NestedModule};
 pub use pooling::{
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
     Pool2D, PoolModule,

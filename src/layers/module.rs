@@ -4,6 +4,8 @@ use crate::graph::{Layout, Logits, Value, map_value};
 use crate::layers::Activation;
 use crate::layers::conv::{ConvKind, ConvModule};
 use crate::layers::dense::DenseModule;
+use crate::layers::merge::MergeModule;
+use crate::layers::nested::NestedModule;
 use crate::layers::pooling::PoolModule;
 use burn::module::{Module, Param, ParamId, RunningState};
 use burn::nn::BatchNorm;
@@ -24,6 +26,10 @@ pub enum LayerModule {
     Dropout(burn::nn::Dropout),
     /// A layer without weights.
     Stateless(StatelessModule),
+    /// A built merge layer (`Add`, `Concatenate`…).
+    Merge(MergeModule),
+    /// A built model used as a layer.
+    Model(NestedModule),
 }
 
 /// Layers without weights.
@@ -53,9 +59,12 @@ pub struct ReshapeModule {
 impl LayerModule {
     /// The layout the layer computes in: channels last (Keras' order) for layers that read the
     /// last axis or the element order, channels first (Burn's) for convolutions, poolings and
-    /// batch normalization, and either (`None`) for elementwise layers.
+    /// batch normalization, and either (`None`) for elementwise layers and merges. A nested
+    /// model takes and gives channels last.
     pub(crate) fn layout(&self) -> Option<Layout> {
         match self {
+            LayerModule::Model(_) => Some(Layout::ChannelsLast),
+            LayerModule::Merge(_) => None,
             LayerModule::Conv(_) | LayerModule::Pool(_) | LayerModule::BatchNorm(_) => {
                 Some(Layout::ChannelsFirst)
             }
@@ -69,10 +78,28 @@ impl LayerModule {
         }
     }
 
+    /// The layer's output for all its inputs, in `layout` (the layer's own
+    /// [`layout`](Self::layout) when it has one), and the logits of a final softmax or sigmoid.
+    pub(crate) fn call(&self, xs: Vec<Value>, layout: Layout) -> (Value, Option<Logits>) {
+        match self {
+            LayerModule::Merge(m) => (m.forward(xs, layout), None),
+            LayerModule::Model(m) => {
+                let out = m.network().forward(xs).swap_remove(0);
+                (out.value, out.logits)
+            }
+            single => single.forward(xs.into_iter().next().expect("layers have an input")),
+        }
+    }
+
     /// The layer's output and, when it ends in softmax or sigmoid, the logits before it.
     /// `x` is in the layer's [`layout`](Self::layout); so is the output.
     pub(crate) fn forward(&self, x: Value) -> (Value, Option<Logits>) {
         match self {
+            LayerModule::Merge(m) => (m.forward(vec![x], Layout::ChannelsLast), None),
+            LayerModule::Model(m) => {
+                let out = m.network().forward(vec![x]).swap_remove(0);
+                (out.value, out.logits)
+            }
             LayerModule::Dense(m) => m.forward(x),
             LayerModule::Conv(m) => m.forward(x),
             LayerModule::Pool(m) => (m.forward(x), None),
@@ -92,9 +119,13 @@ impl LayerModule {
     }
 
     /// The layer's weights, named and laid out as in Keras (`kernel` `[kh, kw, in, out]`,
-    /// `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`).
-    pub(crate) fn weights(&self) -> Vec<(&'static str, TensorData)> {
-        let mut w = Vec::new();
+    /// `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`); a nested model's weights are
+    /// named by their inner layer (`dense/kernel`).
+    pub(crate) fn weights(&self) -> Vec<(String, TensorData)> {
+        if let LayerModule::Model(m) = self {
+            return m.network().weight_data();
+        }
+        let mut w: Vec<(&'static str, TensorData)> = Vec::new();
         let bias = |b: &Option<Param<Tensor<1>>>, w: &mut Vec<_>| {
             if let Some(b) = b {
                 w.push(("bias", b.val().to_data()));
@@ -121,14 +152,28 @@ impl LayerModule {
                 w.push(("moving_mean", m.running_mean.value_sync().to_data()));
                 w.push(("moving_variance", m.running_var.value_sync().to_data()));
             }
-            LayerModule::Pool(_) | LayerModule::Dropout(_) | LayerModule::Stateless(_) => {}
+            LayerModule::Pool(_)
+            | LayerModule::Dropout(_)
+            | LayerModule::Stateless(_)
+            | LayerModule::Merge(_)
+            | LayerModule::Model(_) => {}
         }
-        w
+        w.into_iter().map(|(n, d)| (n.to_string(), d)).collect()
     }
 
     /// The identities of the layer's trainable weights (what optimizer state is keyed by),
     /// named as in [`weights`](Self::weights).
-    pub(crate) fn param_ids(&mut self) -> Vec<(&'static str, &mut ParamId)> {
+    pub(crate) fn param_ids(&mut self) -> Vec<(String, &mut ParamId)> {
+        if let LayerModule::Model(m) = self {
+            return m.network_mut().param_ids();
+        }
+        self.own_param_ids()
+            .into_iter()
+            .map(|(n, id)| (n.to_string(), id))
+            .collect()
+    }
+
+    fn own_param_ids(&mut self) -> Vec<(&'static str, &mut ParamId)> {
         fn with_bias<'a, const D: usize>(
             w: &'a mut Param<Tensor<D>>,
             b: &'a mut Option<Param<Tensor<1>>>,
@@ -146,9 +191,11 @@ impl LayerModule {
                 ConvKind::D1(c) => with_bias(&mut c.weight, &mut c.bias),
             },
             LayerModule::BatchNorm(m) => vec![("gamma", &mut m.gamma.id), ("beta", &mut m.beta.id)],
-            LayerModule::Pool(_) | LayerModule::Dropout(_) | LayerModule::Stateless(_) => {
-                Vec::new()
-            }
+            LayerModule::Pool(_)
+            | LayerModule::Dropout(_)
+            | LayerModule::Stateless(_)
+            | LayerModule::Merge(_)
+            | LayerModule::Model(_) => Vec::new(),
         }
     }
 
@@ -156,6 +203,7 @@ impl LayerModule {
     /// keeping its identity for the optimizer. Returns whether the layer has such a weight.
     pub(crate) fn set_weight(&mut self, name: &str, data: TensorData) -> bool {
         match (self, name) {
+            (LayerModule::Model(m), path) => return m.network_mut().set_weight(path, data),
             (LayerModule::Dense(m), "kernel") => {
                 m.linear.weight = reload(&m.linear.weight, data, |t| t)
             }

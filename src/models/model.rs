@@ -3,14 +3,14 @@
 use crate::backend::Device;
 use crate::callbacks::CallbackList;
 use crate::callbacks::progbar::{Mode, ProgbarLogger};
-use crate::data::{HostArray, ToHostArray};
+use crate::data::{HostArray, ToArrays};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Network};
 use crate::layers::Layer;
 use crate::models::Summary;
 use crate::random::next_seed;
 use crate::training::{
-    self, Compiled, EvalOptions, FitOptions, History, Logs, LossConfig, Metric, Optimizer,
+    self, Compiled, EvalOptions, FitOptions, History, Logs, Losses, Metrics, Optimizer,
 };
 use ndarray::ArrayD;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ use std::sync::Arc;
 ///
 /// Its network is a Burn module on the model's device ([`Model::network`]).
 pub struct Model {
+    /// The identity shared by every use of this model as a layer.
+    id: u64,
     name: String,
     pub(crate) network: Network,
     pub(crate) device: Device,
@@ -51,12 +53,14 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Builds a model from a checked graph, with fresh weights on `device`.
+    /// Builds a model from a checked graph, with fresh weights on `device` (a nested model's
+    /// layer starts from the weights it was applied with).
     pub fn build(name: impl Into<String>, graph: Arc<Graph>, device: Device) -> Result<Model> {
         let train_device = device.autodiff();
         train_device.seed(next_seed());
         let network = Network::build(graph, &train_device)?;
         Ok(Model {
+            id: crate::models::input::next_id(),
             name: name.into(),
             network,
             device,
@@ -70,18 +74,27 @@ impl Model {
     /// Sets up training: the optimizer, the loss, and the metrics to report.
     ///
     /// Compiling again replaces the setup and starts a fresh optimizer state.
+    ///
+    /// A model with several outputs takes one loss for all, one per output or losses by output
+    /// name, optionally weighted ([`Losses`]), and metrics for all outputs or per output
+    /// ([`Metrics`]); its logs then carry `<output>_loss` and `<output>_<metric>` besides the
+    /// total `loss`, as in Keras.
     pub fn compile(
         &mut self,
         optimizer: impl Into<Optimizer>,
-        loss: impl Into<LossConfig>,
-        metrics: &[Metric],
+        loss: impl Into<Losses>,
+        metrics: impl Into<Metrics>,
     ) -> Result<()> {
-        let output = self.single_output("compile")?;
+        let outputs: Vec<(String, crate::Shape)> = self
+            .output_names()
+            .into_iter()
+            .zip(self.graph().output_shapes())
+            .collect();
         self.compiled = Some(Compiled::new(
             optimizer.into(),
             loss.into(),
-            metrics,
-            &output,
+            metrics.into(),
+            &outputs,
         )?);
         Ok(())
     }
@@ -89,6 +102,11 @@ impl Model {
     /// The model's name (`sequential`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The identity every use of this model as a layer shares.
+    pub(crate) fn layer_id(&self) -> u64 {
+        self.id
     }
 
     /// The architecture.
@@ -135,8 +153,9 @@ impl Model {
     pub fn compile_config(&self) -> Option<crate::io::CompileConfig> {
         self.compiled.as_ref().map(|c| crate::io::CompileConfig {
             optimizer: c.optimizer.config().clone(),
-            loss: c.loss,
-            metrics: c.metric_list().to_vec(),
+            loss: c.losses.losses.clone(),
+            loss_weights: c.losses.loss_weights.clone(),
+            metrics: c.metrics.0.clone(),
         })
     }
 
@@ -233,46 +252,52 @@ impl Model {
 
     /// Trains on inputs `x` and targets `y` (one-hot or integer labels, as the loss takes them).
     ///
+    /// For a model with several inputs or outputs, `x` and `y` give one array per input and
+    /// per output, in order (`[&a, &b]`) or by name (`[("a", &a), ("b", &b)]`); see
+    /// [`ToArrays`].
+    ///
     /// Every check of the arguments happens before the first step: a call refused for its
     /// arguments leaves the model as it was. A callback that returns an error ends training
     /// there, with the steps taken so far kept.
     pub fn fit(
         &mut self,
-        x: &impl ToHostArray,
-        y: &impl ToHostArray,
+        x: &impl ToArrays,
+        y: &impl ToArrays,
         mut options: FitOptions,
     ) -> Result<History> {
         options.validate()?;
         let user = std::mem::take(&mut options.callbacks);
-        let (x, y) = (x.to_host_array()?, y.to_host_array()?);
+        let (x, y) = (self.inputs_of(x, "fit: x")?, self.targets_of(y, "fit: y")?);
         self.check_pair(&x, &y, "fit")?;
+        let samples = x[0].len();
         let (train, validation) = match options.validation_data {
             Some((vx, vy)) => {
-                let (vx, vy) = (vx.to_host_array()?, vy.to_host_array()?);
+                let vx = self.inputs_of(vx, "fit: validation_data x")?;
+                let vy = self.targets_of(vy, "fit: validation_data y")?;
                 self.check_pair(&vx, &vy, "fit: validation_data")?;
-                ((x.rows(0, x.len()), y.rows(0, y.len())), Some((vx, vy)))
+                ((rows(&x, 0, samples), rows(&y, 0, samples)), Some((vx, vy)))
             }
             None if options.validation_split > 0.0 => {
-                let split = (x.len() as f64 * (1.0 - options.validation_split)) as usize;
-                if split == 0 || split == x.len() {
+                let split = (samples as f64 * (1.0 - options.validation_split)) as usize;
+                if split == 0 || split == samples {
                     return Err(Error::config(
                         "fit: validation_split",
                         format!(
                             "{} of {} samples leaves {} for training and {} for validation; \
                              both need at least one",
                             options.validation_split,
-                            x.len(),
+                            samples,
                             split,
-                            x.len() - split
+                            samples - split
                         ),
                     ));
                 }
                 (
-                    (x.rows(0, split), y.rows(0, split)),
-                    Some((x.rows(split, x.len()), y.rows(split, y.len()))),
+                    (rows(&x, 0, split), rows(&y, 0, split)),
+                    Some((rows(&x, split, samples), rows(&y, split, samples))),
                 )
             }
-            None => ((x.rows(0, x.len()), y.rows(0, y.len())), None),
+            None => ((rows(&x, 0, samples), rows(&y, 0, samples)), None),
         };
         if options.verbose > 0 && !self.announced {
             println!("Training on: {}", self.device);
@@ -280,14 +305,16 @@ impl Model {
         }
         let shuffle_seed = options.seed.unwrap_or_else(next_seed);
         self.device.autodiff().seed(next_seed());
-        let steps = train.0.len().div_ceil(options.batch_size);
+        let steps = samples_of(&train.0).div_ceil(options.batch_size);
         let mut progress = ProgbarLogger::new(Mode::Fit, options.verbose, steps, options.epochs);
         let mut history = History::default();
         let mut list = CallbackList::around(&mut progress, user, Some(&mut history));
         training::fit(
             self,
             (&train.0, &train.1),
-            validation.as_ref().map(|(a, b)| (a, b)),
+            validation
+                .as_ref()
+                .map(|(a, b)| (a.as_slice(), b.as_slice())),
             &options,
             &mut list,
             shuffle_seed,
@@ -297,38 +324,65 @@ impl Model {
     }
 
     /// Scores the model on `x`, `y` with batches of 32 and a progress bar, like Keras.
-    pub fn evaluate(&self, x: &impl ToHostArray, y: &impl ToHostArray) -> Result<Logs> {
+    pub fn evaluate(&self, x: &impl ToArrays, y: &impl ToArrays) -> Result<Logs> {
         self.evaluate_with(x, y, EvalOptions::default())
     }
 
     /// Scores the model on `x`, `y`: the loss and every compiled metric.
     pub fn evaluate_with(
         &self,
-        x: &impl ToHostArray,
-        y: &impl ToHostArray,
+        x: &impl ToArrays,
+        y: &impl ToArrays,
         options: EvalOptions,
     ) -> Result<Logs> {
         options.validate()?;
-        let (x, y) = (x.to_host_array()?, y.to_host_array()?);
+        let (x, y) = (
+            self.inputs_of(x, "evaluate: x")?,
+            self.targets_of(y, "evaluate: y")?,
+        );
         self.check_pair(&x, &y, "evaluate")?;
-        let steps = x.len().div_ceil(options.batch_size);
+        let steps = samples_of(&x).div_ceil(options.batch_size);
         let mut progress = ProgbarLogger::new(Mode::Evaluate, options.verbose, steps, 1);
         let mut list = CallbackList::around(&mut progress, options.callbacks, None);
         training::evaluate(self, &x, &y, options.batch_size, &mut list)
     }
 
-    /// The model's outputs for `x`, computed in batches of 32, silently.
-    pub fn predict(&self, x: &impl ToHostArray) -> Result<ArrayD<f32>> {
+    /// The model's output for `x`, computed in batches of 32, silently. For a model with
+    /// several outputs, use [`Model::predict_outputs`].
+    pub fn predict(&self, x: &impl ToArrays) -> Result<ArrayD<f32>> {
         self.predict_with(x, EvalOptions::default().verbose(0))
     }
 
-    /// The model's outputs for `x`, shaped `[samples, ...output shape]`.
-    pub fn predict_with(&self, x: &impl ToHostArray, options: EvalOptions) -> Result<ArrayD<f32>> {
+    /// The model's output for `x`, shaped `[samples, ...output shape]`.
+    pub fn predict_with(&self, x: &impl ToArrays, options: EvalOptions) -> Result<ArrayD<f32>> {
+        let outputs = self.graph().outputs().len();
+        if outputs != 1 {
+            return Err(Error::config(
+                format!("model `{}`", self.name),
+                format!(
+                    "`predict` gives one output but this model has {outputs}; use `predict_outputs`"
+                ),
+            ));
+        }
+        Ok(self.predict_outputs_with(x, options)?.swap_remove(0))
+    }
+
+    /// Every output of the model for `x`, in the order of [`Model::output_names`], computed in
+    /// batches of 32, silently.
+    pub fn predict_outputs(&self, x: &impl ToArrays) -> Result<Vec<ArrayD<f32>>> {
+        self.predict_outputs_with(x, EvalOptions::default().verbose(0))
+    }
+
+    /// Every output of the model for `x`, each shaped `[samples, ...output shape]`.
+    pub fn predict_outputs_with(
+        &self,
+        x: &impl ToArrays,
+        options: EvalOptions,
+    ) -> Result<Vec<ArrayD<f32>>> {
         options.validate()?;
-        let x = x.to_host_array()?;
+        let x = self.inputs_of(x, "predict: x")?;
         self.check_inputs(&x, "predict")?;
-        self.single_output("predict")?;
-        let steps = x.len().div_ceil(options.batch_size);
+        let steps = samples_of(&x).div_ceil(options.batch_size);
         let mut progress = ProgbarLogger::new(Mode::Predict, options.verbose, steps, 1);
         let mut list = CallbackList::around(&mut progress, options.callbacks, None);
         training::predict(self, &x, options.batch_size, &mut list)
@@ -336,80 +390,133 @@ impl Model {
 
     /// One gradient step on exactly these samples; returns the batch's loss and metrics
     /// (computed before the update).
-    pub fn train_on_batch(&mut self, x: &impl ToHostArray, y: &impl ToHostArray) -> Result<Logs> {
-        let (x, y) = (x.to_host_array()?, y.to_host_array()?);
+    pub fn train_on_batch(&mut self, x: &impl ToArrays, y: &impl ToArrays) -> Result<Logs> {
+        let (x, y) = (
+            self.inputs_of(x, "train_on_batch: x")?,
+            self.targets_of(y, "train_on_batch: y")?,
+        );
         self.check_pair(&x, &y, "train_on_batch")?;
         let device = self.device.autodiff();
         let compiled = self.compiled.as_mut().expect("checked by check_pair");
-        let all: Vec<usize> = (0..x.len()).collect();
+        let all: Vec<usize> = (0..samples_of(&x)).collect();
         let mut buffer = Vec::new();
-        x.gather_into(&all, &mut buffer);
-        let xb = crate::graph::Value::from_host(std::mem::take(&mut buffer), x.shape(), &device);
-        let target = compiled.target(&y, &all, &mut buffer, &device);
-        let (network, values) = training::train_step(self.network.clone(), compiled, xb, &target);
+        let xb = training::inputs(&x, &all, &mut buffer, &device);
+        let targets = compiled.targets(&y, &all, &mut buffer, &device);
+        let (network, values) = training::train_step(self.network.clone(), compiled, xb, &targets);
         self.network = network;
         let mut running = training::Running::new(compiled);
-        running.add(values, x.len());
+        running.add(values, all.len());
         Ok(running.logs())
     }
 
     /// The loss and metrics on exactly these samples, without updating the model.
-    pub fn test_on_batch(&self, x: &impl ToHostArray, y: &impl ToHostArray) -> Result<Logs> {
-        let (x, y) = (x.to_host_array()?, y.to_host_array()?);
-        let batch = x.len().max(1);
-        self.evaluate_with(&x, &y, EvalOptions::default().batch_size(batch).verbose(0))
+    pub fn test_on_batch(&self, x: &impl ToArrays, y: &impl ToArrays) -> Result<Logs> {
+        let batch = samples_of(&self.inputs_of(x, "test_on_batch: x")?).max(1);
+        self.evaluate_with(x, y, EvalOptions::default().batch_size(batch).verbose(0))
     }
 
     /// The outputs for exactly these samples, in one batch.
-    pub fn predict_on_batch(&self, x: &impl ToHostArray) -> Result<ArrayD<f32>> {
-        let x = x.to_host_array()?;
-        let batch = x.len().max(1);
-        self.predict_with(&x, EvalOptions::default().batch_size(batch).verbose(0))
+    pub fn predict_on_batch(&self, x: &impl ToArrays) -> Result<ArrayD<f32>> {
+        let batch = samples_of(&self.inputs_of(x, "predict_on_batch: x")?).max(1);
+        self.predict_with(x, EvalOptions::default().batch_size(batch).verbose(0))
     }
 
-    fn single_output(&self, method: &str) -> Result<crate::Shape> {
+    /// The names of the model's inputs, in order.
+    pub fn input_names(&self) -> Vec<String> {
+        self.graph()
+            .inputs()
+            .iter()
+            .map(|i| i.name.clone())
+            .collect()
+    }
+
+    /// The names of the model's outputs, in order: the name of the layer giving each, as in
+    /// Keras. Targets, losses and metrics can be given by these names.
+    pub fn output_names(&self) -> Vec<String> {
         let graph = self.graph();
-        match (graph.inputs().len(), graph.outputs().len()) {
-            (1, 1) => Ok(graph.output_shapes().remove(0)),
-            (i, o) => Err(Error::config(
-                format!("model `{}`", self.name),
-                format!("`{method}` takes one input and one output; this model has {i} and {o}"),
-            )),
-        }
+        graph
+            .outputs()
+            .iter()
+            .map(|s| match *s {
+                crate::graph::Source::Input(k) => graph.inputs()[k].name.clone(),
+                crate::graph::Source::Node(j) => graph.layers()[graph.nodes()[j].layer]
+                    .name()
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+            .collect()
     }
 
-    fn check_inputs(&self, x: &HostArray, method: &str) -> Result<()> {
-        if x.is_empty() {
-            return Err(Error::data(format!("{method}: x holds no samples")));
+    fn inputs_of<'a>(
+        &self,
+        x: &'a (impl ToArrays + ?Sized),
+        what: &str,
+    ) -> Result<Vec<HostArray<'a>>> {
+        x.to_arrays()?.resolve(&self.input_names(), what, "inputs")
+    }
+
+    fn targets_of<'a>(
+        &self,
+        y: &'a (impl ToArrays + ?Sized),
+        what: &str,
+    ) -> Result<Vec<HostArray<'a>>> {
+        y.to_arrays()?
+            .resolve(&self.output_names(), what, "outputs")
+    }
+
+    fn check_inputs(&self, xs: &[HostArray], method: &str) -> Result<()> {
+        for (x, input) in xs.iter().zip(self.graph().inputs()) {
+            if x.is_empty() {
+                return Err(Error::data(format!(
+                    "{method}: x holds no samples for input `{}`",
+                    input.name
+                )));
+            }
+            if x.sample_shape() != input.shape.dims() {
+                return Err(Error::data(format!(
+                    "{method}: x has samples of shape {:?} but input `{}` of model `{}` expects \
+                     {}; reshape x or change the model's input",
+                    x.sample_shape(),
+                    input.name,
+                    self.name,
+                    input.shape
+                )));
+            }
         }
-        let input = &self.graph().inputs()[0];
-        if x.sample_shape() != input.shape.dims() {
+        if let Some(x) = xs.iter().find(|x| x.len() != xs[0].len()) {
             return Err(Error::data(format!(
-                "{method}: x has samples of shape {:?} but input `{}` of model `{}` expects {}; \
-                 reshape x or change the model's input",
-                x.sample_shape(),
-                input.name,
-                self.name,
-                input.shape
+                "{method}: the input arrays hold {} and {} samples; give every input the same \
+                 samples",
+                xs[0].len(),
+                x.len()
             )));
         }
         Ok(())
     }
 
-    fn check_pair(&self, x: &HostArray, y: &HostArray, method: &'static str) -> Result<()> {
+    fn check_pair(&self, x: &[HostArray], y: &[HostArray], method: &'static str) -> Result<()> {
         let compiled = self
             .compiled
             .as_ref()
             .ok_or(Error::NotCompiled { method })?;
         self.check_inputs(x, method)?;
-        if x.len() != y.len() {
+        if let Some(y) = y.iter().find(|y| y.len() != x[0].len()) {
             return Err(Error::data(format!(
                 "{method}: x has {} samples but y has {}; give one target per sample",
-                x.len(),
+                x[0].len(),
                 y.len()
             )));
         }
-        let output = self.single_output(method)?;
-        compiled.check_targets(y, &output)
+        compiled.check_targets(y)
     }
+}
+
+/// The samples of arrays that were checked to hold the same number.
+fn samples_of(arrays: &[HostArray]) -> usize {
+    arrays.first().map_or(0, HostArray::len)
+}
+
+/// Rows `start..end` of each array, borrowed.
+fn rows<'a>(arrays: &'a [HostArray<'a>], start: usize, end: usize) -> Vec<HostArray<'a>> {
+    arrays.iter().map(|a| a.rows(start, end)).collect()
 }

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::layers::Layer;
 use crate::models::{Input, Model, Summary};
-use crate::training::{LossConfig, Metric, Optimizer};
+use crate::training::{Losses, Metrics, Optimizer};
 use std::sync::Arc;
 
 /// A plain stack of layers, each reading the previous one's output, as Keras' `Sequential`.
@@ -104,8 +104,8 @@ impl Sequential {
     pub fn compile(
         self,
         optimizer: impl Into<Optimizer>,
-        loss: impl Into<LossConfig>,
-        metrics: &[Metric],
+        loss: impl Into<Losses>,
+        metrics: impl Into<Metrics>,
     ) -> Result<Model> {
         let mut model = self.build()?;
         model.compile(optimizer, loss, metrics)?;

@@ -8,72 +8,179 @@ use crate::training::Logs;
 use crate::training::loss::{LossConfig, Target};
 use crate::training::metrics::{Metric, MetricFn};
 use crate::training::optimizers::{Optimizer, OptimizerState};
+use crate::training::per_output::{Losses, Metrics};
 use burn::tensor::{Device, Tensor, TensorData};
+
+/// One output's part of the training setup.
+pub(crate) struct Head {
+    /// The output's name (the layer giving it).
+    name: String,
+    pub(crate) loss: LossConfig,
+    weight: f64,
+    metrics: Vec<MetricFn>,
+    output: Shape,
+}
 
 /// A compiled model's training setup.
 pub(crate) struct Compiled {
     pub(crate) optimizer: OptimizerState,
-    pub(crate) loss: LossConfig,
-    metrics: Vec<(&'static str, MetricFn)>,
-    metric_list: Vec<Metric>,
-    output: Shape,
+    /// The losses as given to `compile`.
+    pub(crate) losses: Losses,
+    /// The metrics as given to `compile`.
+    pub(crate) metrics: Metrics,
+    heads: Vec<Head>,
+    names: Vec<String>,
 }
 
 impl Compiled {
+    /// The setup for outputs `outputs` (names and shapes, in order).
     pub(crate) fn new(
         optimizer: Optimizer,
-        loss: LossConfig,
-        metrics: &[Metric],
-        output: &Shape,
+        losses: Losses,
+        metrics: Metrics,
+        outputs: &[(String, Shape)],
     ) -> Result<Self> {
         optimizer.validate()?;
-        let mut resolved: Vec<(&'static str, MetricFn)> = Vec::new();
-        for m in metrics {
-            if resolved.iter().any(|(n, _)| *n == m.name()) {
-                return Err(Error::config(
-                    format!("metric `{}`", m.name()),
-                    "it is listed twice",
-                ));
+        let names: Vec<String> = outputs.iter().map(|(n, _)| n.clone()).collect();
+        let loss_list = losses.losses.resolve(&names, "loss", None)?;
+        let weights = match &losses.loss_weights {
+            Some(w) => w.resolve(&names, "loss_weights", Some(1.0))?,
+            None => vec![1.0; names.len()],
+        };
+        if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(Error::config(
+                "loss_weights",
+                format!("{w} is not a finite weight of at least 0"),
+            ));
+        }
+        let metric_lists = metrics.0.resolve(&names, "metrics", Some(Vec::new()))?;
+        let multi = outputs.len() > 1;
+        let mut heads = Vec::with_capacity(outputs.len());
+        let mut log_names = vec!["loss".to_string()];
+        if multi {
+            log_names.extend(names.iter().map(|n| format!("{n}_loss")));
+        }
+        for (((name, shape), loss), (weight, list)) in outputs
+            .iter()
+            .zip(loss_list)
+            .zip(weights.into_iter().zip(metric_lists))
+        {
+            let mut resolved = Vec::new();
+            let mut seen: Vec<Metric> = Vec::new();
+            for m in list {
+                if seen.contains(&m) {
+                    return Err(Error::config(
+                        format!("metric `{}`", m.name()),
+                        "it is listed twice",
+                    ));
+                }
+                seen.push(m);
+                resolved.push(m.resolve(loss.loss, shape).map_err(|e| {
+                    if multi {
+                        Error::config(format!("output `{name}`"), e.to_string())
+                    } else {
+                        e
+                    }
+                })?);
+                log_names.push(if multi {
+                    format!("{name}_{}", m.name())
+                } else {
+                    m.name().to_string()
+                });
             }
-            resolved.push((m.name(), m.resolve(loss.loss, output)?));
+            heads.push(Head {
+                name: name.clone(),
+                loss,
+                weight,
+                metrics: resolved,
+                output: shape.clone(),
+            });
         }
         Ok(Compiled {
             optimizer: OptimizerState::new(optimizer),
-            loss,
-            metrics: resolved,
-            metric_list: metrics.to_vec(),
-            output: output.clone(),
+            losses,
+            metrics,
+            heads,
+            names: log_names,
         })
     }
 
-    /// The metrics as compiled.
-    pub(crate) fn metric_list(&self) -> &[Metric] {
-        &self.metric_list
+    /// The names of the values scored per batch: `loss`, then (with several outputs) each
+    /// output's loss `<output>_loss`, then the metrics (`accuracy`, or `<output>_accuracy`).
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.names.iter().map(String::as_str)
     }
 
-    /// The names of the values scored per batch: `loss`, then each metric.
-    pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        std::iter::once("loss").chain(self.metrics.iter().map(|(n, _)| *n))
+    /// The total loss (tracked, for the backward pass) and every value of [`Self::names`]
+    /// (detached).
+    pub(crate) fn score(
+        &self,
+        outputs: &[Output],
+        targets: &[Target],
+    ) -> (Tensor<1>, Vec<Tensor<1>>) {
+        let mut total: Option<Tensor<1>> = None;
+        let mut losses = Vec::with_capacity(self.heads.len());
+        let mut metrics = Vec::new();
+        for ((head, out), target) in self.heads.iter().zip(outputs).zip(targets) {
+            let loss = head.loss.compute(out, target);
+            let weighted = if head.weight == 1.0 {
+                loss.clone()
+            } else {
+                loss.clone().mul_scalar(head.weight)
+            };
+            total = Some(match total {
+                None => weighted,
+                Some(t) => t + weighted,
+            });
+            losses.push(loss.detach());
+            let detached = Output {
+                value: map_value!(out.value.clone(), t => t.detach()),
+                logits: None,
+            };
+            metrics.extend(head.metrics.iter().map(|m| m.compute(&detached, target)));
+        }
+        let total = total.expect("a compiled model has an output");
+        let mut values = vec![total.clone().detach()];
+        if self.heads.len() > 1 {
+            values.extend(losses);
+        }
+        values.extend(metrics);
+        (total, values)
     }
 
-    /// The loss (tracked, for the backward pass) and every value of [`Self::names`] (detached).
-    pub(crate) fn score(&self, out: &Output, target: &Target) -> (Tensor<1>, Vec<Tensor<1>>) {
-        let loss = self.loss.compute(out, target);
-        let detached = Output {
-            value: map_value!(out.value.clone(), t => t.detach()),
-            logits: None,
-        };
-        let mut values = vec![loss.clone().detach()];
-        values.extend(
-            self.metrics
-                .iter()
-                .map(|(_, m)| m.compute(&detached, target)),
-        );
-        (loss, values)
+    /// The targets of samples `indices` of `ys` (one array per output), on `device`.
+    pub(crate) fn targets(
+        &self,
+        ys: &[HostArray],
+        indices: &[usize],
+        buffer: &mut Vec<f32>,
+        device: &Device,
+    ) -> Vec<Target> {
+        self.heads
+            .iter()
+            .zip(ys)
+            .map(|(head, y)| head.target(y, indices, buffer, device))
+            .collect()
     }
 
-    /// The targets of samples `indices` of `y`, on `device`.
-    pub(crate) fn target(
+    /// Checks targets (one array per output) against the outputs' shapes, and integer labels
+    /// against the classes.
+    pub(crate) fn check_targets(&self, ys: &[HostArray]) -> Result<()> {
+        let multi = self.heads.len() > 1;
+        for (head, y) in self.heads.iter().zip(ys) {
+            head.check_target(y).map_err(|e| match e {
+                Error::Data { message } if multi => {
+                    Error::data(format!("targets of output `{}`: {message}", head.name))
+                }
+                e => e,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Head {
+    fn target(
         &self,
         y: &HostArray,
         indices: &[usize],
@@ -92,8 +199,8 @@ impl Compiled {
         }
     }
 
-    /// Checks targets against the output shape, and integer labels against the classes.
-    pub(crate) fn check_targets(&self, y: &HostArray, output: &Shape) -> Result<()> {
+    fn check_target(&self, y: &HostArray) -> Result<()> {
+        let output = &self.output;
         self.loss.check_target(output, y.sample_shape())?;
         if self.loss.loss.is_sparse() {
             let classes = output.last().unwrap_or(0);
@@ -116,7 +223,7 @@ impl Compiled {
 /// Sample-weighted running means of the values of one epoch, summed on the device and read
 /// once per display.
 pub(crate) struct Running {
-    names: Vec<&'static str>,
+    names: Vec<String>,
     sums: Option<Vec<Tensor<1>>>,
     samples: usize,
 }
@@ -124,7 +231,7 @@ pub(crate) struct Running {
 impl Running {
     pub(crate) fn new(compiled: &Compiled) -> Self {
         Running {
-            names: compiled.names().collect(),
+            names: compiled.names().map(String::from).collect(),
             sums: None,
             samples: 0,
         }
@@ -151,7 +258,7 @@ impl Running {
             .try_to_vec()
             .expect("metric sums are f32");
         for (name, sum) in self.names.iter().zip(all) {
-            logs.insert(*name, sum as f64 / self.samples as f64);
+            logs.insert(name.clone(), sum as f64 / self.samples as f64);
         }
         logs
     }

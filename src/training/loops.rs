@@ -13,28 +13,32 @@ use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
-/// The inputs of samples `indices` of `x`, on `device`.
-fn inputs(
-    x: &HostArray,
+/// The inputs of samples `indices` of `xs` (one array per model input), on `device`.
+pub(crate) fn inputs(
+    xs: &[HostArray],
     indices: &[usize],
     buffer: &mut Vec<f32>,
     device: &burn::tensor::Device,
-) -> Value {
-    x.gather_into(indices, buffer);
-    let mut dims = x.shape().to_vec();
-    dims[0] = indices.len();
-    Value::from_host(std::mem::take(buffer), &dims, device)
+) -> Vec<Value> {
+    xs.iter()
+        .map(|x| {
+            x.gather_into(indices, buffer);
+            let mut dims = x.shape().to_vec();
+            dims[0] = indices.len();
+            Value::from_host(std::mem::take(buffer), &dims, device)
+        })
+        .collect()
 }
 
 /// One gradient step on one batch; returns the updated network and the batch's values.
 pub(crate) fn train_step(
     network: Network,
     compiled: &mut Compiled,
-    x: Value,
-    target: &Target,
+    xs: Vec<Value>,
+    targets: &[Target],
 ) -> (Network, Vec<Tensor<1>>) {
-    let outputs = network.forward(vec![x]);
-    let (loss, values) = compiled.score(&outputs[0], target);
+    let outputs = network.forward(xs);
+    let (loss, values) = compiled.score(&outputs, targets);
     if !loss.is_tracked() {
         // nothing to train: the model has no trainable weights
         return (network, values);
@@ -47,15 +51,15 @@ pub(crate) fn train_step(
 /// calls `callbacks` at every hook.
 pub(crate) fn fit(
     model: &mut Model,
-    (x, y): (&HostArray, &HostArray),
-    validation: Option<(&HostArray, &HostArray)>,
+    (x, y): (&[HostArray], &[HostArray]),
+    validation: Option<(&[HostArray], &[HostArray])>,
     options: &FitOptions,
     callbacks: &mut CallbackList,
     shuffle_seed: u64,
 ) -> Result<()> {
     let train_device = model.device.autodiff();
     let mut batcher = Batcher::new(
-        x.len(),
+        x[0].len(),
         options.batch_size,
         options.shuffle.then_some(shuffle_seed),
     );
@@ -79,8 +83,8 @@ pub(crate) fn fit(
             callbacks.each(|c| c.on_train_batch_begin(step, model))?;
             let xb = inputs(x, indices, &mut xbuf, &train_device);
             let compiled = model.compiled.as_mut().expect("fit checks compile");
-            let target = compiled.target(y, indices, &mut ybuf, &train_device);
-            let (updated, values) = train_step(model.network.clone(), compiled, xb, &target);
+            let targets = compiled.targets(y, indices, &mut ybuf, &train_device);
+            let (updated, values) = train_step(model.network.clone(), compiled, xb, &targets);
             model.network = updated;
             running.add(values, indices.len());
             let read = || running.logs();
@@ -107,8 +111,8 @@ pub(crate) fn fit(
 /// Scores `model` (in inference mode) on `x`, `y`, calling the test hooks of `callbacks`.
 pub(crate) fn evaluate(
     model: &Model,
-    x: &HostArray,
-    y: &HostArray,
+    x: &[HostArray],
+    y: &[HostArray],
     batch_size: usize,
     callbacks: &mut CallbackList,
 ) -> Result<Logs> {
@@ -118,13 +122,13 @@ pub(crate) fn evaluate(
     let mut running = Running::new(compiled);
     let (mut xbuf, mut ybuf) = (Vec::new(), Vec::new());
     callbacks.each(|c| c.on_test_begin(model))?;
-    for (step, (start, end)) in batch_ranges(x.len(), batch_size).enumerate() {
+    for (step, (start, end)) in batch_ranges(x[0].len(), batch_size).enumerate() {
         callbacks.each(|c| c.on_test_batch_begin(step, model))?;
         let indices: Vec<usize> = (start..end).collect();
         let xb = inputs(x, &indices, &mut xbuf, device);
-        let target = compiled.target(y, &indices, &mut ybuf, device);
-        let outputs = network.forward(vec![xb]);
-        let (_, values) = compiled.score(&outputs[0], &target);
+        let targets = compiled.targets(y, &indices, &mut ybuf, device);
+        let outputs = network.forward(xb);
+        let (_, values) = compiled.score(&outputs, &targets);
         running.add(values, indices.len());
         let read = || running.logs();
         let logs = BatchLogs::new(&read);
@@ -136,35 +140,45 @@ pub(crate) fn evaluate(
 }
 
 /// The outputs of `model` (in inference mode) for `x`, batch by batch, calling the predict
-/// hooks of `callbacks`.
+/// hooks of `callbacks`: one array per model output.
 pub(crate) fn predict(
     model: &Model,
-    x: &HostArray,
+    x: &[HostArray],
     batch_size: usize,
     callbacks: &mut CallbackList,
-) -> Result<ArrayD<f32>> {
+) -> Result<Vec<ArrayD<f32>>> {
     let device = model.device.burn();
     let network = model.network.valid();
-    let output_shape = network.graph().output_shapes()[0].clone();
-    let mut values = Vec::with_capacity(x.len() * output_shape.size());
+    let samples = x[0].len();
+    let shapes = network.graph().output_shapes();
+    let mut values: Vec<Vec<f32>> = shapes
+        .iter()
+        .map(|s| Vec::with_capacity(samples * s.size()))
+        .collect();
     let mut xbuf = Vec::new();
     callbacks.each(|c| c.on_predict_begin(model))?;
-    for (step, (start, end)) in batch_ranges(x.len(), batch_size).enumerate() {
+    for (step, (start, end)) in batch_ranges(samples, batch_size).enumerate() {
         callbacks.each(|c| c.on_predict_batch_begin(step, model))?;
         let indices: Vec<usize> = (start..end).collect();
         let xb = inputs(x, &indices, &mut xbuf, device);
-        let out = network.forward(vec![xb]).swap_remove(0).value;
-        let batch: Vec<f32> = out
-            .flatten()
-            .into_data()
-            .try_to_vec()
-            .expect("outputs are f32");
-        values.extend_from_slice(&batch);
+        for (out, values) in network.forward(xb).into_iter().zip(&mut values) {
+            let batch: Vec<f32> = out
+                .value
+                .flatten()
+                .into_data()
+                .try_to_vec()
+                .expect("outputs are f32");
+            values.extend_from_slice(&batch);
+        }
         callbacks.each(|c| c.on_predict_batch_end(step, model))?;
     }
     callbacks.each(|c| c.on_predict_end(model))?;
-    Ok(
-        ArrayD::from_shape_vec(IxDyn(&output_shape.batched(x.len())), values)
-            .expect("one output row per sample"),
-    )
+    Ok(shapes
+        .iter()
+        .zip(values)
+        .map(|(shape, values)| {
+            ArrayD::from_shape_vec(IxDyn(&shape.batched(samples)), values)
+                .expect("one output row per sample")
+        })
+        .collect())
 }

@@ -7,12 +7,15 @@ mod loss;
 mod metrics;
 pub mod optimizers;
 mod options;
+mod per_output;
 pub(crate) mod progress;
 
 pub(crate) use compiled::{Compiled, Running};
 pub use logs::{History, Logs};
-pub(crate) use loops::{evaluate, fit, predict, train_step};
+pub(crate) use loops::{evaluate, fit, inputs, predict, train_step};
 pub use loss::{Loss, LossConfig};
 pub use metrics::Metric;
 pub use optimizers::Optimizer;
 pub use options::{EvalOptions, FitOptions};
+pub(crate) use per_output::quoted;
+pub use per_output::{Losses, Metrics, PerOutput};

@@ -1,7 +1,7 @@
 //! Options of `fit`, `evaluate` and `predict`, with Keras' defaults.
 
 use crate::callbacks::Callback;
-use crate::data::ToHostArray;
+use crate::data::ToArrays;
 use crate::error::{Error, Result};
 
 /// How `fit` trains. Defaults as in Keras: 1 epoch, batches of 32, shuffled, no validation,
@@ -22,7 +22,7 @@ pub struct FitOptions<'a> {
     /// Hold out this last fraction of the samples for validation (default 0).
     pub validation_split: f64,
     /// Validate on these inputs and targets each epoch; overrides `validation_split`.
-    pub validation_data: Option<(&'a dyn ToHostArray, &'a dyn ToHostArray)>,
+    pub validation_data: Option<(&'a dyn ToArrays, &'a dyn ToArrays)>,
     /// The epoch to start from, when resuming (default 0).
     pub initial_epoch: usize,
     /// 0 silent, 1 progress bar, 2 one line per epoch (default 1).
@@ -76,7 +76,7 @@ impl<'a> FitOptions<'a> {
     }
 
     /// Validates on `x` and `y` each epoch.
-    pub fn validation_data(mut self, x: &'a dyn ToHostArray, y: &'a dyn ToHostArray) -> Self {
+    pub fn validation_data(mut self, x: &'a dyn ToArrays, y: &'a dyn ToArrays) -> Self {
         self.validation_data = Some((x, y));
         self
     }

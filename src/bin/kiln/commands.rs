@@ -5,7 +5,10 @@ use crate::npy::read_npy;
 use crate::{Common, TrainArgs};
 use kiln::callbacks::EarlyStopping;
 use kiln::io::ModelConfig;
-use kiln::{Device, DeviceChoice, EvalOptions, FitOptions, Logs, Loss, Metric, Model, Optimizer};
+use kiln::{
+    Device, DeviceChoice, EvalOptions, FitOptions, Logs, Loss, Losses, Metric, Metrics, Model,
+    Optimizer,
+};
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::path::Path;
 
@@ -111,9 +114,9 @@ fn compile(model: &mut Model, args: &TrainArgs) -> Result {
         Some(lr) => optimizer.with_learning_rate(lr),
         None => optimizer,
     };
-    let loss = match (&args.loss, &file) {
+    let loss: Losses = match (&args.loss, &file) {
         (Some(name), _) => name.parse::<Loss>().map_err(text)?.into(),
-        (None, Some(c)) => c.loss,
+        (None, Some(c)) => c.losses(),
         (None, None) => {
             return Err(format!(
                 "{} has no compile section: give --loss (and --optimizer)",
@@ -121,8 +124,10 @@ fn compile(model: &mut Model, args: &TrainArgs) -> Result {
             ));
         }
     };
-    let metrics = file.map_or(vec![Metric::Accuracy], |c| c.metrics);
-    model.compile(optimizer, loss, &metrics).map_err(text)
+    let metrics = file.map_or(Metrics::from(vec![Metric::Accuracy]), |c| {
+        Metrics(c.metrics)
+    });
+    model.compile(optimizer, loss, metrics).map_err(text)
 }
 
 fn score(model: &Model, split: &Split, bytes: bool) -> Result<Logs> {

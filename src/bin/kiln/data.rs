@@ -1,6 +1,7 @@
 //! Where training and test data come from, and how they are shaped for a model.
 
 use crate::npy::{read_npy, read_npz};
+use kiln::training::PerOutput;
 use kiln::{Loss, Model};
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::path::Path;
@@ -194,7 +195,13 @@ pub fn targets(model: &Model, y: &ArrayD<f32>) -> Result<ArrayD<f32>, String> {
         .compile_config()
         .ok_or("the model is not compiled; give --optimizer and --loss")?;
     let outputs = model.graph().output_shapes()[0].dims().to_vec();
-    match compile.loss.loss {
+    let loss = match &compile.loss {
+        PerOutput::All(l) => l.loss,
+        PerOutput::List(l) if l.len() == 1 => l[0].loss,
+        PerOutput::Named(l) if l.len() == 1 => l.values().next().expect("one loss").loss,
+        _ => return Err("the kiln command takes models with one output".into()),
+    };
+    match loss {
         Loss::CategoricalCrossentropy if y.ndim() == 1 => {
             let classes = *outputs.last().unwrap_or(&1);
             let labels: Vec<usize> = y.iter().map(|v| *v as usize).collect();
