@@ -135,7 +135,8 @@ fn a_shared_layer_is_counted_once_and_its_gradient_sums_both_uses() {
 #[test]
 fn merge_layers_compute_what_they_name() {
     let (a, b) = (Input::new([2, 3]), Input::new([2, 3]));
-    let merges: Vec<(Layer, fn(f32, f32) -> f32)> = vec![
+    type Op = fn(f32, f32) -> f32;
+    let merges: Vec<(Layer, Op)> = vec![
         (Add::new().into(), |x, y| x + y),
         (Subtract::new().into(), |x, y| x - y),
         (Multiply::new().into(), |x, y| x * y),
@@ -404,12 +405,12 @@ fn a_built_model_works_as_a_layer_and_keeps_its_weights() {
         .into_dimensionality::<ndarray::Ix2>()
         .unwrap();
     let code2 = code.view().into_dimensionality::<ndarray::Ix2>().unwrap();
-    let want = code2.dot(&kernel)
-        + &head[1]
-            .1
-            .view()
-            .into_dimensionality::<ndarray::Ix1>()
-            .unwrap();
+    let bias = head[1]
+        .1
+        .view()
+        .into_dimensionality::<ndarray::Ix1>()
+        .unwrap();
+    let want = code2.dot(&kernel) + bias;
     let got = model.predict(&data).unwrap();
     assert!(max_diff(&got, &want.into_dyn()) < 1e-5);
 
@@ -608,4 +609,40 @@ fn one_output_models_take_plain_arrays_as_before() {
         .fit(&data, &target, FitOptions::default().verbose(0).epochs(2))
         .unwrap();
     assert!(logs.get("mae").is_some());
+}
+
+#[test]
+fn a_two_input_functional_model_nests_inside_another() {
+    let (p, q) = (Input::new([3]), Input::new([3]));
+    let diff = Subtract::new().apply([&p, &q]).unwrap();
+    let inner = Functional::new([&p, &q], [&diff])
+        .unwrap()
+        .name("difference")
+        .device(cpu())
+        .build()
+        .unwrap();
+    let (a, b) = (Input::new([3]), Input::new([3]));
+    let d = inner.apply([&a, &b]).unwrap();
+    let doubled = Add::new().apply([&d, &d]).unwrap();
+    let outer = Functional::new([&a, &b], [&doubled])
+        .unwrap()
+        .device(cpu())
+        .build()
+        .unwrap();
+    let row = outer
+        .summary()
+        .rows
+        .into_iter()
+        .find(|r| r.name == "difference")
+        .unwrap();
+    assert_eq!(row.class_name, "Functional");
+    assert_eq!(
+        row.connected_to,
+        ["input_layer[0][0]", "input_layer_1[0][0]"]
+    );
+    let (xa, xb) = (uniform(&[4, 3], 1), uniform(&[4, 3], 2));
+    let got = outer.predict(&[&xa, &xb]).unwrap();
+    let want = (&xa - &xb) * 2.0;
+    assert!(max_diff(&got, &want) < 1e-6);
+    assert!(inner.apply(&a).is_err(), "one input for a two-input model");
 }

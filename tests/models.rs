@@ -50,3 +50,8 @@ fn the_cnn_file_gives_keras_summary() {
         .summary();
     assert_eq!(summary.total_params, 34_826);
 }
+
+#[test]
+fn mnist_resnet_json_is_the_example_model() {
+    check("mnist_resnet.json", architectures::mnist_resnet);
+}

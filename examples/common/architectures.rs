@@ -39,3 +39,43 @@ pub fn mnist_cnn(device: Device) -> kiln::Result<Model> {
             &[Metric::Accuracy],
         )
 }
+
+/// A small residual network for MNIST, written with the Functional API: a 3×3 convolution and
+/// 2×2 max pooling, one residual block of 32 filters (`relu(x + bn(conv(relu(bn(conv(x))))))`,
+/// the shortcut an `Add`), 2×2 max pooling and a softmax classifier; Adam(1e-3).
+pub fn mnist_resnet(device: Device) -> kiln::Result<Model> {
+    let image = Input::new([28, 28, 1]).name("image");
+    let x = Conv2D::new(32, 3).activation(Relu).apply(&image)?;
+    let x = MaxPooling2D::new(2).apply(&x)?;
+    let x = residual_block(&x, 32)?;
+    let x = MaxPooling2D::new(2).apply(&x)?;
+    let x = Flatten::new().apply(&x)?;
+    let digit = Dense::new(10).activation(Softmax).apply(&x)?;
+    Functional::new([&image], [&digit])?
+        .name("mnist_resnet")
+        .device(device)
+        .compile(
+            Optimizer::adam(1e-3),
+            Loss::CategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
+}
+
+/// `relu(x + bn(conv(relu(bn(conv(x))))))`, the convolutions keeping the size (`same`) and the
+/// `filters` of `x`. The batch norms track their moving statistics with momentum 0.9 (Keras'
+/// default is 0.99), so that after only two epochs the statistics used at test time are those
+/// of the current weights.
+fn residual_block(x: &SymbolicTensor, filters: usize) -> kiln::Result<SymbolicTensor> {
+    let conv = || {
+        Conv2D::new(filters, 3)
+            .padding(Padding::Same)
+            .use_bias(false)
+    };
+    let h = conv().apply(x)?;
+    let h = BatchNormalization::new().momentum(0.9).apply(&h)?;
+    let h = ActivationLayer::new(Relu).apply(&h)?;
+    let h = conv().apply(&h)?;
+    let h = BatchNormalization::new().momentum(0.9).apply(&h)?;
+    let h = Add::new().apply([&h, x])?;
+    ActivationLayer::new(Relu).apply(&h)
+}

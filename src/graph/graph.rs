@@ -15,14 +15,65 @@ pub struct InputSpec {
     pub shape: Shape,
 }
 
-/// Where a node reads a tensor from.
+/// Where a node reads a tensor from. In JSON: `"input:0"`, `"node:3"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "SourceSpec", into = "String")]
 pub enum Source {
     /// The model input with this index.
     Input(usize),
     /// The output of the node with this index.
     Node(usize),
+}
+
+/// A source as JSON gives it: `"node:3"`, or the older `{"node": 3}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SourceSpec {
+    Text(String),
+    Tagged {
+        #[serde(default)]
+        input: Option<usize>,
+        #[serde(default)]
+        node: Option<usize>,
+    },
+}
+
+impl TryFrom<SourceSpec> for Source {
+    type Error = String;
+
+    fn try_from(spec: SourceSpec) -> std::result::Result<Self, String> {
+        let bad =
+            |s: &str| format!("`{s}` is not a source; write `input:<index>` or `node:<index>`");
+        match spec {
+            SourceSpec::Text(text) => {
+                let (kind, index) = text.split_once(':').ok_or_else(|| bad(&text))?;
+                let index: usize = index.parse().map_err(|_| bad(&text))?;
+                match kind {
+                    "input" => Ok(Source::Input(index)),
+                    "node" => Ok(Source::Node(index)),
+                    _ => Err(bad(&text)),
+                }
+            }
+            SourceSpec::Tagged {
+                input: Some(k),
+                node: None,
+            } => Ok(Source::Input(k)),
+            SourceSpec::Tagged {
+                input: None,
+                node: Some(j),
+            } => Ok(Source::Node(j)),
+            SourceSpec::Tagged { .. } => Err(bad("{..}")),
+        }
+    }
+}
+
+impl From<Source> for String {
+    fn from(s: Source) -> String {
+        match s {
+            Source::Input(k) => format!("input:{k}"),
+            Source::Node(j) => format!("node:{j}"),
+        }
+    }
 }
 
 /// One application of a layer to its inputs. A layer applied twice is two nodes sharing it.
@@ -609,7 +660,7 @@ mod tests {
         let g = chain(Shape::new([4]), vec![Dense::new(3).into()]).unwrap();
         let json = serde_json::to_string(&g).unwrap().replace(
             "\"layers\":",
-            "\"nodes\":[{\"layer\":5,\"inputs\":[{\"input\":0}]}],\"layers\":",
+            "\"nodes\":[{\"layer\":5,\"inputs\":[\"input:0\"]}],\"layers\":",
         );
         let e = serde_json::from_str::<Graph>(&json)
             .unwrap_err()
@@ -657,6 +708,17 @@ mod tests {
         let json = serde_json::to_string(&g).unwrap();
         assert!(json.contains("\"nodes\""), "{json}");
         assert_eq!(serde_json::from_str::<Graph>(&json).unwrap(), g);
+    }
+
+    #[test]
+    fn sources_read_as_text_or_tagged() {
+        let s: Vec<Source> = serde_json::from_str(r#"["input:0", "node:3", {"node": 2}]"#).unwrap();
+        assert_eq!(s, [Source::Input(0), Source::Node(3), Source::Node(2)]);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"["input:0","node:3","node:2"]"#
+        );
+        assert!(serde_json::from_str::<Source>(r#""layer:1""#).is_err());
     }
 
     #[test]

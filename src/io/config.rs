@@ -89,11 +89,12 @@ impl ModelConfig {
     }
 
     /// Pretty-printed JSON, stable: the same configuration always gives the same text. Arrays
-    /// of numbers and strings (shapes, kernel sizes) stay on one line.
+    /// of numbers and strings (shapes, kernel sizes) stay on one line, and so do short objects
+    /// of such values (an input, a graph node).
     pub fn to_json(&self) -> String {
         let pretty =
             serde_json::to_string_pretty(self).expect("a model configuration always serializes");
-        inline_flat_arrays(&pretty)
+        inline_flat_values(&pretty)
     }
 
     /// Reads a configuration, checking its format, version, layers and every shape.
@@ -119,8 +120,9 @@ impl ModelConfig {
     }
 }
 
-/// `json` with every array that holds no array or object written on one line: `[3, 3]`.
-fn inline_flat_arrays(json: &str) -> String {
+/// `json` with every array of scalars written on one line (`[3, 3]`), and every object of
+/// scalars and such arrays too when it fits in [`INLINE_OBJECT`] characters.
+fn inline_flat_values(json: &str) -> String {
     let chars: Vec<char> = json.chars().collect();
     let mut out = String::with_capacity(json.len());
     let mut i = 0;
@@ -132,12 +134,10 @@ fn inline_flat_arrays(json: &str) -> String {
             i = end;
             continue;
         }
-        if c == '['
-            && let Some((end, items)) = flat_array(&chars, i)
+        if (c == '[' || c == '{')
+            && let Some((end, compact)) = flat_value(&chars, i)
         {
-            out.push('[');
-            out.push_str(&items.join(", "));
-            out.push(']');
+            out.push_str(&compact);
             i = end;
             continue;
         }
@@ -146,6 +146,9 @@ fn inline_flat_arrays(json: &str) -> String {
     }
     out
 }
+
+/// The longest object written on one line.
+const INLINE_OBJECT: usize = 72;
 
 /// The index just past the string starting at `start` (a `"`).
 fn string_end(chars: &[char], start: usize) -> usize {
@@ -160,29 +163,46 @@ fn string_end(chars: &[char], start: usize) -> usize {
     chars.len()
 }
 
-/// When the array at `start` holds only scalars: the index past its `]` and its items.
-fn flat_array(chars: &[char], start: usize) -> Option<(usize, Vec<String>)> {
-    let mut items = Vec::new();
-    let mut item = String::new();
+/// When the array or object at `start` is flat (an array of scalars, or a short object of
+/// scalars and such arrays): the index past its end and its one-line text.
+fn flat_value(chars: &[char], start: usize) -> Option<(usize, String)> {
+    let object = chars[start] == '{';
+    let mut out = String::new();
+    out.push(chars[start]);
+    let mut depth = 0;
     let mut i = start + 1;
     while i < chars.len() {
         match chars[i] {
-            '[' | '{' => return None,
-            ']' => {
-                if !item.is_empty() {
-                    items.push(item);
-                }
-                return Some((i + 1, items));
+            '{' => return None,
+            '[' if !object || depth > 0 => return None,
+            '[' => {
+                depth += 1;
+                out.push('[');
             }
-            ',' => items.push(std::mem::take(&mut item)),
+            ']' if depth > 0 => {
+                depth -= 1;
+                out.push(']');
+            }
+            c @ (']' | '}') => {
+                if (c == '}') != object {
+                    return None;
+                }
+                out.push(c);
+                if object && out.chars().count() > INLINE_OBJECT {
+                    return None;
+                }
+                return Some((i + 1, out));
+            }
+            ',' => out.push_str(", "),
+            ':' => out.push_str(": "),
             '"' => {
                 let end = string_end(chars, i);
-                item.extend(&chars[i..end]);
+                out.extend(&chars[i..end]);
                 i = end;
                 continue;
             }
             c if c.is_whitespace() => {}
-            c => item.push(c),
+            c => out.push(c),
         }
         i += 1;
     }
@@ -251,13 +271,16 @@ mod tests {
     }
 
     #[test]
-    fn flat_arrays_stay_on_one_line_and_nothing_else_changes() {
+    fn flat_values_stay_on_one_line_and_nothing_else_changes() {
         let pretty = "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": [\n    {\n      \"c\": \"[x, \\\"y\"\n    }\n  ],\n  \"d\": []\n}";
-        let compact = inline_flat_arrays(pretty);
+        let compact = inline_flat_values(pretty);
         assert_eq!(
             compact,
-            "{\n  \"a\": [1, 2],\n  \"b\": [\n    {\n      \"c\": \"[x, \\\"y\"\n    }\n  ],\n  \"d\": []\n}"
+            "{\n  \"a\": [1, 2],\n  \"b\": [\n    {\"c\": \"[x, \\\"y\"}\n  ],\n  \"d\": []\n}"
         );
+        // an object longer than a line keeps one member per line
+        let long = format!("{{\n  \"k\": \"{}\"\n}}", "x".repeat(80));
+        assert_eq!(inline_flat_values(&long), long);
         let a: serde_json::Value = serde_json::from_str(pretty).unwrap();
         let b: serde_json::Value = serde_json::from_str(&compact).unwrap();
         assert_eq!(a, b);

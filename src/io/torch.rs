@@ -71,6 +71,13 @@ pub(crate) fn torch_tensors(
                      model in Keras' layout",
                 ));
             }
+            Layer::Model(_) => {
+                return Err(Error::config(
+                    format!("layer `{name}`"),
+                    "a nested model has no place in a flat torch.nn.Sequential; save this \
+                     model in Keras' layout",
+                ));
+            }
             _ => (None, Activation::Linear),
         };
         if let Some(k) = kernel {

@@ -6,6 +6,9 @@ use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// Weights by name (`dense/kernel`), as [`crate::Model::get_weights`] gives them.
+pub(crate) type NamedWeights = Vec<(String, ArrayD<f32>)>;
+
 /// A model used as a layer: its graph runs as one node of the outer model.
 ///
 /// Made by [`crate::Model::apply`] (or [`crate::Model::as_layer`]), which copies the model's
@@ -22,7 +25,7 @@ pub struct NestedModel {
     pub graph: Graph,
     /// The weights to start from; fresh ones when `None` (read from JSON).
     #[serde(skip)]
-    pub(crate) weights: Option<Arc<Vec<(String, ArrayD<f32>)>>>,
+    pub(crate) weights: Option<Arc<NamedWeights>>,
 }
 
 impl NestedModel {
