@@ -62,9 +62,7 @@ pub fn mnist_resnet(device: Device) -> kiln::Result<Model> {
 }
 
 /// `relu(x + bn(conv(relu(bn(conv(x))))))`, the convolutions keeping the size (`same`) and the
-/// `filters` of `x`. The batch norms track their moving statistics with momentum 0.9 (Keras'
-/// default is 0.99), so that after only two epochs the statistics used at test time are those
-/// of the current weights.
+/// `filters` of `x`.
 fn residual_block(x: &SymbolicTensor, filters: usize) -> kiln::Result<SymbolicTensor> {
     let conv = || {
         Conv2D::new(filters, 3)
@@ -72,10 +70,10 @@ fn residual_block(x: &SymbolicTensor, filters: usize) -> kiln::Result<SymbolicTe
             .use_bias(false)
     };
     let h = conv().apply(x)?;
-    let h = BatchNormalization::new().momentum(0.9).apply(&h)?;
+    let h = BatchNormalization::new().apply(&h)?;
     let h = ActivationLayer::new(Relu).apply(&h)?;
     let h = conv().apply(&h)?;
-    let h = BatchNormalization::new().momentum(0.9).apply(&h)?;
+    let h = BatchNormalization::new().apply(&h)?;
     let h = Add::new().apply([&h, x])?;
     ActivationLayer::new(Relu).apply(&h)
 }

@@ -15,6 +15,8 @@ use std::time::Instant;
 /// The flags every example takes.
 pub struct Args {
     pub epochs: usize,
+    /// Samples per step in `train_and_report` (128 unless an example sets another).
+    pub batch_size: usize,
     pub seed: Option<u64>,
     pub device: DeviceChoice,
     pub save: Option<PathBuf>,
@@ -26,6 +28,7 @@ pub struct Args {
 pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
     let mut args = Args {
         epochs: default_epochs,
+        batch_size: 128,
         seed: None,
         device: DeviceChoice::from_env()?,
         save: None,
@@ -117,7 +120,7 @@ pub fn one_hot(y: &ndarray::Array1<u8>) -> kiln::Result<Array2<f32>> {
     kiln::to_categorical(y.as_slice().expect("contiguous labels"), 10)
 }
 
-/// Prints the summary, fits with batches of 128 for `--epochs`, scores on the test set, saves
+/// Prints the summary, fits with batches of `args.batch_size` for `--epochs`, scores on the test set, saves
 /// the model when `--save` asks, and prints the two closing lines every example ends with:
 /// `fit_seconds=<float>`, then `test_loss=<float> test_accuracy=<float>`.
 ///
@@ -133,7 +136,9 @@ pub fn train_and_report(
 ) -> kiln::Result<()> {
     model.summary().print();
     let start = Instant::now();
-    let mut options = FitOptions::default().epochs(args.epochs).batch_size(128);
+    let mut options = FitOptions::default()
+        .epochs(args.epochs)
+        .batch_size(args.batch_size);
     let mut stop = args.early_stopping.map(|patience| {
         EarlyStopping::new("val_loss")
             .patience(patience)
