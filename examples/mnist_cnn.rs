@@ -4,27 +4,11 @@
 
 mod common;
 
-use kiln::Device;
-
 fn main() -> std::process::ExitCode {
     common::exit_status(run())
 }
 
 fn run() -> kiln::Result<()> {
     let args = common::parse_args(3)?;
-    if let Some(seed) = args.seed {
-        kiln::set_random_seed(seed);
-    }
-    let mnist = common::load_mnist()?;
-    let (x_train, y_train) = (
-        common::images(&mnist.x_train),
-        common::one_hot(&mnist.y_train)?,
-    );
-    let (x_test, y_test) = (
-        common::images(&mnist.x_test),
-        common::one_hot(&mnist.y_test)?,
-    );
-
-    let mut model = common::architectures::mnist_cnn(Device::new(args.device)?)?;
-    common::train_and_report(&mut model, (&x_train, &y_train), (&x_test, &y_test), &args)
+    common::run_image_example(&args, common::architectures::mnist_cnn)
 }

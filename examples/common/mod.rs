@@ -166,3 +166,20 @@ pub fn train_and_report(
     );
     Ok(())
 }
+
+/// Seeds kiln from `--seed`, loads MNIST as `[n, 28, 28, 1]` images in [0, 1] with one-hot
+/// labels, builds the model with `build` on `--device`, and runs [`train_and_report`]: the
+/// body of the convolutional examples.
+pub fn run_image_example(
+    args: &Args,
+    build: fn(kiln::Device) -> kiln::Result<Model>,
+) -> kiln::Result<()> {
+    if let Some(seed) = args.seed {
+        kiln::set_random_seed(seed);
+    }
+    let mnist = load_mnist()?;
+    let (x_train, y_train) = (images(&mnist.x_train), one_hot(&mnist.y_train)?);
+    let (x_test, y_test) = (images(&mnist.x_test), one_hot(&mnist.y_test)?);
+    let mut model = build(kiln::Device::new(args.device)?)?;
+    train_and_report(&mut model, (&x_train, &y_train), (&x_test, &y_test), args)
+}
