@@ -88,6 +88,15 @@ impl fmt::Display for Shape {
     }
 }
 
+/// Shapes as a list, as errors quote them: `(None, 3), (None, 4)`.
+pub(crate) fn list(shapes: &[Shape]) -> String {
+    shapes
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

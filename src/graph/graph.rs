@@ -200,20 +200,14 @@ impl Graph {
             match &first_inputs[node.layer] {
                 // a shared layer has one set of weights, built for the shapes it first saw
                 Some(first) if *first != inputs => {
-                    let show = |s: &[Shape]| {
-                        s.iter()
-                            .map(|s| s.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
                     return Err(Error::Shape {
                         layer: name.into(),
                         expected: format!(
                             "{} (a layer applied several times shares its weights, so every \
                              application takes the shapes of the first)",
-                            show(first)
+                            crate::shape::list(first)
                         ),
-                        received: show(&inputs),
+                        received: crate::shape::list(&inputs),
                     });
                 }
                 Some(_) => {}

@@ -381,16 +381,10 @@ layer_from!(Dense => Dense, ActivationLayer => Activation, Dropout => Dropout,
 fn nested_output_shape(name: &str, m: &NestedModel, inputs: &[Shape]) -> Result<Shape> {
     let expected: Vec<Shape> = m.graph.inputs().iter().map(|i| i.shape.clone()).collect();
     if inputs != expected.as_slice() {
-        let show = |s: &[Shape]| {
-            s.iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         return Err(Error::Shape {
             layer: name.into(),
-            expected: show(&expected),
-            received: show(inputs),
+            expected: crate::shape::list(&expected),
+            received: crate::shape::list(inputs),
         });
     }
     match m.graph.output_shapes().as_slice() {

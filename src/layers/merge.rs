@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Layout, Value};
-use crate::shape::Shape;
+use crate::shape::{Shape, list};
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
 
@@ -173,15 +173,6 @@ impl Concatenate {
             kind: MergeKind::Concatenate { axis, rank },
         }
     }
-}
-
-/// Shapes as a list: `(None, 3), (None, 4)`.
-fn list(shapes: &[Shape]) -> String {
-    shapes
-        .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn at_least_two(name: &str, inputs: &[Shape]) -> Result<()> {
