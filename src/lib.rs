@@ -52,6 +52,7 @@ pub mod graph;
 pub mod io;
 pub mod layers;
 pub mod models;
+pub mod ops;
 pub mod random;
 mod shape;
 pub mod training;

@@ -176,9 +176,9 @@ impl Network {
     /// Runs the graph on one batch per model input (channels last) and returns every model
     /// output (channels last).
     ///
-    /// Spatial values move to channels-first before the first layer that computes in that
-    /// layout and stay there until a layer needs channels last: one permutation per change,
-    /// not one per layer. Values are dropped as soon as no later node reads them.
+    /// Spatial values move to channels-first before a layer that computes in that layout
+    /// (batch normalization, average pooling, 1D layers) and stay there until a layer needs
+    /// channels last: one permutation per change, not one per layer. Values are dropped as soon as no later node reads them.
     ///
     /// # Panics
     /// When `inputs` do not match the graph's inputs in number and sample shape, which

@@ -2,13 +2,16 @@
 //! `(length, channels)`, channels last as in Keras.
 
 use crate::error::{Error, Result};
-use crate::graph::{Logits, Value};
+use crate::graph::{Layout, Logits, Value};
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
 use crate::layers::{Activation, Initializer, ParamCount};
+use crate::ops::conv2d_nhwc;
 use crate::shape::Shape;
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::tensor::Tensor;
+use burn::tensor::ops::ConvOptions;
 use serde::{Deserialize, Serialize};
 
 /// A 2D convolution over `(height, width, channels)` images: `filters` kernels of
@@ -357,7 +360,7 @@ pub enum ConvKind {
 }
 
 /// A built convolution: Burn's module (weights `[filters, channels, kh, kw]`) and the
-/// activation. It reads and writes channels-first values.
+/// activation. It reads and writes values in its [`layout`](ConvModule::layout).
 #[derive(Module, Debug)]
 pub struct ConvModule {
     /// The convolution.
@@ -367,13 +370,55 @@ pub struct ConvModule {
 }
 
 impl ConvModule {
+    /// The layout the convolution reads and writes: channels last for `Conv2D` (kiln's own
+    /// operation), channels first for `Conv1D` (Burn's).
+    pub(crate) fn layout(&self) -> Layout {
+        match self.conv {
+            ConvKind::D1(_) => Layout::ChannelsFirst,
+            ConvKind::D2(_) => Layout::ChannelsLast,
+        }
+    }
+
+    /// The output for `x` in [`layout`](Self::layout), and the logits of a softmax or sigmoid.
     pub(crate) fn forward(&self, x: Value) -> (Value, Option<Logits>) {
         let z = match (&self.conv, x) {
             (ConvKind::D1(c), Value::R3(t)) => Value::R3(c.forward(t)),
-            (ConvKind::D2(c), Value::R4(t)) => Value::R4(c.forward(t)),
+            (ConvKind::D2(c), Value::R4(t)) => Value::R4(conv2d_channels_last(c, t)),
             (_, x) => unreachable!("shapes are checked at build, got {:?}", x.dims()),
         };
         let logits = Logits::of(self.activation, &z);
-        (self.activation.apply_channels_first(z), logits)
+        let out = match self.layout() {
+            Layout::ChannelsFirst => self.activation.apply_channels_first(z),
+            Layout::ChannelsLast => self.activation.apply(z),
+        };
+        (out, logits)
     }
+}
+
+/// Burn's `Conv2d` module applied to a channels-last batch `[batch, h, w, channels]` by kiln's
+/// convolution ([`conv2d_nhwc`]), which gives `[batch, oh, ow, filters]`.
+///
+/// kiln builds its convolutions with explicit padding (Keras' "same" computed from the input
+/// size); a module built elsewhere with Burn's `Same` gets the same split, the extra row or
+/// column at the bottom or right.
+fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, h, w, _] = x.dims();
+    let same = |i: usize, size: usize| {
+        let span = c.dilation[i] * (c.kernel_size[i] - 1) + 1;
+        let total = ((size.div_ceil(c.stride[i]) - 1) * c.stride[i] + span).saturating_sub(size);
+        (total / 2, total - total / 2)
+    };
+    let padding = match c.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => [same(0, h), same(1, w)],
+    };
+    let options = ConvOptions::new_with_padding(c.stride, padding, c.dilation, c.groups);
+    let kernel = c.weight.val().permute([2, 3, 1, 0]);
+    let filters = kernel.dims()[3];
+    let bias = match &c.bias {
+        Some(b) => b.val(),
+        None => Tensor::zeros([filters], &x.device()),
+    };
+    conv2d_nhwc(x, kernel, bias, options)
 }

@@ -58,16 +58,17 @@ pub struct ReshapeModule {
 
 impl LayerModule {
     /// The layout the layer computes in: channels last (Keras' order) for layers that read the
-    /// last axis or the element order, channels first (Burn's) for convolutions, poolings and
-    /// batch normalization, and either (`None`) for elementwise layers and merges. A nested
-    /// model takes and gives channels last.
+    /// last axis or the element order and for `Conv2D`, 2D max and global pooling (kiln's own
+    /// operations), channels first (Burn's) for `Conv1D`, the other poolings and batch
+    /// normalization, and either (`None`) for elementwise layers and merges.
+    /// A nested model takes and gives channels last.
     pub(crate) fn layout(&self) -> Option<Layout> {
         match self {
             LayerModule::Model(_) => Some(Layout::ChannelsLast),
             LayerModule::Merge(_) => None,
-            LayerModule::Conv(_) | LayerModule::Pool(_) | LayerModule::BatchNorm(_) => {
-                Some(Layout::ChannelsFirst)
-            }
+            LayerModule::Conv(m) => Some(m.layout()),
+            LayerModule::Pool(m) => Some(m.layout()),
+            LayerModule::BatchNorm(_) => Some(Layout::ChannelsFirst),
             LayerModule::Dense(_) | LayerModule::Stateless(StatelessModule::Reshape(_)) => {
                 Some(Layout::ChannelsLast)
             }

@@ -1,15 +1,18 @@
 //! Pooling: `MaxPooling2D`, `AveragePooling2D`, `MaxPooling1D`, and the global poolings.
 
 use crate::error::Result;
-use crate::graph::Value;
+use crate::graph::{Layout, Value};
 use crate::layers::conv::{image, sequence};
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
+use crate::ops::max_pool2d_nhwc;
 use crate::shape::Shape;
 use burn::module::Module;
 use burn::nn::pool::{
     AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d, MaxPool2dConfig,
 };
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::tensor::Tensor;
+use burn::tensor::ops::PadMode;
 use serde::{Deserialize, Serialize};
 
 /// Settings shared by the 2D poolings: window, strides (default: the window), padding.
@@ -275,21 +278,44 @@ impl PoolModule {
         PoolModule::Global(GlobalModule { reduce })
     }
 
+    /// The layout the pooling reads and writes: channels last for 2D max and global pooling
+    /// (kiln's own operations), channels first for the others (Burn's modules).
+    pub(crate) fn layout(&self) -> Layout {
+        match self {
+            PoolModule::Max2d(_) | PoolModule::Global(_) => Layout::ChannelsLast,
+            PoolModule::Avg2d(_) | PoolModule::Max1d(_) => Layout::ChannelsFirst,
+        }
+    }
+
     pub(crate) fn forward(&self, x: Value) -> Value {
         match (self, x) {
-            (PoolModule::Max2d(p), Value::R4(t)) => Value::R4(p.forward(t)),
+            (PoolModule::Max2d(p), Value::R4(t)) => Value::R4(max_pool_channels_last(p, t)),
             (PoolModule::Avg2d(p), Value::R4(t)) => Value::R4(p.forward(t)),
             (PoolModule::Max1d(p), Value::R3(t)) => Value::R3(p.forward(t)),
             (PoolModule::Global(g), Value::R4(t)) => {
-                let [b, c, h, w] = t.dims();
-                let flat = t.reshape([b, c, h * w]);
+                let [b, h, w, c] = t.dims();
+                let flat = t.reshape([b, h * w, c]);
                 let reduced = match g.reduce {
-                    Reduce::Average => flat.mean_dim(2),
-                    Reduce::Max => flat.max_dim(2),
+                    Reduce::Average => flat.mean_dim(1),
+                    Reduce::Max => flat.max_dim(1),
                 };
                 Value::R2(reduced.reshape([b, c]))
             }
             (_, x) => unreachable!("shapes are checked at build, got {:?}", x.dims()),
         }
     }
+}
+
+/// Burn's `MaxPool2d` module applied to a channels-last batch by kiln's pooling
+/// ([`max_pool2d_nhwc`]); "same" padding adds rows and columns of `-inf` first.
+fn max_pool_channels_last(p: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let x = match p.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top + left + bottom + right > 0 => x
+            .pad(
+                [(0, 0), (top, bottom), (left, right), (0, 0)],
+                PadMode::Constant(f32::NEG_INFINITY),
+            ),
+        _ => x,
+    };
+    max_pool2d_nhwc(x, p.kernel_size, p.stride)
 }

@@ -1,0 +1,9 @@
+//! Backends: the one module of kiln that names Burn's backends. [`Device`] picks where a model
+//! lives and trains; the allocator module tunes the process for training on the CPU.
+
+mod allocator;
+mod device;
+
+pub use allocator::KEEP_MALLOC_ENV;
+pub(crate) use allocator::keep_freed_buffers;
+pub use device::*;

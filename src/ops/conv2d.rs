@@ -1,0 +1,270 @@
+//! Conv2D on channels-last images, as one backend operation with its own backward pass.
+//!
+//! Burn's `conv2d` takes channels-first images and, on burn-flex, spends most of a CNN step
+//! outside its matrix products: a serial layout change per call, and a weight gradient computed
+//! as a convolution whose "batch" is the input's channels (one task for a one-channel input).
+//! kiln's convolution reads and writes `[batch, height, width, channels]`, the order Keras
+//! users pass, so an im2col row is a run of whole pixels and the output of one matrix product
+//! is the output itself. burn-flex gets kernels of its own ([`flex`](super::conv2d_flex));
+//! other backends compute it with Burn's convolution between two permutations.
+
+// burn-ndarray is deprecated in Burn 0.22 but stays one of kiln's CPU backends.
+#![cfg_attr(feature = "ndarray", allow(deprecated))]
+
+use burn::backend::ops::ConvOptions;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::tensor::Tensor;
+
+/// A 2D convolution over channels-last images, and its gradients.
+///
+/// Shapes: `x` is `[batch, height, width, channels]`, `weight` `[kh, kw, channels, filters]`
+/// (Keras' kernel layout), `bias` `[filters]` (zeros for a layer without one: a constant gets
+/// no gradient), and the output `[batch, oh, ow, filters]`. `options.groups` must be 1.
+#[backend_extension(
+    Flex: cfg(feature = "flex"),
+    NdArray: cfg(feature = "ndarray"),
+    Cube: cfg(feature = "wgpu"),
+    Autodiff
+)]
+pub(crate) trait ConvNhwc: Backend {
+    /// The convolution of `x` by `weight`, plus `bias`.
+    fn conv2d_nhwc(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        by_burn_conv2d::<Self>(x, weight, bias, options)
+    }
+
+    /// The gradients of the input, the weight and the bias, each computed when its flag is set,
+    /// from the gradient of the output `grad`.
+    #[allow(clippy::type_complexity)] // the extension macro reads no aliases of `Self` types
+    fn conv2d_nhwc_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        wanted: [bool; 3],
+    ) -> (
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+    ) {
+        backward_by_burn::<Self>(x, weight, grad, options, wanted)
+    }
+}
+
+/// The gradients of a convolution's input, kernel and bias, each when it was wanted.
+pub(crate) type Gradients<B> = (
+    Option<FloatTensor<B>>,
+    Option<FloatTensor<B>>,
+    Option<FloatTensor<B>>,
+);
+
+/// The convolution through Burn's channels-first `conv2d`.
+pub(crate) fn by_burn_conv2d<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    options: ConvOptions<2>,
+) -> FloatTensor<B> {
+    let x = B::float_permute(x, &[0, 3, 1, 2]);
+    let weight = B::float_permute(weight, &[3, 2, 0, 1]);
+    B::float_permute(B::conv2d(x, weight, Some(bias), options), &[0, 2, 3, 1])
+}
+
+/// The gradients through Burn's channels-first backward operations.
+pub(crate) fn backward_by_burn<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    options: ConvOptions<2>,
+    [want_x, want_weight, want_bias]: [bool; 3],
+) -> Gradients<B> {
+    let x = B::float_permute(x, &[0, 3, 1, 2]);
+    let weight = B::float_permute(weight, &[3, 2, 0, 1]);
+    let grad = B::float_permute(grad, &[0, 3, 1, 2]);
+    let dx = want_x.then(|| {
+        let dx = B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+        B::float_permute(dx, &[0, 2, 3, 1])
+    });
+    let db = want_bias.then(|| {
+        let g = B::float_sum_dim(B::float_sum_dim(grad.clone(), 3), 2);
+        let g = B::float_sum_dim(g, 0);
+        let filters = g.shape().num_elements();
+        B::float_reshape(g, [filters].into())
+    });
+    let dw = want_weight.then(|| {
+        let dw = B::conv2d_weight_backward(x, weight, grad, options);
+        B::float_permute(dw, &[2, 3, 1, 0])
+    });
+    (dx, dw, db)
+}
+
+#[cfg(feature = "ndarray")]
+impl ConvNhwc for burn::backend::NdArray {}
+
+#[cfg(feature = "wgpu")]
+impl ConvNhwc for burn::backend::Cube {}
+
+/// A 2D convolution of channels-last images, as `Conv2D` computes it.
+///
+/// `x` is `[batch, height, width, channels]`, `kernel` `[kh, kw, channels, filters]` (Keras'
+/// layout), `bias` `[filters]`; the result is `[batch, out_h, out_w, filters]`. On an autodiff
+/// device the gradients of all three flow back. burn-flex runs kiln's own kernels; other
+/// backends run Burn's `conv2d` between two permutations.
+///
+/// # Panics
+/// When the shapes disagree (channels, or a kernel larger than the padded input), or
+/// `options.groups` is not 1; `Conv2D` checks all of this when a model is built.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor, ops::ConvOptions};
+/// let device = Device::flex();
+/// let x = Tensor::<4>::ones([1, 4, 4, 1], &device);
+/// let kernel = Tensor::<4>::ones([3, 3, 1, 2], &device);
+/// let bias = Tensor::<1>::from_floats([0.0, 1.0], &device);
+/// let y = kiln::ops::conv2d_nhwc(x, kernel, bias, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
+/// assert_eq!(y.dims(), [1, 2, 2, 2]);
+/// let values: Vec<f32> = y.into_data().to_vec().unwrap();
+/// assert_eq!(values, [9.0, 10.0, 9.0, 10.0, 9.0, 10.0, 9.0, 10.0]);
+/// ```
+pub fn conv2d_nhwc(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ConvNhwc>::conv2d_nhwc(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        options,
+    ))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::{Device, Distribution};
+
+    /// `(input [n, h, w, c], filters, kernel, stride, dilation, padding (top, bottom, left,
+    /// right), bias)`: strides, dilation, asymmetric "same" padding, one channel, no bias.
+    type Case = (
+        [usize; 4],
+        usize,
+        [usize; 2],
+        [usize; 2],
+        [usize; 2],
+        [usize; 4],
+        bool,
+    );
+    const CASES: [Case; 6] = [
+        ([3, 7, 6, 2], 4, [3, 3], [1, 1], [1, 1], [0; 4], true),
+        ([2, 9, 8, 1], 3, [3, 2], [2, 1], [1, 1], [0; 4], true),
+        ([2, 8, 8, 3], 5, [2, 2], [1, 1], [1, 1], [0, 1, 0, 1], false),
+        ([1, 9, 7, 2], 2, [3, 3], [2, 2], [1, 1], [1, 1, 1, 1], true),
+        ([2, 10, 9, 3], 2, [3, 2], [1, 1], [2, 2], [0; 4], true),
+        (
+            [600, 5, 5, 2],
+            3,
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            [1, 1, 1, 1],
+            true,
+        ),
+    ];
+
+    /// The CPU backends compiled in.
+    pub(crate) fn devices() -> Vec<Device> {
+        vec![
+            #[cfg(feature = "flex")]
+            Device::flex(),
+            #[cfg(feature = "ndarray")]
+            Device::ndarray(),
+        ]
+    }
+
+    /// The largest difference between `a` and the reference `b`, relative to `b`'s largest value
+    /// (at least 1): sums over thousands of terms round differently in another order.
+    fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        let scale: f32 = b.clone().abs().max().into_scalar();
+        (a - b).abs().max().into_scalar::<f32>() / scale.max(1.0)
+    }
+
+    #[test]
+    fn forward_and_gradients_match_burns_channels_first_convolution() {
+        for device in devices() {
+            let device = device.autodiff();
+            for (dims, filters, kernel, stride, dilation, [t, b, l, r], with_bias) in CASES {
+                let options = ConvOptions::new_with_padding(stride, [(t, b), (l, r)], dilation, 1);
+                let x = Tensor::<4>::random(dims, Distribution::Default, &device).require_grad();
+                let shape = [kernel[0], kernel[1], dims[3], filters];
+                let w = Tensor::<4>::random(shape, Distribution::Default, &device).require_grad();
+                let bias = with_bias.then(|| {
+                    Tensor::<1>::random([filters], Distribution::Default, &device).require_grad()
+                });
+                let zeros = Tensor::zeros([filters], &device);
+                let ours = conv2d_nhwc(
+                    x.clone(),
+                    w.clone(),
+                    bias.clone().unwrap_or(zeros),
+                    options.clone(),
+                );
+                let burn = conv2d(
+                    x.clone().permute([0, 3, 1, 2]),
+                    w.clone().permute([3, 2, 0, 1]),
+                    bias.clone(),
+                    options,
+                )
+                .permute([0, 2, 3, 1]);
+                let case = format!("{device:?} {dims:?} kernel {kernel:?} stride {stride:?}");
+                assert_eq!(ours.dims(), burn.dims(), "{case}");
+                let d = max_diff(ours.clone(), burn.clone());
+                assert!(d < 1e-5, "{case}: outputs differ by {d}");
+                let g = Tensor::<4>::random(ours.dims(), Distribution::Default, &device);
+                let ours = (ours * g.clone()).sum().backward();
+                let burn = (burn * g).sum().backward();
+                let pairs = [(&x, "input"), (&w, "kernel")];
+                for (t, name) in pairs {
+                    let d = max_diff(t.grad(&ours).unwrap(), t.grad(&burn).unwrap());
+                    assert!(d < 1e-5, "{case}: {name} gradients differ by {d}");
+                }
+                if let Some(bias) = bias {
+                    let d = max_diff(bias.grad(&ours).unwrap(), bias.grad(&burn).unwrap());
+                    assert!(d < 1e-5, "{case}: bias gradients differ by {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_frozen_input_gets_no_gradient_and_inference_needs_no_autodiff() {
+        for device in devices() {
+            let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+            let x = Tensor::<4>::random([2, 5, 5, 1], Distribution::Default, &device);
+            let w = Tensor::<4>::random([3, 3, 1, 2], Distribution::Default, &device);
+            let y = conv2d_nhwc(
+                x.clone(),
+                w.clone(),
+                Tensor::zeros([2], &device),
+                options.clone(),
+            );
+            assert_eq!(y.dims(), [2, 3, 3, 2]);
+            let ad = device.clone().autodiff();
+            let x = Tensor::<4>::from_data(x.into_data(), &ad);
+            let w = Tensor::<4>::from_data(w.into_data(), &ad).require_grad();
+            let zeros = Tensor::zeros([2], &ad);
+            let grads = conv2d_nhwc(x.clone(), w.clone(), zeros.clone(), options)
+                .sum()
+                .backward();
+            assert!(x.grad(&grads).is_none());
+            assert!(zeros.grad(&grads).is_none());
+            assert_eq!(w.grad(&grads).unwrap().dims(), [3, 3, 1, 2]);
+        }
+    }
+}

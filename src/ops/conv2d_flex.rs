@@ -1,0 +1,343 @@
+//! kiln's channels-last Conv2D kernels for burn-flex: im2col and gemm, blocked by output lines.
+//!
+//! The output rows of a block (`[pixels, filters]`) are contiguous in a channels-last output,
+//! so one matrix product writes them in place, bias included. The weight gradient sums the
+//! blocks of a fixed partition in a fixed order, so results do not depend on thread timing.
+
+use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
+use burn::backend::Flex;
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::ops::ConvOptions;
+use burn::tensor::{Bytes, DType, Shape};
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// About how many output pixels one im2col block holds.
+const BLOCK_ROWS: usize = 256;
+
+/// How many partial weight gradients are summed: fixed, so that the sum's order is too.
+const PARTIALS: usize = 16;
+
+impl ConvNhwc for Flex {
+    fn conv2d_nhwc(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
+        if !f32s || options.groups != 1 {
+            return by_burn_conv2d::<Flex>(x, weight, bias, options);
+        }
+        let g = Geometry::new(&x, &weight, &options);
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+        let bias = bias.to_contiguous();
+        let out = forward(&g, x.storage(), weight.storage(), bias.storage());
+        tensor(out, vec![g.n, g.oh, g.ow, g.f])
+    }
+
+    fn conv2d_nhwc_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        options: ConvOptions<2>,
+        wanted: [bool; 3],
+    ) -> Gradients<Flex> {
+        let f32s = [&x, &weight, &grad].iter().all(|t| t.dtype() == DType::F32);
+        if !f32s || options.groups != 1 {
+            return backward_by_burn::<Flex>(x, weight, grad, options, wanted);
+        }
+        let g = Geometry::new(&x, &weight, &options);
+        let (x, weight, grad) = (
+            x.to_contiguous(),
+            weight.to_contiguous(),
+            grad.to_contiguous(),
+        );
+        let [want_x, want_weight, want_bias] = wanted;
+        let dx = want_x.then(|| {
+            let dx = input_grad(&g, weight.storage(), grad.storage());
+            tensor(dx, vec![g.n, g.h, g.w, g.c])
+        });
+        let (dw, db) = if want_weight || want_bias {
+            let (dw, db) = weight_grads(&g, x.storage(), grad.storage(), want_weight);
+            (
+                want_weight.then(|| tensor(dw, vec![g.kh, g.kw, g.c, g.f])),
+                want_bias.then(|| tensor(db, vec![g.f])),
+            )
+        } else {
+            (None, None)
+        };
+        (dx, dw, db)
+    }
+}
+
+/// A contiguous f32 tensor of `dims` holding `values`.
+pub(super) fn tensor(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(Shape::from(dims)),
+        DType::F32,
+    )
+}
+
+/// The sizes of one convolution.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    n: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+    kh: usize,
+    kw: usize,
+    f: usize,
+    oh: usize,
+    ow: usize,
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    /// Top and left padding.
+    pad: [usize; 2],
+}
+
+impl Geometry {
+    fn new(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Geometry {
+        let xs = x.layout().shape();
+        let ws = weight.layout().shape();
+        let (n, h, w, c) = (xs[0], xs[1], xs[2], xs[3]);
+        let (kh, kw, f) = (ws[0], ws[1], ws[3]);
+        let out = |i: usize, size: usize, k: usize| {
+            let (begin, end) = options.padding[i];
+            let span = options.dilation[i] * (k - 1) + 1;
+            (size + begin + end - span) / options.stride[i] + 1
+        };
+        Geometry {
+            n,
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            f,
+            oh: out(0, h, kh),
+            ow: out(1, w, kw),
+            stride: options.stride,
+            dilation: options.dilation,
+            pad: options.padding_begin(),
+        }
+    }
+
+    /// The length of an im2col row: one patch.
+    fn k(&self) -> usize {
+        self.kh * self.kw * self.c
+    }
+
+    /// Output lines per block.
+    fn lines(&self) -> usize {
+        (BLOCK_ROWS / self.ow).clamp(1, self.oh)
+    }
+
+    /// Every block, as (image, first output line), in order.
+    fn blocks(&self) -> Vec<(usize, usize)> {
+        let lines = self.lines();
+        (0..self.n)
+            .flat_map(|b| (0..self.oh).step_by(lines).map(move |y| (b, y)))
+            .collect()
+    }
+
+    /// The output lines of the block starting at line `y0`.
+    fn block_lines(&self, y0: usize) -> std::ops::Range<usize> {
+        y0..(y0 + self.lines()).min(self.oh)
+    }
+
+    /// The input pixel that patch position `(i, j)` of output pixel `(oy, ox)` reads, if it is
+    /// not padding.
+    fn source(&self, oy: usize, ox: usize, i: usize, j: usize) -> Option<(usize, usize)> {
+        let iy = (oy * self.stride[0] + i * self.dilation[0]).checked_sub(self.pad[0])?;
+        let ix = (ox * self.stride[1] + j * self.dilation[1]).checked_sub(self.pad[1])?;
+        (iy < self.h && ix < self.w).then_some((iy, ix))
+    }
+}
+
+thread_local! {
+    /// Each thread's im2col buffer, reused across blocks and calls.
+    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's im2col buffer, at least `len` long.
+fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLUMNS.with(|cell| {
+        let mut buffer = cell.borrow_mut();
+        if buffer.len() < len {
+            buffer.resize(len, 0.0);
+        }
+        f(&mut buffer[..len])
+    })
+}
+
+/// Writes the patches of output lines `lines` of image `b` into `col`, one row per pixel.
+fn im2col(g: &Geometry, x: &[f32], b: usize, lines: std::ops::Range<usize>, col: &mut [f32]) {
+    let c = g.c;
+    let mut rows = col.chunks_exact_mut(g.k());
+    for oy in lines {
+        for ox in 0..g.ow {
+            let row = rows.next().expect("the buffer holds the block");
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let dst = &mut row[(i * g.kw + j) * c..][..c];
+                    match g.source(oy, ox, i, j) {
+                        Some((iy, ix)) => {
+                            let src = ((b * g.h + iy) * g.w + ix) * c;
+                            dst.copy_from_slice(&x[src..src + c]);
+                        }
+                        None => dst.fill(0.0),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the patch gradients `col` of output lines `lines` into one image's gradient `dx`.
+fn col2im_add(g: &Geometry, col: &[f32], lines: std::ops::Range<usize>, dx: &mut [f32]) {
+    let c = g.c;
+    let mut rows = col.chunks_exact(g.k());
+    for oy in lines {
+        for ox in 0..g.ow {
+            let row = rows.next().expect("the buffer holds the block");
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    if let Some((iy, ix)) = g.source(oy, ox, i, j) {
+                        let dst = &mut dx[(iy * g.w + ix) * c..][..c];
+                        let src = &row[(i * g.kw + j) * c..][..c];
+                        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, each matrix given by its row and column strides.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    [m, n, k]: [usize; 3],
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    [lhs_rs, lhs_cs]: [usize; 2],
+    rhs: &[f32],
+    [rhs_rs, rhs_cs]: [usize; 2],
+) {
+    assert!(dst.len() >= m * n, "matmul destination too small");
+    assert!(m == 0 || k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
+    assert!(n == 0 || k == 0 || rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
+    // SAFETY: the asserts above keep every index the strides reach inside the slices, and
+    // `dst` is borrowed mutably, so nothing else reads or writes it meanwhile.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// The convolution's output, `[n, oh, ow, f]`.
+fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+    let (k, f) = (g.k(), g.f);
+    let mut out = vec![0.0f32; g.n * g.oh * g.ow * f];
+    let block = g.lines() * g.ow * f;
+    out.par_chunks_mut(g.oh * g.ow * f)
+        .enumerate()
+        .for_each(|(b, image)| {
+            image
+                .par_chunks_mut(block)
+                .enumerate()
+                .for_each(|(i, dst)| {
+                    let lines = g.block_lines(i * g.lines());
+                    let rows = lines.len() * g.ow;
+                    dst.chunks_exact_mut(f)
+                        .for_each(|row| row.copy_from_slice(bias));
+                    with_columns(rows * k, |col| {
+                        im2col(g, x, b, lines, col);
+                        matmul([rows, f, k], dst, true, col, [k, 1], weight, [f, 1]);
+                    });
+                });
+        });
+    out
+}
+
+/// The input's gradient, `[n, h, w, c]`: per image, patch gradients `grad · weightᵀ` folded
+/// back onto the pixels they came from.
+fn input_grad(g: &Geometry, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (k, f) = (g.k(), g.f);
+    let mut dx = vec![0.0f32; g.n * g.h * g.w * g.c];
+    dx.par_chunks_mut(g.h * g.w * g.c)
+        .enumerate()
+        .for_each(|(b, image)| {
+            for y0 in (0..g.oh).step_by(g.lines()) {
+                let lines = g.block_lines(y0);
+                let rows = lines.len() * g.ow;
+                let dy = &grad[(b * g.oh + y0) * g.ow * f..][..rows * f];
+                with_columns(rows * k, |col| {
+                    matmul([rows, k, f], col, false, dy, [f, 1], weight, [1, f]);
+                    col2im_add(g, col, lines, image);
+                });
+            }
+        });
+    dx
+}
+
+/// The weight's gradient `[kh, kw, c, f]` (when `want_weight`) and the bias' `[f]`: sums over
+/// blocks of `patchesᵀ · grad` and of `grad`'s rows.
+fn weight_grads(g: &Geometry, x: &[f32], grad: &[f32], want_weight: bool) -> (Vec<f32>, Vec<f32>) {
+    let (k, f) = (g.k(), g.f);
+    let blocks = g.blocks();
+    let per_part = blocks.len().div_ceil(PARTIALS).max(1);
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = blocks
+        .par_chunks(per_part)
+        .map(|part| {
+            let mut dw = vec![0.0f32; if want_weight { k * f } else { 0 }];
+            let mut db = vec![0.0f32; f];
+            for &(b, y0) in part {
+                let lines = g.block_lines(y0);
+                let rows = lines.len() * g.ow;
+                let dy = &grad[(b * g.oh + y0) * g.ow * f..][..rows * f];
+                for row in dy.chunks_exact(f) {
+                    db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
+                }
+                if want_weight {
+                    with_columns(rows * k, |col| {
+                        im2col(g, x, b, lines, col);
+                        matmul([k, f, rows], &mut dw, true, col, [1, k], dy, [f, 1]);
+                    });
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    let (mut dw, mut db) = (
+        vec![0.0f32; if want_weight { k * f } else { 0 }],
+        vec![0.0f32; f],
+    );
+    for (pw, pb) in partials {
+        dw.iter_mut().zip(&pw).for_each(|(a, v)| *a += v);
+        db.iter_mut().zip(&pb).for_each(|(a, v)| *a += v);
+    }
+    (dw, db)
+}

@@ -1,0 +1,15 @@
+//! kiln's own differentiable tensor operations, for layers where Burn's own are slow on a
+//! backend. Each is a Burn backend extension with a forward and a backward pass, usable on any
+//! device kiln supports and tracked by autodiff like Burn's operations.
+
+mod conv2d;
+mod conv2d_autodiff;
+#[cfg(feature = "flex")]
+mod conv2d_flex;
+mod max_pool2d;
+mod max_pool2d_autodiff;
+#[cfg(feature = "flex")]
+mod max_pool2d_flex;
+
+pub use conv2d::conv2d_nhwc;
+pub use max_pool2d::max_pool2d_nhwc;
