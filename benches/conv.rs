@@ -4,7 +4,7 @@
 //! figure is the median of RUNS timings, in milliseconds; the backward pass is that of
 //! `sum(y * g)` for a fixed random `g`.
 //!
-//! `cargo bench --bench conv -- [RUNS]`
+//! `cargo bench --bench conv -- [RUNS] [flex|ndarray]` (both backends unless one is named)
 
 use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::module::conv2d;
@@ -27,17 +27,19 @@ fn time<F: FnMut()>(runs: usize, mut f: F) -> f64 {
 }
 
 fn main() {
-    let runs: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(20);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(20);
+    let wanted = |backend: &str| {
+        let named = ["flex", "ndarray"];
+        !args.iter().any(|a| named.contains(&a.as_str())) || args.iter().any(|a| a == backend)
+    };
     // kiln's CPU devices, so that glibc is tuned as kiln tunes it for training.
     let mut devices = vec![("flex", kiln::backend::Device::cpu())];
     if cfg!(feature = "ndarray") {
         devices.push(("ndarray", kiln::backend::Device::cpu_ndarray()));
     }
     println!("runs={runs} batch=128 (forward, then backward of sum(y * g))");
-    for (backend, device) in devices {
+    for (backend, device) in devices.into_iter().filter(|(b, _)| wanted(b)) {
         let device = device.expect("a CPU backend").as_burn().clone().autodiff();
         conv(backend, &device, runs);
         pool(backend, &device, runs);
@@ -81,8 +83,12 @@ fn conv(backend: &str, device: &Device, runs: usize) {
                 let y = conv2d_nhwc(x.clone(), w.clone(), b.clone(), options.clone());
                 let _ = (y * g.clone()).sum().backward();
             });
+            let forward = time(runs, || {
+                let _ = conv2d_nhwc(x.clone(), w.clone(), b.clone(), options.clone());
+            });
             println!(
-                "{backend} {name}: burn conv2d {burn:.2} ms, kiln conv2d_nhwc {kiln:.2} ms, kiln/burn {:.2}",
+                "{backend} {name}: burn conv2d {burn:.2} ms, kiln conv2d_nhwc {kiln:.2} ms \
+                 (forward alone {forward:.2} ms), kiln/burn {:.2}",
                 kiln / burn
             );
         }

@@ -42,7 +42,7 @@ pub fn mnist_cnn(device: Device) -> kiln::Result<Model> {
 
 /// A small residual network for MNIST, written with the Functional API: a 3×3 convolution and
 /// 2×2 max pooling, one residual block of 32 filters (`relu(x + bn(conv(relu(bn(conv(x))))))`,
-/// the shortcut an `Add`), 2×2 max pooling and a softmax classifier; Adam(1e-3).
+/// the shortcut an `Add`), 2×2 max pooling, dropout 0.5 and a softmax classifier; Adam(1e-3).
 pub fn mnist_resnet(device: Device) -> kiln::Result<Model> {
     let image = Input::new([28, 28, 1]).name("image");
     let x = Conv2D::new(32, 3).activation(Relu).apply(&image)?;
@@ -50,6 +50,7 @@ pub fn mnist_resnet(device: Device) -> kiln::Result<Model> {
     let x = residual_block(&x, 32)?;
     let x = MaxPooling2D::new(2).apply(&x)?;
     let x = Flatten::new().apply(&x)?;
+    let x = Dropout::new(0.5).apply(&x)?;
     let digit = Dense::new(10).activation(Softmax).apply(&x)?;
     Functional::new([&image], [&digit])?
         .name("mnist_resnet")

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Layout, Logits, Value};
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
 use crate::layers::{Activation, Initializer, ParamCount};
-use crate::ops::conv2d_nhwc;
+use crate::ops::{conv2d_nhwc, conv2d_nhwc_relu};
 use crate::shape::Shape;
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
@@ -381,11 +381,16 @@ impl ConvModule {
 
     /// The output for `x` in [`layout`](Self::layout), and the logits of a softmax or sigmoid.
     pub(crate) fn forward(&self, x: Value) -> (Value, Option<Logits>) {
+        // a 2D convolution fuses ReLU into its own pass over the output
+        let fused = matches!(self.conv, ConvKind::D2(_)) && self.activation == Activation::Relu;
         let z = match (&self.conv, x) {
             (ConvKind::D1(c), Value::R3(t)) => Value::R3(c.forward(t)),
-            (ConvKind::D2(c), Value::R4(t)) => Value::R4(conv2d_channels_last(c, t)),
+            (ConvKind::D2(c), Value::R4(t)) => Value::R4(conv2d_channels_last(c, t, fused)),
             (_, x) => unreachable!("shapes are checked at build, got {:?}", x.dims()),
         };
+        if fused {
+            return (z, None);
+        }
         let logits = Logits::of(self.activation, &z);
         let out = match self.layout() {
             Layout::ChannelsFirst => self.activation.apply_channels_first(z),
@@ -396,12 +401,13 @@ impl ConvModule {
 }
 
 /// Burn's `Conv2d` module applied to a channels-last batch `[batch, h, w, channels]` by kiln's
-/// convolution ([`conv2d_nhwc`]), which gives `[batch, oh, ow, filters]`.
+/// convolution ([`conv2d_nhwc`], or [`conv2d_nhwc_relu`] when `relu`), which gives
+/// `[batch, oh, ow, filters]`.
 ///
 /// kiln builds its convolutions with explicit padding (Keras' "same" computed from the input
 /// size); a module built elsewhere with Burn's `Same` gets the same split, the extra row or
 /// column at the bottom or right.
-fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let [_, h, w, _] = x.dims();
     let same = |i: usize, size: usize| {
         let span = c.dilation[i] * (c.kernel_size[i] - 1) + 1;
@@ -420,5 +426,9 @@ fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         Some(b) => b.val(),
         None => Tensor::zeros([filters], &x.device()),
     };
-    conv2d_nhwc(x, kernel, bias, options)
+    if relu {
+        conv2d_nhwc_relu(x, kernel, bias, options)
+    } else {
+        conv2d_nhwc(x, kernel, bias, options)
+    }
 }

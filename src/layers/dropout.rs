@@ -2,6 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::shape::Shape;
+use burn::module::Module;
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Sets a random fraction `rate` of its inputs to zero during `fit` and scales the rest by
@@ -42,8 +44,26 @@ impl Dropout {
         Ok(input.clone())
     }
 
-    pub(crate) fn build(&self) -> burn::nn::Dropout {
-        burn::nn::DropoutConfig::new(self.rate).init()
+    pub(crate) fn build(&self) -> DropoutModule {
+        DropoutModule { rate: self.rate }
+    }
+}
+
+/// A built `Dropout`: [`crate::ops::dropout`] with a fresh seed from kiln's stream
+/// ([`crate::set_random_seed`]) on each training batch.
+#[derive(Module, Debug)]
+pub struct DropoutModule {
+    /// The fraction of inputs dropped.
+    pub(crate) rate: f64,
+}
+
+impl DropoutModule {
+    /// Drops values on an autodiff device (training), passes `x` through elsewhere.
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        if !x.device().is_autodiff() || self.rate == 0.0 {
+            return x;
+        }
+        crate::ops::dropout(x, self.rate, crate::random::next_seed())
     }
 }
 

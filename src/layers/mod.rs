@@ -18,7 +18,7 @@ pub use activation::{Activation, ActivationLayer};
 pub use batch_norm::BatchNormalization;
 pub use conv::{Conv1D, Conv2D, ConvKind, ConvModule};
 pub use dense::{Dense, DenseModule};
-pub use dropout::Dropout;
+pub use dropout::{Dropout, DropoutModule};
 pub use initializer::Initializer;
 pub use layer::{Layer, ParamCount};
 pub use merge::{

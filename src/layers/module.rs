@@ -4,6 +4,7 @@ use crate::graph::{Layout, Logits, Value, map_value};
 use crate::layers::Activation;
 use crate::layers::conv::{ConvKind, ConvModule};
 use crate::layers::dense::DenseModule;
+use crate::layers::dropout::DropoutModule;
 use crate::layers::merge::MergeModule;
 use crate::layers::nested::NestedModule;
 use crate::layers::pooling::PoolModule;
@@ -23,7 +24,7 @@ pub enum LayerModule {
     /// A built `BatchNormalization`.
     BatchNorm(BatchNorm),
     /// A built `Dropout`.
-    Dropout(burn::nn::Dropout),
+    Dropout(DropoutModule),
     /// A layer without weights.
     Stateless(StatelessModule),
     /// A built merge layer (`Add`, `Concatenate`…).

@@ -16,11 +16,14 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
 use burn::tensor::Tensor;
 
-/// A 2D convolution over channels-last images, and its gradients.
+/// A 2D convolution over channels-last images, optionally followed by ReLU, and its gradients.
 ///
 /// Shapes: `x` is `[batch, height, width, channels]`, `weight` `[kh, kw, channels, filters]`
 /// (Keras' kernel layout), `bias` `[filters]` (zeros for a layer without one: a constant gets
 /// no gradient), and the output `[batch, oh, ow, filters]`. `options.groups` must be 1.
+///
+/// The backward pass takes the gradient of the convolution's own output: the autodiff step
+/// of a fused ReLU masks it first (`relu_backward`).
 #[backend_extension(
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
@@ -28,14 +31,16 @@ use burn::tensor::Tensor;
     Autodiff
 )]
 pub(crate) trait ConvNhwc: Backend {
-    /// The convolution of `x` by `weight`, plus `bias`.
+    /// The convolution of `x` by `weight`, plus `bias`, then ReLU when `relu` is set.
     fn conv2d_nhwc(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        by_burn_conv2d::<Self>(x, weight, bias, options)
+        let out = by_burn_conv2d::<Self>(x, weight, bias, options);
+        if relu { Self::relu(out) } else { out }
     }
 
     /// The gradients of the input, the weight and the bias, each computed when its flag is set,
@@ -137,11 +142,46 @@ pub fn conv2d_nhwc(
     bias: Tensor<1>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
+    convolve(x, weight, bias, options, false)
+}
+
+/// [`conv2d_nhwc`] followed by ReLU, in one pass over the output: what `Conv2D` with
+/// `activation(Relu)` runs. The same as `relu(conv2d_nhwc(..))`, gradients included (ReLU's
+/// gradient at 0 is 0, as in Burn).
+///
+/// ```
+/// use burn::tensor::{Device, Tensor, ops::ConvOptions};
+///
+/// let device = Device::flex();
+/// let x = Tensor::<4>::from_floats([[[[1.0], [-2.0]], [[3.0], [-4.0]]]], &device);
+/// let kernel = Tensor::<4>::ones([1, 1, 1, 1], &device);
+/// let bias = Tensor::<1>::zeros([1], &device);
+/// let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+/// let y = kiln::ops::conv2d_nhwc_relu(x, kernel, bias, options);
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), [1.0, 0.0, 3.0, 0.0]);
+/// ```
+pub fn conv2d_nhwc_relu(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    convolve(x, weight, bias, options, true)
+}
+
+fn convolve(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+    relu: bool,
+) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as ConvNhwc>::conv2d_nhwc(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
         options,
+        relu,
     ))
 }
 
@@ -149,7 +189,7 @@ pub fn conv2d_nhwc(
 pub(crate) mod tests {
     use super::*;
     use burn::tensor::module::conv2d;
-    use burn::tensor::{Device, Distribution};
+    use burn::tensor::{Device, Distribution, activation};
 
     /// `(input [n, h, w, c], filters, kernel, stride, dilation, padding (top, bottom, left,
     /// right), bias)`: strides, dilation, asymmetric "same" padding, one channel, no bias.
@@ -198,18 +238,24 @@ pub(crate) mod tests {
 
     #[test]
     fn forward_and_gradients_match_burns_channels_first_convolution() {
-        for device in devices() {
+        // values of both signs, so that the fused ReLU cuts about half the outputs
+        let values = Distribution::Uniform(-1.0, 1.0);
+        for (device, relu) in devices()
+            .into_iter()
+            .flat_map(|d| [(d.clone(), false), (d, true)])
+        {
             let device = device.autodiff();
             for (dims, filters, kernel, stride, dilation, [t, b, l, r], with_bias) in CASES {
                 let options = ConvOptions::new_with_padding(stride, [(t, b), (l, r)], dilation, 1);
-                let x = Tensor::<4>::random(dims, Distribution::Default, &device).require_grad();
+                let x = Tensor::<4>::random(dims, values, &device).require_grad();
                 let shape = [kernel[0], kernel[1], dims[3], filters];
-                let w = Tensor::<4>::random(shape, Distribution::Default, &device).require_grad();
+                let w = Tensor::<4>::random(shape, values, &device).require_grad();
                 let bias = with_bias.then(|| {
                     Tensor::<1>::random([filters], Distribution::Default, &device).require_grad()
                 });
                 let zeros = Tensor::zeros([filters], &device);
-                let ours = conv2d_nhwc(
+                let ours = if relu { conv2d_nhwc_relu } else { conv2d_nhwc };
+                let ours = ours(
                     x.clone(),
                     w.clone(),
                     bias.clone().unwrap_or(zeros),
@@ -222,7 +268,9 @@ pub(crate) mod tests {
                     options,
                 )
                 .permute([0, 2, 3, 1]);
-                let case = format!("{device:?} {dims:?} kernel {kernel:?} stride {stride:?}");
+                let burn = if relu { activation::relu(burn) } else { burn };
+                let case =
+                    format!("{device:?} relu {relu} {dims:?} kernel {kernel:?} stride {stride:?}");
                 assert_eq!(ours.dims(), burn.dims(), "{case}");
                 let d = max_diff(ours.clone(), burn.clone());
                 assert!(d < 1e-5, "{case}: outputs differ by {d}");

@@ -13,19 +13,29 @@ use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend};
 
-/// What the backward pass keeps: the input and the weight (as checkpoints) and the options.
-type State = (NodeId, NodeId, ConvOptions<2>);
+/// What the backward pass keeps: the input and the weight (as checkpoints), the options, and
+/// the output when ReLU was fused in (its mask).
+type State<B> = (NodeId, NodeId, ConvOptions<2>, Option<FloatTensor<B>>);
 
 /// The convolution's step in the backward pass; its parents are the input, kernel and bias.
 #[derive(Debug)]
 struct Conv2dNhwcBackward;
 
 impl<B: Backend + ConvNhwc> Backward<B, 3> for Conv2dNhwcBackward {
-    type State = State;
+    type State = State<B>;
 
-    fn backward(self, ops: Ops<State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<State<B>, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
         let grad = grads.consume::<B>(&ops.node);
-        let (x, weight, options) = ops.state;
+        let (x, weight, options, relu_output) = ops.state;
+        let grad = match relu_output {
+            Some(out) => B::relu_backward(out, grad),
+            None => grad,
+        };
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight);
         let wanted = ops.parents.each_ref().map(Option::is_some);
@@ -45,32 +55,30 @@ impl<C: CheckpointStrategy> ConvNhwc for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
+        let convolve =
+            |x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>| {
+                Flex::conv2d_nhwc(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    options.clone(),
+                    relu,
+                )
+            };
         match Conv2dNhwcBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (
-                    prep.checkpoint(&x),
-                    prep.checkpoint(&weight),
-                    options.clone(),
-                );
-                let out = Flex::conv2d_nhwc(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                    options,
-                );
-                prep.finish(state, out)
+                let kept = (prep.checkpoint(&x), prep.checkpoint(&weight));
+                let out = convolve(x, weight, bias);
+                let mask = relu.then(|| out.clone());
+                prep.finish((kept.0, kept.1, options.clone(), mask), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d_nhwc(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-                options,
-            )),
+            OpsKind::UnTracked(prep) => prep.finish(convolve(x, weight, bias)),
         }
     }
 }

@@ -5,10 +5,12 @@
 //! blocks of a fixed partition in a fixed order, so results do not depend on thread timing.
 
 use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
+use super::flex_buffers::{filled, tensor};
 use burn::backend::Flex;
-use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ActivationOps;
 use burn::backend::ops::ConvOptions;
-use burn::tensor::{Bytes, DType, Shape};
+use burn::tensor::DType;
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -24,15 +26,17 @@ impl ConvNhwc for Flex {
         weight: FlexTensor,
         bias: FlexTensor,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FlexTensor {
         let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
         if !f32s || options.groups != 1 {
-            return by_burn_conv2d::<Flex>(x, weight, bias, options);
+            let out = by_burn_conv2d::<Flex>(x, weight, bias, options);
+            return if relu { Flex::relu(out) } else { out };
         }
         let g = Geometry::new(&x, &weight, &options);
         let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let bias = bias.to_contiguous();
-        let out = forward(&g, x.storage(), weight.storage(), bias.storage());
+        let out = forward(&g, x.storage(), weight.storage(), bias.storage(), relu);
         tensor(out, vec![g.n, g.oh, g.ow, g.f])
     }
 
@@ -69,15 +73,6 @@ impl ConvNhwc for Flex {
         };
         (dx, dw, db)
     }
-}
-
-/// A contiguous f32 tensor of `dims` holding `values`.
-pub(super) fn tensor(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(values),
-        Layout::contiguous(Shape::from(dims)),
-        DType::F32,
-    )
 }
 
 /// The sizes of one convolution.
@@ -148,6 +143,24 @@ impl Geometry {
         y0..(y0 + self.lines()).min(self.oh)
     }
 
+    /// The input line that patch line `i` of output line `oy` reads, if it is not padding.
+    fn source_line(&self, oy: usize, i: usize) -> Option<usize> {
+        let iy = (oy * self.stride[0] + i * self.dilation[0]).checked_sub(self.pad[0])?;
+        (iy < self.h).then_some(iy)
+    }
+
+    /// Without dilation: how many of output column `ox`'s patch columns fall in the left
+    /// padding, and the input columns the rest reads until the right padding.
+    fn source_run(&self, ox: usize) -> (usize, std::ops::Range<usize>) {
+        let start = ox * self.stride[1];
+        let first = start.max(self.pad[1]);
+        let end = (start + self.kw).min(self.pad[1] + self.w);
+        if first >= end {
+            return (self.kw, 0..0);
+        }
+        (first - start, first - self.pad[1]..end - self.pad[1])
+    }
+
     /// The input pixel that patch position `(i, j)` of output pixel `(oy, ox)` reads, if it is
     /// not padding.
     fn source(&self, oy: usize, ox: usize, i: usize, j: usize) -> Option<(usize, usize)> {
@@ -174,25 +187,64 @@ fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 }
 
 /// Writes the patches of output lines `lines` of image `b` into `col`, one row per pixel.
+///
+/// Without dilation a patch's line is one run of `kw × c` input values, copied at once.
 fn im2col(g: &Geometry, x: &[f32], b: usize, lines: std::ops::Range<usize>, col: &mut [f32]) {
     let c = g.c;
+    let run = g.kw * c;
     let mut rows = col.chunks_exact_mut(g.k());
     for oy in lines {
         for ox in 0..g.ow {
             let row = rows.next().expect("the buffer holds the block");
-            for i in 0..g.kh {
-                for j in 0..g.kw {
-                    let dst = &mut row[(i * g.kw + j) * c..][..c];
-                    match g.source(oy, ox, i, j) {
-                        Some((iy, ix)) => {
-                            let src = ((b * g.h + iy) * g.w + ix) * c;
-                            dst.copy_from_slice(&x[src..src + c]);
+            for (i, dst) in row.chunks_exact_mut(run).enumerate() {
+                let Some(iy) = g.source_line(oy, i) else {
+                    dst.fill(0.0);
+                    continue;
+                };
+                let line = &x[(b * g.h + iy) * g.w * c..][..g.w * c];
+                if g.dilation[1] == 1 {
+                    let (before, columns) = g.source_run(ox);
+                    let src = &line[columns.start * c..columns.end * c];
+                    if src.len() == run {
+                        copy_short(dst, src);
+                    } else {
+                        let (pad_before, rest) = dst.split_at_mut(before * c);
+                        let (copied, pad_after) = rest.split_at_mut(src.len());
+                        pad_before.fill(0.0);
+                        copy_short(copied, src);
+                        pad_after.fill(0.0);
+                    }
+                } else {
+                    for (j, dst) in dst.chunks_exact_mut(c).enumerate() {
+                        match g.source(oy, ox, i, j) {
+                            Some((_, ix)) => copy_short(dst, &line[ix * c..][..c]),
+                            None => dst.fill(0.0),
                         }
-                        None => dst.fill(0.0),
                     }
                 }
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)`, without a call to `memcpy` for the few values of a thin input's
+/// patch line (3 for a 3×3 kernel on one channel), where the call would cost more than the copy.
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    if dst.len() > 16 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut d = dst.chunks_exact_mut(4);
+    let mut s = src.chunks_exact(4);
+    for (d, s) in (&mut d).zip(&mut s) {
+        d.copy_from_slice(s);
+    }
+    match (d.into_remainder(), s.remainder()) {
+        ([d0], [s0]) => *d0 = *s0,
+        ([d0, d1], [s0, s1]) => (*d0, *d1) = (*s0, *s1),
+        ([d0, d1, d2], [s0, s1, s2]) => (*d0, *d1, *d2) = (*s0, *s1, *s2),
+        _ => {}
     }
 }
 
@@ -257,50 +309,47 @@ fn matmul(
     }
 }
 
-/// The convolution's output, `[n, oh, ow, f]`.
-fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+/// The convolution's output, `[n, oh, ow, f]`, through ReLU when `relu` is set.
+fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
     let (k, f) = (g.k(), g.f);
-    let mut out = vec![0.0f32; g.n * g.oh * g.ow * f];
     let block = g.lines() * g.ow * f;
-    out.par_chunks_mut(g.oh * g.ow * f)
-        .enumerate()
-        .for_each(|(b, image)| {
-            image
-                .par_chunks_mut(block)
-                .enumerate()
-                .for_each(|(i, dst)| {
-                    let lines = g.block_lines(i * g.lines());
-                    let rows = lines.len() * g.ow;
-                    dst.chunks_exact_mut(f)
-                        .for_each(|row| row.copy_from_slice(bias));
-                    with_columns(rows * k, |col| {
-                        im2col(g, x, b, lines, col);
-                        matmul([rows, f, k], dst, true, col, [k, 1], weight, [f, 1]);
-                    });
+    filled(g.n * g.oh * g.ow * f, g.oh * g.ow * f, |b, image| {
+        image
+            .par_chunks_mut(block)
+            .enumerate()
+            .for_each(|(i, dst)| {
+                let lines = g.block_lines(i * g.lines());
+                let rows = lines.len() * g.ow;
+                dst.chunks_exact_mut(f)
+                    .for_each(|row| row.copy_from_slice(bias));
+                with_columns(rows * k, |col| {
+                    im2col(g, x, b, lines, col);
+                    matmul([rows, f, k], dst, true, col, [k, 1], weight, [f, 1]);
                 });
-        });
-    out
+                if relu {
+                    // NaN stays NaN, as in Burn's `relu`
+                    dst.iter_mut()
+                        .for_each(|v| *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 });
+                }
+            });
+    })
 }
 
 /// The input's gradient, `[n, h, w, c]`: per image, patch gradients `grad · weightᵀ` folded
 /// back onto the pixels they came from.
 fn input_grad(g: &Geometry, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let (k, f) = (g.k(), g.f);
-    let mut dx = vec![0.0f32; g.n * g.h * g.w * g.c];
-    dx.par_chunks_mut(g.h * g.w * g.c)
-        .enumerate()
-        .for_each(|(b, image)| {
-            for y0 in (0..g.oh).step_by(g.lines()) {
-                let lines = g.block_lines(y0);
-                let rows = lines.len() * g.ow;
-                let dy = &grad[(b * g.oh + y0) * g.ow * f..][..rows * f];
-                with_columns(rows * k, |col| {
-                    matmul([rows, k, f], col, false, dy, [f, 1], weight, [1, f]);
-                    col2im_add(g, col, lines, image);
-                });
-            }
-        });
-    dx
+    filled(g.n * g.h * g.w * g.c, g.h * g.w * g.c, |b, image| {
+        for y0 in (0..g.oh).step_by(g.lines()) {
+            let lines = g.block_lines(y0);
+            let rows = lines.len() * g.ow;
+            let dy = &grad[(b * g.oh + y0) * g.ow * f..][..rows * f];
+            with_columns(rows * k, |col| {
+                matmul([rows, k, f], col, false, dy, [f, 1], weight, [1, f]);
+                col2im_add(g, col, lines, image);
+            });
+        }
+    })
 }
 
 /// The weight's gradient `[kh, kw, c, f]` (when `want_weight`) and the bias' `[f]`: sums over

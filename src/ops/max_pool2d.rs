@@ -85,7 +85,7 @@ impl MaxPoolNhwc for burn::backend::Cube {}
 /// use burn::tensor::{Device, Tensor};
 /// let x = Tensor::<4>::from_floats([[[[1.0], [5.0]], [[3.0], [2.0]]]], &Device::flex());
 /// let y = kiln::ops::max_pool2d_nhwc(x, [2, 2], [2, 2]);
-/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), [5.0]);
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), [5.0]);
 /// ```
 pub fn max_pool2d_nhwc(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as MaxPoolNhwc>::max_pool2d_nhwc(
@@ -139,7 +139,12 @@ mod tests {
             let x = Tensor::<4>::from_floats([[[[2.0], [2.0]], [[1.0], [2.0]]]], &device)
                 .require_grad();
             let grads = max_pool2d_nhwc(x.clone(), [2, 2], [2, 2]).sum().backward();
-            let dx = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+            let dx = x
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
             assert_eq!(dx, [1.0, 0.0, 0.0, 0.0], "{device:?}");
         }
     }

@@ -1,12 +1,11 @@
 //! kiln's channels-last max pooling kernels for burn-flex, one image per task. The backward
 //! pass finds each window's largest input again instead of keeping indices.
 
-use super::conv2d_flex::tensor;
+use super::flex_buffers::{filled, tensor};
 use super::max_pool2d::{MaxPoolNhwc, backward_by_burn, by_burn_max_pool};
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::DType;
-use rayon::prelude::*;
 
 impl MaxPoolNhwc for Flex {
     fn max_pool2d_nhwc(x: FlexTensor, kernel: [usize; 2], stride: [usize; 2]) -> FlexTensor {
@@ -16,14 +15,12 @@ impl MaxPoolNhwc for Flex {
         let g = Pool::new(&x, kernel, stride);
         let x = x.to_contiguous();
         let x: &[f32] = x.storage();
-        let mut out = vec![0.0f32; g.n * g.oh * g.ow * g.c];
-        out.par_chunks_mut(g.oh * g.ow * g.c)
-            .zip(x.par_chunks(g.h * g.w * g.c))
-            .for_each(|(out, x)| {
-                for (p, dst) in out.chunks_exact_mut(g.c).enumerate() {
-                    g.window_max(x, p, dst);
-                }
-            });
+        let out = filled(g.n * g.oh * g.ow * g.c, g.oh * g.ow * g.c, |b, out| {
+            let x = &x[b * g.h * g.w * g.c..][..g.h * g.w * g.c];
+            for (p, dst) in out.chunks_exact_mut(g.c).enumerate() {
+                g.window_max(x, p, dst);
+            }
+        });
         tensor(out, vec![g.n, g.oh, g.ow, g.c])
     }
 
@@ -39,32 +36,31 @@ impl MaxPoolNhwc for Flex {
         let g = Pool::new(&x, kernel, stride);
         let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
         let (x, grad): (&[f32], &[f32]) = (x.storage(), grad.storage());
-        let mut dx = vec![0.0f32; g.n * g.h * g.w * g.c];
-        dx.par_chunks_mut(g.h * g.w * g.c)
-            .zip(x.par_chunks(g.h * g.w * g.c))
-            .zip(grad.par_chunks(g.oh * g.ow * g.c))
-            .for_each(|((dx, x), grad)| {
-                // `open` is all ones for the channels whose max the window has not met yet; bit
-                // masks keep the loop free of branches (and of `0 * inf`).
-                let (mut max, mut open) = (vec![0.0f32; g.c], vec![u32::MAX; g.c]);
-                for (p, dy) in grad.chunks_exact(g.c).enumerate() {
-                    g.window_max(x, p, &mut max);
-                    open.fill(u32::MAX);
-                    // The first input equal to the window's max takes the gradient.
-                    for iy in g.rows(p) {
-                        for ix in g.cols(p) {
-                            let at = (iy * g.w + ix) * g.c;
-                            let pixel = dx[at..at + g.c].iter_mut().zip(&x[at..at + g.c]);
-                            let lanes = pixel.zip(&max).zip(open.iter_mut()).zip(dy);
-                            for ((((d, v), m), o), dy) in lanes {
-                                let hit = ((v == m) as u32).wrapping_neg() & *o;
-                                *d += f32::from_bits(dy.to_bits() & hit);
-                                *o &= !hit;
-                            }
+        let image = g.h * g.w * g.c;
+        let dx = filled(g.n * image, image, |b, dx| {
+            let x = &x[b * image..][..image];
+            let grad = &grad[b * g.oh * g.ow * g.c..][..g.oh * g.ow * g.c];
+            // `open` is all ones for the channels whose max the window has not met yet; bit
+            // masks keep the loop free of branches (and of `0 * inf`).
+            let (mut max, mut open) = (vec![0.0f32; g.c], vec![u32::MAX; g.c]);
+            for (p, dy) in grad.chunks_exact(g.c).enumerate() {
+                g.window_max(x, p, &mut max);
+                open.fill(u32::MAX);
+                // The first input equal to the window's max takes the gradient.
+                for iy in g.rows(p) {
+                    for ix in g.cols(p) {
+                        let at = (iy * g.w + ix) * g.c;
+                        let pixel = dx[at..at + g.c].iter_mut().zip(&x[at..at + g.c]);
+                        let lanes = pixel.zip(&max).zip(open.iter_mut()).zip(dy);
+                        for ((((d, v), m), o), dy) in lanes {
+                            let hit = ((v == m) as u32).wrapping_neg() & *o;
+                            *d += f32::from_bits(dy.to_bits() & hit);
+                            *o &= !hit;
                         }
                     }
                 }
-            });
+            }
+        });
         tensor(dx, vec![g.n, g.h, g.w, g.c])
     }
 }

@@ -6,10 +6,14 @@ mod conv2d;
 mod conv2d_autodiff;
 #[cfg(feature = "flex")]
 mod conv2d_flex;
+mod dropout;
+#[cfg(feature = "flex")]
+mod flex_buffers;
 mod max_pool2d;
 mod max_pool2d_autodiff;
 #[cfg(feature = "flex")]
 mod max_pool2d_flex;
 
-pub use conv2d::conv2d_nhwc;
+pub use conv2d::{conv2d_nhwc, conv2d_nhwc_relu};
+pub use dropout::dropout;
 pub use max_pool2d::max_pool2d_nhwc;
