@@ -1,10 +1,12 @@
 //! kiln against the same model written directly in Burn, on MNIST, in one process.
 //!
-//! `KILN_DATA_DIR=../shared/data/mnist cargo bench --bench mnist -- [dense|cnn] [EPOCHS] [RUNS]`
+//! `KILN_DATA_DIR=../shared/data/mnist cargo bench --bench mnist -- [dense|cnn] [EPOCHS] [RUNS] [flex|ndarray]`
 //!
 //! For each run it trains both for EPOCHS epochs (batch 128, shuffled, Keras' optimizer
-//! settings) on the CPU device kiln picks, and prints seconds per epoch and test accuracy for
-//! each, then the medians and kiln's time over raw Burn's.
+//! settings) on the CPU backend named (default flex, kiln's CPU default), then runs and scores
+//! the 10,000 test images in batches of 500. It prints, for each, seconds per epoch, training
+//! samples per second, test-set inference samples per second and test accuracy; then the
+//! medians, kiln's time over raw Burn's, and the process' peak resident memory.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -93,14 +95,8 @@ impl Raw {
     }
 }
 
-/// Trains the raw model; returns seconds per epoch and test accuracy.
-fn raw_run(
-    cnn: bool,
-    data: &Data,
-    epochs: usize,
-    seed: u64,
-    device: &burn::tensor::Device,
-) -> (f64, f64) {
+/// Trains the raw model, then scores the test set.
+fn raw_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &burn::tensor::Device) -> Run {
     let train_device = device.clone().autodiff();
     train_device.seed(seed);
     let mut model = Raw::new(cnn, &train_device);
@@ -134,6 +130,7 @@ fn raw_run(
         }
     }
     let per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
+    let start = Instant::now();
     let valid = model.valid();
     let (mut correct, m) = (0usize, data.y_test.len());
     for s in (0..m).step_by(500) {
@@ -155,11 +152,15 @@ fn raw_run(
             .filter(|(p, y)| **p == **y as f32)
             .count();
     }
-    (per_epoch, correct as f64 / m as f64)
+    Run {
+        per_epoch,
+        inference: m as f64 / start.elapsed().as_secs_f64(),
+        accuracy: correct as f64 / m as f64,
+    }
 }
 
-/// Trains kiln's model; returns seconds per epoch and test accuracy.
-fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -> (f64, f64) {
+/// Trains kiln's model, then scores the test set.
+fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -> Run {
     kiln::set_random_seed(seed);
     let (n, m) = (data.y_train.len(), data.y_test.len());
     let shape = |k: usize| {
@@ -214,6 +215,7 @@ fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -
         )
         .unwrap();
     let per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
+    let start = Instant::now();
     let scores = model
         .evaluate_with(
             &x_test,
@@ -221,7 +223,11 @@ fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -
             EvalOptions::default().batch_size(500).verbose(0),
         )
         .unwrap();
-    (per_epoch, scores.get("accuracy").unwrap())
+    Run {
+        per_epoch,
+        inference: m as f64 / start.elapsed().as_secs_f64(),
+        accuracy: scores.get("accuracy").unwrap(),
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -242,7 +248,12 @@ fn main() {
     let cnn = args.first().map(|a| a == "cnn").unwrap_or(false);
     let epochs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1);
     let runs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
-    let device = Device::cpu().expect("a CPU backend");
+    let device = match args.get(3).map(String::as_str) {
+        Some("ndarray") => Device::cpu_ndarray(),
+        Some("flex") | None => Device::cpu(),
+        Some(other) => panic!("unknown CPU backend `{other}`: use flex or ndarray"),
+    }
+    .expect("a CPU backend");
     let data = load();
     println!(
         "model={} epochs={epochs} runs={runs} device={} train={} test={}",
@@ -251,22 +262,69 @@ fn main() {
         data.y_train.len(),
         data.y_test.len()
     );
-    let (mut kt, mut ka, mut rt, mut ra) = (vec![], vec![], vec![], vec![]);
+    let n = data.y_train.len() as f64;
+    let (mut kiln, mut burn) = (vec![], vec![]);
     for seed in 1..=runs {
-        let (t, a) = kiln_run(cnn, &data, epochs, seed, &device);
-        println!("run {seed}: kiln {t:.2} s/epoch accuracy {a:.4}");
-        kt.push(t);
-        ka.push(a);
-        let (t, a) = raw_run(cnn, &data, epochs, seed, device.as_burn());
-        println!("run {seed}: burn {t:.2} s/epoch accuracy {a:.4}");
-        rt.push(t);
-        ra.push(a);
+        let k = kiln_run(cnn, &data, epochs, seed, &device);
+        k.print(seed, "kiln", n);
+        kiln.push(k);
+        let r = raw_run(cnn, &data, epochs, seed, device.as_burn());
+        r.print(seed, "burn", n);
+        burn.push(r);
     }
-    let (kt, rt) = (median(kt), median(rt));
-    println!(
-        "median: kiln {kt:.2} s/epoch (accuracy {:.4}), burn {rt:.2} s/epoch (accuracy {:.4}), kiln/burn time {:.3}",
-        median(ka),
-        median(ra),
-        kt / rt
-    );
+    let (k, r) = (Run::median(&kiln), Run::median(&burn));
+    k.print_median("kiln", n);
+    r.print_median("burn", n);
+    println!("kiln/burn time {:.3}", k.per_epoch / r.per_epoch);
+    if let Some(peak) = peak_memory_mb() {
+        println!("peak resident memory of this process (both models, every run): {peak:.0} MB");
+    }
+}
+
+/// One training run's figures.
+struct Run {
+    /// Seconds per training epoch.
+    per_epoch: f64,
+    /// Test images run and scored per second.
+    inference: f64,
+    /// Test accuracy.
+    accuracy: f64,
+}
+
+impl Run {
+    fn line(&self, samples: f64) -> String {
+        format!(
+            "{:.2} s/epoch ({:.0} samples/s), inference {:.0} samples/s, accuracy {:.4}",
+            self.per_epoch,
+            samples / self.per_epoch,
+            self.inference,
+            self.accuracy
+        )
+    }
+
+    fn print(&self, seed: u64, name: &str, samples: f64) {
+        println!("run {seed}: {name} {}", self.line(samples));
+    }
+
+    fn print_median(&self, name: &str, samples: f64) {
+        println!("median: {name} {}", self.line(samples));
+    }
+
+    /// Each figure's median over `runs`.
+    fn median(runs: &[Run]) -> Run {
+        let of = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        Run {
+            per_epoch: of(|r| r.per_epoch),
+            inference: of(|r| r.inference),
+            accuracy: of(|r| r.accuracy),
+        }
+    }
+}
+
+/// The process' peak resident memory (`VmHWM`), in MB, where Linux reports it.
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
