@@ -10,7 +10,11 @@ const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 /// the others. The mask depends on `seed` and on `x`'s number of values only, so it is the same
 /// on every device; the gradient with respect to `x` is the same mask.
 ///
-/// `rate` must be in `[0, 1)`; at 0, `x` is returned as it is.
+/// At `rate` 0, `x` is returned as it is.
+///
+/// # Panics
+/// When `rate` is outside `[0, 1)`; the `Dropout` layer checks it when a model is built and
+/// returns an error there.
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor};
