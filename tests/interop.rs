@@ -11,9 +11,9 @@ use kiln::datasets::mnist;
 use kiln::io::ModelConfig;
 use kiln::prelude::*;
 use ndarray::{ArrayD, Axis, IxDyn};
-use safetensors::tensor::TensorView;
 use std::path::Path;
-use std::process::Command;
+
+mod python;
 
 /// Trains `model` briefly on the subset, then writes its three files for case `name`.
 fn write_case(dir: &Path, name: &str, mut model: Model, samples: usize) {
@@ -52,40 +52,19 @@ fn write_case(dir: &Path, name: &str, mut model: Model, samples: usize) {
             WeightLayout::Torch,
         )
         .unwrap();
-    let bytes = |a: &ArrayD<f32>| a.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-    let (xb, pb) = (bytes(&x_test), bytes(&predictions));
-    let views = [
-        (
-            "x",
-            TensorView::new(safetensors::Dtype::F32, x_test.shape().to_vec(), &xb).unwrap(),
-        ),
-        (
-            "predictions",
-            TensorView::new(safetensors::Dtype::F32, predictions.shape().to_vec(), &pb).unwrap(),
-        ),
-    ];
-    safetensors::serialize_to_file(views, None, &dir.join(format!("{name}.data.safetensors")))
-        .unwrap();
-}
-
-fn python_ready(python: &str) -> bool {
-    Command::new(python)
-        .args(["-c", "import numpy, safetensors"])
-        .status()
-        .is_ok_and(|s| s.success())
+    python::write_tensors(
+        &dir.join(format!("{name}.data.safetensors")),
+        &[("x", &x_test), ("predictions", &predictions)],
+    );
 }
 
 #[test]
 fn numpy_reproduces_predictions_from_the_saved_files() {
-    let python = std::env::var("KILN_PYTHON").unwrap_or_else(|_| "python3".into());
-    if !python_ready(&python) {
-        assert!(
-            std::env::var("KILN_REQUIRE_PYTHON").is_err(),
-            "{python} cannot import numpy and safetensors"
-        );
-        eprintln!("SKIPPED: {python} lacks numpy or safetensors (pip install numpy safetensors)");
+    let Some(python) =
+        python::interpreter("KILN_PYTHON", "numpy, safetensors", "KILN_REQUIRE_PYTHON")
+    else {
         return;
-    }
+    };
     kiln::set_random_seed(11);
     let dir = std::env::temp_dir().join(format!("kiln-interop-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -125,20 +104,12 @@ fn numpy_reproduces_predictions_from_the_saved_files() {
         .unwrap();
     write_case(&dir, "conv1d", sequence, 1000);
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/numpy_forward.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(&dir)
-        .arg("1e-4")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let dir_arg = dir.to_str().unwrap();
+    let text = python::run(
+        &python,
+        "tests/interop/numpy_forward.py",
+        &[dir_arg, "1e-4"],
     );
-    println!("{text}");
-    assert!(out.status.success(), "numpy disagrees with kiln:\n{text}");
     assert_eq!(
         text.matches(" ok ").count(),
         8,

@@ -1,0 +1,182 @@
+//! kiln trains like Keras (3.15, TensorFlow backend), checked against Keras itself.
+//!
+//! - One step: from the same initial weights, on the same batch, kiln's gradients and its new
+//!   moving statistics equal those of Keras computing in float64, within float32 rounding. One
+//!   plain SGD step with a learning rate of 1000 moves each trainable weight by 1000 times its
+//!   gradient, so the saved weights reveal kiln's gradients.
+//! - Whole fits: the dense model with its own optimizer (RMSprop), for two epochs without
+//!   shuffling, reaches the same losses, weights and predictions as Keras.
+//!
+//! Longer fits of the convolutional models are not compared weight by weight: Adam rescales
+//! each gradient to about its learning rate, so the rounding of gradients near 0 (a few 1e-7 of
+//! the largest, in kiln and in Keras alike) changes their updates, and the residual network
+//! amplifies such differences step after step.
+//!
+//! The cases are the reference models of `models/` with their dropout rates set to 0 (kiln and
+//! Keras draw dropout masks with different generators; `ops::dropout` is tested on its own). The
+//! script, `tests/interop/keras_training.py`, rebuilds each model in Keras from the architecture
+//! kiln saved in its file, so it reads kiln's files only.
+//!
+//! The interpreter is `KILN_KERAS_PYTHON` (default `python3`). When it cannot import keras, the
+//! tests say so and pass, unless `KILN_REQUIRE_KERAS=1` (set by `.ci/run`, which installs
+//! `tensorflow-cpu` and `keras`).
+
+use kiln::datasets::mnist;
+use kiln::io::ModelConfig;
+use kiln::prelude::*;
+use ndarray::{ArrayD, Axis, IxDyn};
+use std::path::{Path, PathBuf};
+
+mod python;
+
+const TEST_SAMPLES: usize = 200;
+const STEP_LEARNING_RATE: f64 = 1000.0;
+
+fn keras_python() -> Option<String> {
+    python::interpreter(
+        "KILN_KERAS_PYTHON",
+        "keras, safetensors",
+        "KILN_REQUIRE_KERAS",
+    )
+}
+
+/// A reference model from `models/`, with every dropout rate set to 0, and plain SGD at
+/// `sgd_rate` replacing its optimizer when given.
+fn reference(file: &str, sgd_rate: Option<f64>) -> Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(file);
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let layers = json["graph"]["layers"].as_array_mut().unwrap();
+    for layer in layers.iter_mut().filter(|l| l["class_name"] == "Dropout") {
+        layer["config"]["rate"] = 0.0.into();
+    }
+    if let Some(rate) = sgd_rate {
+        json["compile"]["optimizer"] = serde_json::json!({
+            "class_name": "sgd",
+            "config": {"learning_rate": rate, "momentum": 0.0, "nesterov": false}
+        });
+    }
+    ModelConfig::from_json(&json.to_string())
+        .unwrap()
+        .build(Device::cpu().unwrap())
+        .unwrap()
+}
+
+/// The first `n` images of `x` in [0, 1], shaped as the model's input.
+fn images(x: &ndarray::Array3<u8>, n: usize, sample: &[usize]) -> ArrayD<f32> {
+    let dims: Vec<usize> = [n].iter().chain(sample).copied().collect();
+    x.slice_axis(Axis(0), (0..n).into())
+        .mapv(|v| v as f32 / 255.0)
+        .into_shape_with_order(IxDyn(&dims))
+        .unwrap()
+}
+
+/// A fresh directory for one test's files.
+fn case_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiln-keras-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Saves `model` as it starts, fits it on the first `samples` training images in batches of
+/// `batch` for `epochs` without shuffling, and saves it again with the data, its per-epoch
+/// losses and its predictions on test images, for the script to redo in Keras.
+fn write_case(
+    dir: &Path,
+    name: &str,
+    mut model: Model,
+    samples: usize,
+    epochs: usize,
+    batch: usize,
+) {
+    let m = mnist::subset().unwrap();
+    let sample = model.graph().inputs()[0].shape.dims().to_vec();
+    let x = images(&m.x_train, samples, &sample);
+    let labels = m
+        .y_train
+        .slice_axis(Axis(0), (0..samples).into())
+        .to_owned();
+    let y = kiln::to_categorical(labels.as_slice().unwrap(), 10)
+        .unwrap()
+        .into_dyn();
+    model
+        .save(dir.join(format!("{name}.init.safetensors")))
+        .unwrap();
+    let options = FitOptions::default()
+        .epochs(epochs)
+        .batch_size(batch)
+        .shuffle(false)
+        .verbose(0);
+    let history = model.fit(&x, &y, options).unwrap();
+    model
+        .save(dir.join(format!("{name}.trained.safetensors")))
+        .unwrap();
+    let x_test = images(&m.x_test, TEST_SAMPLES, &sample);
+    let predictions = model.predict(&x_test).unwrap();
+    let losses: Vec<f32> = history
+        .get("loss")
+        .unwrap()
+        .iter()
+        .map(|v| *v as f32)
+        .collect();
+    let losses = ArrayD::from_shape_vec(IxDyn(&[epochs]), losses).unwrap();
+    python::write_tensors(
+        &dir.join(format!("{name}.data.safetensors")),
+        &[
+            ("x", &x),
+            ("y", &y),
+            ("x_test", &x_test),
+            ("predictions", &predictions),
+            ("loss", &losses),
+        ],
+    );
+}
+
+/// Runs the script in `mode` on `dir` and checks it compared `cases` cases.
+fn compare(python: &str, mode: &str, dir: &Path, args: &[&str], cases: usize) {
+    let mut all = vec![mode, dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let text = python::run(python, "tests/interop/keras_training.py", &all);
+    assert_eq!(
+        text.matches(" ok:").count(),
+        cases,
+        "every case compared:\n{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn one_step_of_each_reference_model_matches_keras_in_float64() {
+    let Some(python) = keras_python() else {
+        return;
+    };
+    kiln::set_random_seed(1);
+    let dir = case_dir("step");
+    let cases = ["mnist_dense", "mnist_cnn", "mnist_resnet"];
+    for name in cases {
+        let model = reference(&format!("{name}.json"), Some(STEP_LEARNING_RATE));
+        write_case(&dir, name, model, 64, 1, 64);
+    }
+    let rate = STEP_LEARNING_RATE.to_string();
+    compare(&python, "step", &dir, &[&rate], cases.len());
+}
+
+#[test]
+fn the_dense_model_fits_as_in_keras() {
+    let Some(python) = keras_python() else {
+        return;
+    };
+    kiln::set_random_seed(2);
+    let dir = case_dir("fit");
+    write_case(
+        &dir,
+        "mnist_dense",
+        reference("mnist_dense.json", None),
+        1024,
+        2,
+        64,
+    );
+    compare(&python, "fit", &dir, &["2", "64"], 1);
+}

@@ -1,0 +1,61 @@
+//! Running the Python scripts of `tests/interop/`: finding an interpreter that has what a script
+//! imports, writing the tensors it reads, and running it.
+
+use ndarray::ArrayD;
+use safetensors::tensor::TensorView;
+use std::path::Path;
+use std::process::Command;
+
+/// The interpreter named by the environment variable `var` (default `python3`) when it can
+/// import `modules` (a comma-separated list, as `import` takes it).
+///
+/// When it cannot, the test is skipped (`None`, with a `SKIPPED` line), unless the environment
+/// sets `require` (`.ci/run` does): then it fails.
+pub fn interpreter(var: &str, modules: &str, require: &str) -> Option<String> {
+    let python = std::env::var(var).unwrap_or_else(|_| "python3".into());
+    let ready = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ready {
+        return Some(python);
+    }
+    assert!(
+        std::env::var(require).is_err(),
+        "{python} (${var}) cannot import {modules}, and ${require} is set"
+    );
+    eprintln!("SKIPPED: {python} (${var}) cannot import {modules}");
+    None
+}
+
+/// Writes `tensors` as `f32` entries of a safetensors file.
+pub fn write_tensors(path: &Path, tensors: &[(&str, &ArrayD<f32>)]) {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, a)| a.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views = tensors.iter().zip(&bytes).map(|((name, a), b)| {
+        let view = TensorView::new(safetensors::Dtype::F32, a.shape().to_vec(), b).unwrap();
+        (*name, view)
+    });
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+/// Runs `script` (a path below the crate's root) with `args`, and returns what it printed,
+/// failing the test with that text when it exits with an error.
+pub fn run(python: &str, script: &str, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(out.status.success(), "{} failed:\n{text}", script.display());
+    text
+}
