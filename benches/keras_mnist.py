@@ -1,11 +1,11 @@
 """Keras' side of `cargo bench --bench mnist`: the same models, data and settings, on TF's CPU.
 
     pip install tensorflow-cpu==2.21.* keras==3.15.*
-    KILN_DATA_DIR=../shared/data/mnist python benches/keras_mnist.py [dense|cnn] [EPOCHS] [RUNS]
+    KILN_DATA_DIR=../shared/data/mnist python benches/keras_mnist.py [dense|cnn] [EPOCHS] [RUNS] [FIRST_SEED]
 
-Each run builds a fresh model (seed = run number), trains it for EPOCHS epochs (batch 128,
-shuffled) and prints the seconds of each epoch (the first includes TF's graph tracing) and the
-test accuracy. The last line gives the median over every epoch of every run, the median test
+Each run builds a fresh model (seeds FIRST_SEED, FIRST_SEED + 1, ...; the first is 1 unless
+given), trains it for EPOCHS epochs (batch 128, shuffled) and prints the seconds of each epoch
+(the first includes TF's graph tracing) and the test accuracy and loss. The last line gives the median over every epoch of every run, the median test
 accuracy, the time from the script's start (before `import keras`) to the end of the first
 run's first training step, and the process' peak resident memory.
 """
@@ -93,6 +93,7 @@ def main():
     cnn = bool(args) and args[0] == "cnn"
     epochs = int(args[1]) if len(args) > 1 else 1
     runs = int(args[2]) if len(args) > 2 else 3
+    first_seed = int(args[3]) if len(args) > 3 else 1
     directory = os.environ.get("KILN_DATA_DIR", "../shared/data/mnist")
     x_train, y_train, x_test, y_test = load(directory)
     shape = (-1, 28, 28, 1) if cnn else (-1, 784)
@@ -105,16 +106,16 @@ def main():
         f"train={len(x_train)} test={len(x_test)}"
     )
     epoch_times, accuracies, first_steps = [], [], []
-    for run in range(1, runs + 1):
+    for run in range(first_seed, first_seed + runs):
         keras.utils.set_random_seed(run)
         m, clock = model(cnn), Clock()
         m.fit(x_train, y_train, batch_size=128, epochs=epochs, verbose=0, callbacks=[clock])
-        _, accuracy = m.evaluate(x_test, y_test, verbose=0)
+        loss, accuracy = m.evaluate(x_test, y_test, verbose=0)
         epoch_times += clock.epochs
         accuracies.append(accuracy)
         first_steps.append(clock.first_step)
         epoch_list = " ".join(f"{t:.2f}" for t in clock.epochs)
-        print(f"run {run}: keras epochs {epoch_list} s, accuracy {accuracy:.4f}")
+        print(f"run {run}: keras epochs {epoch_list} s, accuracy {accuracy:.4f}, loss {loss:.4f}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"median: keras {statistics.median(epoch_times):.2f} s/epoch "

@@ -4,7 +4,7 @@
 use ndarray::ArrayD;
 use safetensors::tensor::TensorView;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// The interpreter named by the environment variable `var` (default `python3`) when it can
 /// import `modules` (a comma-separated list, as `import` takes it).
@@ -15,6 +15,8 @@ pub fn interpreter(var: &str, modules: &str, require: &str) -> Option<String> {
     let python = std::env::var(var).unwrap_or_else(|_| "python3".into());
     let ready = Command::new(&python)
         .args(["-c", &format!("import {modules}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if ready {
