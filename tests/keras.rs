@@ -17,7 +17,8 @@
 //! amplifies such differences step after step.
 //!
 //! The cases are the reference models of `models/` with their dropout rates set to 0 (kiln and
-//! Keras draw dropout masks with different generators; `ops::dropout` is tested on its own). The
+//! Keras draw dropout masks with different generators; `ops::dropout` is tested on its own), and,
+//! for the step, three more models covering the rest of the layer family. The
 //! script, `tests/interop/keras_training.py`, rebuilds each model in Keras from the architecture
 //! kiln saved in its file, so it reads kiln's files only.
 //!
@@ -70,6 +71,62 @@ fn reference(file: &str, sgd_rate: Option<f64>) -> Model {
         .unwrap()
         .build(Device::cpu().unwrap())
         .unwrap()
+}
+
+/// Models that cover the layer family beyond the reference models: strides, "same" padding,
+/// dilation, average and global pooling, BatchNorm after a strided convolution, Conv1D, merges.
+fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 3] {
+    let sgd = || Optimizer::sgd(sgd_rate);
+    let cpu = || Device::cpu().unwrap();
+    let ce = || Loss::CategoricalCrossentropy;
+    let strided = Sequential::new()
+        .input([28, 28, 1])
+        // no bias before BatchNorm: its gradient is 0, and the rounding of a sum that
+        // cancels exactly would be compared with nothing
+        .add(
+            Conv2D::new(8, 3)
+                .strides(2)
+                .padding(Padding::Same)
+                .use_bias(false),
+        )
+        .add(BatchNormalization::new())
+        .add(ActivationLayer::new(Relu))
+        .add(AveragePooling2D::new(2).padding(Padding::Same))
+        .add(Conv2D::new(16, 3).dilation_rate(2).activation(Gelu))
+        .add(MaxPooling2D::new(2).strides(1))
+        .add(GlobalAveragePooling2D::new())
+        .add(Dense::new(10).activation(Softmax))
+        .device(cpu())
+        .compile(sgd(), ce(), &[])
+        .unwrap();
+    let sequence = Sequential::new()
+        .input([28, 28])
+        .add(Conv1D::new(8, 3).activation(Tanh))
+        .add(MaxPooling1D::new(2))
+        .add(Flatten::new())
+        .add(Dense::new(10).activation(Softmax))
+        .device(cpu())
+        .compile(sgd(), ce(), &[])
+        .unwrap();
+    let image = Input::new([28, 28, 1]);
+    let a = Conv2D::new(4, 3).padding(Padding::Same).activation(Relu);
+    let b = Conv2D::new(4, 3).padding(Padding::Same).activation(Tanh);
+    let (a, b) = (a.apply(&image).unwrap(), b.apply(&image).unwrap());
+    let sum = Add::new().apply([&a, &b]).unwrap();
+    let product = Multiply::new().apply([&a, &b]).unwrap();
+    let both = Concatenate::new().apply([&sum, &product]).unwrap();
+    let pooled = GlobalMaxPooling2D::new().apply(&both).unwrap();
+    let digit = Dense::new(10).activation(Softmax).apply(&pooled).unwrap();
+    let merges = Functional::new([&image], [&digit])
+        .unwrap()
+        .device(cpu())
+        .compile(sgd(), ce(), &[])
+        .unwrap();
+    [
+        ("strided", strided),
+        ("sequence", sequence),
+        ("merges", merges),
+    ]
 }
 
 /// The first `n` images of `x` in [0, 1], shaped as the model's input.
@@ -156,7 +213,7 @@ fn compare(python: &str, mode: &str, dir: &Path, args: &[&str], cases: usize) {
 }
 
 #[test]
-fn one_step_of_each_reference_model_matches_keras_in_float64() {
+fn one_step_of_each_model_matches_keras_in_float64() {
     let Some(python) = keras_python() else {
         return;
     };
@@ -168,8 +225,13 @@ fn one_step_of_each_reference_model_matches_keras_in_float64() {
         let model = reference(&format!("{name}.json"), Some(STEP_LEARNING_RATE));
         write_case(&dir, name, model, 64, 1, 64);
     }
+    let family = layer_family(STEP_LEARNING_RATE);
+    let count = cases.len() + family.len();
+    for (name, model) in family {
+        write_case(&dir, name, model, 64, 1, 64);
+    }
     let rate = STEP_LEARNING_RATE.to_string();
-    compare(&python, "step", &dir, &[&rate], cases.len());
+    compare(&python, "step", &dir, &[&rate], count);
 }
 
 #[test]
