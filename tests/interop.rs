@@ -10,7 +10,6 @@ use kiln::WeightLayout;
 use kiln::datasets::mnist;
 use kiln::io::ModelConfig;
 use kiln::prelude::*;
-use ndarray::{ArrayD, Axis, IxDyn};
 use std::path::Path;
 
 mod python;
@@ -19,21 +18,8 @@ mod python;
 fn write_case(dir: &Path, name: &str, mut model: Model, samples: usize) {
     let m = mnist::subset().unwrap();
     let sample = model.graph().inputs()[0].shape.dims().to_vec();
-    let images = |x: &ndarray::Array3<u8>, n: usize| -> ArrayD<f32> {
-        let mut dims = vec![n];
-        dims.extend_from_slice(&sample);
-        x.slice_axis(Axis(0), (0..n).into())
-            .mapv(|v| v as f32 / 255.0)
-            .into_shape_with_order(IxDyn(&dims))
-            .unwrap()
-    };
-    let (x, y) = (
-        images(&m.x_train, samples),
-        m.y_train
-            .slice_axis(Axis(0), (0..samples).into())
-            .to_owned(),
-    );
-    let y = kiln::to_categorical(y.as_slice().unwrap(), 10).unwrap();
+    let x = python::images(&m.x_train, samples, &sample);
+    let y = python::one_hot(&m.y_train, samples);
     model
         .fit(
             &x,
@@ -41,7 +27,7 @@ fn write_case(dir: &Path, name: &str, mut model: Model, samples: usize) {
             FitOptions::default().epochs(1).batch_size(32).verbose(0),
         )
         .unwrap();
-    let x_test = images(&m.x_test, 100);
+    let x_test = python::images(&m.x_test, 100, &sample);
     let predictions = model.predict(&x_test).unwrap();
     model
         .save(dir.join(format!("{name}.model.safetensors")))

@@ -29,7 +29,7 @@
 use kiln::datasets::mnist;
 use kiln::io::ModelConfig;
 use kiln::prelude::*;
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -129,15 +129,6 @@ fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 3] {
     ]
 }
 
-/// The first `n` images of `x` in [0, 1], shaped as the model's input.
-fn images(x: &ndarray::Array3<u8>, n: usize, sample: &[usize]) -> ArrayD<f32> {
-    let dims: Vec<usize> = [n].iter().chain(sample).copied().collect();
-    x.slice_axis(Axis(0), (0..n).into())
-        .mapv(|v| v as f32 / 255.0)
-        .into_shape_with_order(IxDyn(&dims))
-        .unwrap()
-}
-
 /// A fresh directory for one test's files.
 fn case_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kiln-keras-{test}-{}", std::process::id()));
@@ -158,14 +149,8 @@ fn write_case(
 ) {
     let m = mnist::subset().unwrap();
     let sample = model.graph().inputs()[0].shape.dims().to_vec();
-    let x = images(&m.x_train, samples, &sample);
-    let labels = m
-        .y_train
-        .slice_axis(Axis(0), (0..samples).into())
-        .to_owned();
-    let y = kiln::to_categorical(labels.as_slice().unwrap(), 10)
-        .unwrap()
-        .into_dyn();
+    let x = python::images(&m.x_train, samples, &sample);
+    let y = python::one_hot(&m.y_train, samples);
     model
         .save(dir.join(format!("{name}.init.safetensors")))
         .unwrap();
@@ -178,7 +163,7 @@ fn write_case(
     model
         .save(dir.join(format!("{name}.trained.safetensors")))
         .unwrap();
-    let x_test = images(&m.x_test, TEST_SAMPLES, &sample);
+    let x_test = python::images(&m.x_test, TEST_SAMPLES, &sample);
     let predictions = model.predict(&x_test).unwrap();
     let losses: Vec<f32> = history
         .get("loss")

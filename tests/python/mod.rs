@@ -1,7 +1,7 @@
 //! Running the Python scripts of `tests/interop/`: finding an interpreter that has what a script
-//! imports, writing the tensors it reads, and running it.
+//! imports, preparing the MNIST samples and writing the tensors it reads, and running it.
 
-use ndarray::ArrayD;
+use ndarray::{Array1, Array3, ArrayD, Axis, IxDyn};
 use safetensors::tensor::TensorView;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -28,6 +28,23 @@ pub fn interpreter(var: &str, modules: &str, require: &str) -> Option<String> {
     );
     eprintln!("SKIPPED: {python} (${var}) cannot import {modules}");
     None
+}
+
+/// The first `n` images of `x` in [0, 1], shaped `[n, ..sample]` (a model's input).
+pub fn images(x: &Array3<u8>, n: usize, sample: &[usize]) -> ArrayD<f32> {
+    let dims: Vec<usize> = [n].iter().chain(sample).copied().collect();
+    x.slice_axis(Axis(0), (0..n).into())
+        .mapv(|v| v as f32 / 255.0)
+        .into_shape_with_order(IxDyn(&dims))
+        .unwrap()
+}
+
+/// The first `n` labels of `y`, one-hot over the 10 digits.
+pub fn one_hot(y: &Array1<u8>, n: usize) -> ArrayD<f32> {
+    let labels = y.slice_axis(Axis(0), (0..n).into()).to_owned();
+    kiln::to_categorical(labels.as_slice().unwrap(), 10)
+        .unwrap()
+        .into_dyn()
 }
 
 /// Writes `tensors` as `f32` entries of a safetensors file.
