@@ -5,9 +5,10 @@
 
 Each run builds a fresh model (seeds FIRST_SEED, FIRST_SEED + 1, ...; the first is 1 unless
 given), trains it for EPOCHS epochs (batch 128, shuffled) and prints the seconds of each epoch
-(the first includes TF's graph tracing) and the test accuracy and loss. The last line gives the median over every epoch of every run, the median test
-accuracy, the time from the script's start (before `import keras`) to the end of the first
-run's first training step, and the process' peak resident memory.
+(the first includes TF's graph tracing) and the test accuracy and loss. The last line gives the
+median over every epoch of every run, the median test accuracy, the time from the script's
+start (before `import keras`) to the end of the first run's first training step, and the
+process' peak resident memory.
 """
 
 import time
