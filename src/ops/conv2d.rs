@@ -229,6 +229,11 @@ pub(crate) mod tests {
         ]
     }
 
+    /// The values of `t`, in order.
+    pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
     /// The largest difference between `a` and the reference `b`, relative to `b`'s largest value
     /// (at least 1): sums over thousands of terms round differently in another order.
     fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {

@@ -73,7 +73,7 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::conv2d::tests::devices;
+    use crate::ops::conv2d::tests::{devices, values};
 
     #[test]
     fn the_kept_fraction_and_scale_follow_the_rate() {
@@ -120,13 +120,7 @@ mod tests {
             let x = Tensor::<2>::ones([3, 500], &device).require_grad();
             let y = dropout(x.clone(), 0.3, 11);
             let grad = y.clone().sum().backward();
-            let dx = x
-                .grad(&grad)
-                .unwrap()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap();
-            let y = y.into_data().try_to_vec::<f32>().unwrap();
+            let (dx, y) = (values(x.grad(&grad).unwrap()), values(y));
             assert_eq!(dx, y, "x is ones, so the output is the mask");
             outputs.push(y);
         }

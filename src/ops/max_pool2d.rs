@@ -98,7 +98,7 @@ pub fn max_pool2d_nhwc(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::conv2d::tests::devices;
+    use crate::ops::conv2d::tests::{devices, values};
     use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::Distribution;
 
@@ -139,12 +139,7 @@ mod tests {
             let x = Tensor::<4>::from_floats([[[[2.0], [2.0]], [[1.0], [2.0]]]], &device)
                 .require_grad();
             let grads = max_pool2d_nhwc(x.clone(), [2, 2], [2, 2]).sum().backward();
-            let dx = x
-                .grad(&grads)
-                .unwrap()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap();
+            let dx = values(x.grad(&grads).unwrap());
             assert_eq!(dx, [1.0, 0.0, 0.0, 0.0], "{device:?}");
         }
     }
