@@ -32,7 +32,7 @@ use kiln::io::ModelConfig;
 use kiln::prelude::*;
 use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 mod python;
 
@@ -43,12 +43,20 @@ const STEP_LEARNING_RATE: f64 = 1000.0;
 /// while it builds and trains, so that its weights come from its own seed.
 static SEEDED: Mutex<()> = Mutex::new(());
 
-fn keras_python() -> Option<String> {
-    python::interpreter(
+/// What a test needs before it writes its case: the interpreter with keras (`None` skips the
+/// test), the seed lock, held until the test ends, with kiln seeded by `seed`, and a fresh
+/// directory named after `test`.
+fn start(test: &str, seed: u64) -> Option<(String, MutexGuard<'static, ()>, PathBuf)> {
+    let python = python::interpreter(
         "KILN_KERAS_PYTHON",
         "keras, safetensors",
         "KILN_REQUIRE_KERAS",
-    )
+    )?;
+    let seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    kiln::set_random_seed(seed);
+    let dir = std::env::temp_dir().join(format!("kiln-keras-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Some((python, seeded, dir))
 }
 
 /// A reference model from `models/`, with every dropout rate set to 0, and plain SGD at
@@ -131,13 +139,6 @@ fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 3] {
     ]
 }
 
-/// A fresh directory for one test's files.
-fn case_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-keras-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Saves `model` as it starts, fits it on the first `samples` training images in batches of
 /// `batch` for `epochs` without shuffling, and saves it again with the data, its per-epoch
 /// losses and its predictions on test images, for the script to redo in Keras.
@@ -201,12 +202,9 @@ fn compare(python: &str, mode: &str, dir: &Path, args: &[&str], cases: usize) {
 
 #[test]
 fn one_step_of_each_model_matches_keras_in_float64() {
-    let Some(python) = keras_python() else {
+    let Some((python, _seeded, dir)) = start("step", 1) else {
         return;
     };
-    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    kiln::set_random_seed(1);
-    let dir = case_dir("step");
     let cases = ["mnist_dense", "mnist_cnn", "mnist_resnet"];
     for name in cases {
         let model = reference(&format!("{name}.json"), Some(STEP_LEARNING_RATE));
@@ -223,12 +221,9 @@ fn one_step_of_each_model_matches_keras_in_float64() {
 
 #[test]
 fn the_dense_model_fits_as_in_keras() {
-    let Some(python) = keras_python() else {
+    let Some((python, _seeded, dir)) = start("fit", 2) else {
         return;
     };
-    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    kiln::set_random_seed(2);
-    let dir = case_dir("fit");
     // 1,000 samples: 15 batches of 64, then one of 40
     let model = reference("mnist_dense.json", None);
     write_case(&dir, "mnist_dense", model, 1000, 2, 64);
