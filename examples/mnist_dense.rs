@@ -16,12 +16,7 @@ fn run() -> kiln::Result<()> {
         kiln::set_random_seed(seed);
     }
     let mnist = common::load_mnist()?;
-    let flat = |x: &ndarray::Array3<u8>| {
-        let n = x.shape()[0];
-        common::images(x)
-            .into_shape_with_order((n, 784))
-            .expect("784 pixels")
-    };
+    let flat = common::flat_images;
     let (x_train, y_train) = (flat(&mnist.x_train), common::one_hot(&mnist.y_train)?);
     let (x_test, y_test) = (flat(&mnist.x_test), common::one_hot(&mnist.y_test)?);
 

@@ -60,8 +60,9 @@ pub mod training;
 pub use backend::{Device, DeviceChoice};
 pub use data::{HostArray, ToArrays, ToHostArray, to_categorical};
 pub use error::{Error, Result};
+pub use graph::Value;
 pub use io::{WeightLayout, load_model, load_model_on};
-pub use layers::{Activation, Layer};
+pub use layers::{Activation, Layer, LayerConfig};
 pub use models::{Functional, Input, Model, Sequential, Summary, SymbolicTensor};
 pub use random::set_random_seed;
 pub use shape::Shape;
@@ -84,8 +85,8 @@ pub mod prelude {
     pub use crate::layers::Activation::{self, *};
     pub use crate::layers::{
         ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv1D,
-        Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D,
-        MaxPooling2D, Maximum, Minimum, Multiply, Padding, Reshape, Subtract,
+        Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Lambda,
+        MaxPooling1D, MaxPooling2D, Maximum, Minimum, Multiply, Padding, Reshape, Subtract,
     };
     pub use crate::models::{Apply, SharedLayer};
     pub use crate::{

@@ -43,7 +43,7 @@ impl Shape {
     }
 
     /// The same shape with its last dimension replaced.
-    pub(crate) fn with_last(&self, last: usize) -> Shape {
+    pub fn with_last(&self, last: usize) -> Shape {
         let mut dims = self.0.clone();
         if let Some(d) = dims.last_mut() {
             *d = last;

@@ -474,7 +474,12 @@ fn get_layer_gives_the_configuration_shape_and_weights() {
     let layer = model.get_layer("shared").unwrap();
     assert_eq!(layer.output_shape(), &Shape::new([2]));
     assert_eq!(layer.params().total(), 8);
-    assert!(matches!(layer.config(), Layer::Dense(d) if d.units == 2));
+    assert!(
+        layer
+            .config()
+            .downcast_ref::<Dense>()
+            .is_some_and(|d| d.units == 2)
+    );
     let e = model.get_layer("dense").unwrap_err().to_string();
     assert!(e.contains("`dense`") && e.contains("shared"), "{e}");
 }

@@ -14,24 +14,10 @@
 
 mod common;
 
+use common::devices;
 use kiln::io::ModelConfig;
 use kiln::prelude::*;
 use ndarray::{Array2, ArrayD};
-
-fn devices() -> Vec<Device> {
-    let mut devices = vec![Device::cpu().unwrap(), Device::cpu_ndarray().unwrap()];
-    match Device::gpu() {
-        Ok(gpu) => devices.push(gpu),
-        Err(e) => {
-            assert!(
-                std::env::var("KILN_REQUIRE_WGPU").is_err(),
-                "KILN_REQUIRE_WGPU is set but wgpu cannot start: {e}"
-            );
-            eprintln!("SKIPPED wgpu: {e}");
-        }
-    }
-    devices
-}
 
 fn random(shape: &[usize], seed: u64) -> ArrayD<f32> {
     common::uniform(shape, seed)

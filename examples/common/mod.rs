@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod architectures;
+pub mod gated_dense;
 
 use kiln::callbacks::EarlyStopping;
 use kiln::datasets::mnist::{self, Mnist};
@@ -113,6 +114,14 @@ pub fn images(x: &ndarray::Array3<u8>) -> Array4<f32> {
     x.mapv(|v| v as f32 / 255.0)
         .into_shape_with_order((n, 28, 28, 1))
         .expect("28x28 images")
+}
+
+/// Images scaled to [0, 1] and flattened, as `[n, 784]`.
+pub fn flat_images(x: &ndarray::Array3<u8>) -> Array2<f32> {
+    let n = x.shape()[0];
+    images(x)
+        .into_shape_with_order((n, 784))
+        .expect("784 pixels")
 }
 
 /// One-hot labels.

@@ -294,7 +294,7 @@ impl Graph {
         self.nodes
             .iter()
             .position(|n| n.layer == index)
-            .map(|n| self.layers[index].param_count(&self.node_input_shape(n)))
+            .map(|n| self.layers[index].param_count_of(&self.node_input_shapes(n)))
             .unwrap_or_default()
     }
 
@@ -486,10 +486,10 @@ fn name_layers(layers: &mut [Layer]) -> Result<()> {
             }
         }
     }
-    let mut next: HashMap<&'static str, usize> = HashMap::new();
+    let mut next: HashMap<String, usize> = HashMap::new();
     for layer in layers.iter_mut().filter(|l| l.name().is_none()) {
         let base = layer.base_name();
-        let k = next.entry(base).or_insert(0);
+        let k = next.entry(base.clone()).or_insert(0);
         let name = loop {
             let candidate = if *k == 0 {
                 base.to_string()

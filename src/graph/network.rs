@@ -180,10 +180,12 @@ impl Network {
     /// (batch normalization, average pooling, 1D layers) and stay there until a layer needs
     /// channels last: one permutation per change, not one per layer. Values are dropped as soon as no later node reads them.
     ///
+    /// A layer's error (a custom layer's, say) is returned naming the layer.
+    ///
     /// # Panics
     /// When `inputs` do not match the graph's inputs in number and sample shape, which
     /// [`crate::Model`]'s methods check (and report as errors) before calling this.
-    pub fn forward(&self, inputs: Vec<Value>) -> Vec<Output> {
+    pub fn forward(&self, inputs: Vec<Value>) -> Result<Vec<Output>> {
         let graph = &self.graph;
         let last_uses = graph.last_uses();
         let mut values: Vec<Option<(Output, Layout)>> =
@@ -208,16 +210,16 @@ impl Network {
                     }
                 });
             }
-            let module = &self.layers[node.layer];
-            let layout_out = module.layout().unwrap_or(xs[0].1);
+            let layer = &graph.layers()[node.layer];
+            let layout_out = layer.layout().unwrap_or(xs[0].1);
             let xs = xs
                 .into_iter()
                 .map(|(x, layout)| x.relayout(layout, layout_out))
                 .collect();
-            let (value, logits) = module.call(xs, layout_out);
+            let (value, logits) = layer.call(&self.layers[node.layer], xs, layout_out)?;
             values[i] = Some((Output { value, logits }, layout_out));
         }
-        graph
+        Ok(graph
             .outputs()
             .iter()
             .map(|s| match *s {
@@ -237,6 +239,6 @@ impl Network {
                     }
                 }
             })
-            .collect()
+            .collect())
     }
 }

@@ -69,6 +69,42 @@ impl Value {
         self.dims()[0]
     }
 
+    /// The device the values are on.
+    pub fn device(&self) -> Device {
+        match self {
+            Value::R2(t) => t.device(),
+            Value::R3(t) => t.device(),
+            Value::R4(t) => t.device(),
+            Value::R5(t) => t.device(),
+        }
+    }
+
+    /// The tensor, when it has rank `D` (batch included); an error giving its dims otherwise.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use kiln::Value;
+    /// let device = kiln::Device::cpu()?.as_burn().clone();
+    /// let v = Value::from(Tensor::<2>::ones([4, 3], &device));
+    /// let t: Tensor<2> = v.clone().into_tensor()?;
+    /// assert_eq!(t.dims(), [4, 3]);
+    /// assert!(v.into_tensor::<3>().is_err());
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
+    pub fn into_tensor<const D: usize>(self) -> crate::Result<Tensor<D>> {
+        let dims = self.dims();
+        if dims.len() != D {
+            return Err(crate::Error::Shape {
+                layer: "value".into(),
+                expected: format!("a rank-{D} tensor (batch included)"),
+                received: format!("{dims:?}"),
+            });
+        }
+        let flat = self.flatten();
+        let dims: [usize; D] = dims.try_into().expect("the rank is D");
+        Ok(flat.reshape(dims))
+    }
+
     /// The same values with new dimensions (batch included, rank 2 to 5).
     ///
     /// # Panics
@@ -168,6 +204,17 @@ impl Value {
         }
     }
 }
+
+macro_rules! value_from {
+    ($($d:literal => $variant:ident),*) => {$(
+        impl From<Tensor<$d>> for Value {
+            fn from(t: Tensor<$d>) -> Value {
+                Value::$variant(t)
+            }
+        }
+    )*};
+}
+value_from!(2 => R2, 3 => R3, 4 => R4, 5 => R5);
 
 #[cfg(test)]
 mod tests {

@@ -160,6 +160,9 @@ impl Model {
         options: SaveOptions,
         extra: HashMap<String, String>,
     ) -> Result<()> {
+        for layer in self.graph().layers() {
+            layer.savable()?;
+        }
         let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),

@@ -14,11 +14,11 @@
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::io::tensors::Out;
-use crate::layers::{Activation, Layer};
-use ndarray::{Array2, ArrayD, Axis, IxDyn};
-use std::collections::HashMap;
+use crate::layers::{ElementOrder, Torch, TorchTensor};
+use ndarray::ArrayD;
 
-/// The weights (named `layer/weight` in Keras' layouts) renamed and laid out for PyTorch.
+/// The weights (named `layer/weight` in Keras' layouts) renamed and laid out for PyTorch: each
+/// layer lays out its own ([`crate::layers::LayerConfig::torch`]).
 pub(crate) fn torch_tensors(
     graph: &Graph,
     weights: Vec<(String, ArrayD<f32>)>,
@@ -30,125 +30,60 @@ pub(crate) fn torch_tensors(
              models only; save this model in Keras' layout",
         ));
     }
-    let mut weights: HashMap<String, ArrayD<f32>> = weights.into_iter().collect();
+    let mut weights = weights;
     let mut out = Vec::new();
     let mut index = 0;
     for (i, layer) in graph.layers().iter().enumerate() {
-        let name = layer.name().unwrap_or_default();
-        let mut take = |w: &str| weights.remove(&format!("{name}/{w}"));
-        let mut tensors: Vec<(&str, Out)> = Vec::new();
-        let (kernel, activation) = match layer {
-            Layer::Dense(d) => {
-                let kernel = take("kernel").expect("dense layers have a kernel");
-                let kernel = kernel.into_dimensionality().expect("dense kernels are 2-D");
-                (Some(linear_weight(graph, i, kernel)?), d.activation)
-            }
-            Layer::Conv2D(c) => (
-                take("kernel").map(|k| permuted(k, &[3, 2, 0, 1])),
-                c.activation,
-            ),
-            Layer::Conv1D(c) => (
-                take("kernel").map(|k| permuted(k, &[2, 1, 0])),
-                c.activation,
-            ),
-            Layer::BatchNormalization(_) => {
-                for (keras, torch) in [
-                    ("gamma", "weight"),
-                    ("beta", "bias"),
-                    ("moving_mean", "running_mean"),
-                    ("moving_variance", "running_var"),
-                ] {
-                    let w = take(keras).expect("batch norm has its four weights");
-                    tensors.push((torch, Out::F32(w)));
-                }
-                tensors.push(("num_batches_tracked", Out::I64(ArrayD::zeros(IxDyn(&[])))));
-                (None, Activation::Linear)
-            }
-            Layer::Reshape(_) => {
-                return Err(Error::config(
-                    format!("layer `{name}`"),
-                    "Reshape has no PyTorch equivalent in channels-first layout; save this \
-                     model in Keras' layout",
-                ));
-            }
-            Layer::Model(_) => {
-                return Err(Error::config(
-                    format!("layer `{name}`"),
-                    "a nested model has no place in a flat torch.nn.Sequential; save this \
-                     model in Keras' layout",
-                ));
-            }
-            _ => (None, Activation::Linear),
+        let name = layer.name().unwrap_or_default().to_string();
+        let prefix = format!("{name}/");
+        let (own, rest): (Vec<_>, Vec<_>) = weights
+            .into_iter()
+            .partition(|(n, _)| n.starts_with(&prefix));
+        weights = rest;
+        let own = own
+            .into_iter()
+            .map(|(n, w)| (n[prefix.len()..].to_string(), w))
+            .collect();
+        let torch = Torch {
+            name,
+            input: graph.node_input_shape(i),
+            flattened: flattened_input(graph, i),
         };
-        if let Some(k) = kernel {
-            tensors.push(("weight", Out::F32(k)));
-            if let Some(b) = take("bias") {
-                tensors.push(("bias", Out::F32(b)));
-            }
+        let module = layer.torch(own, &torch)?;
+        for (leaf, t) in module.tensors {
+            let t = match t {
+                TorchTensor::F32(a) => Out::F32(a),
+                TorchTensor::I64(a) => Out::I64(a),
+            };
+            out.push((format!("{index}.{leaf}"), t));
         }
-        out.extend(
-            tensors
-                .into_iter()
-                .map(|(leaf, t)| (format!("{index}.{leaf}"), t)),
-        );
-        index += 1 + usize::from(activation != Activation::Linear);
+        index += module.modules;
     }
     Ok(out)
 }
 
-fn permuted(a: ArrayD<f32>, axes: &[usize]) -> ArrayD<f32> {
-    a.permuted_axes(IxDyn(axes)).as_standard_layout().to_owned()
-}
-
-/// `Linear.weight` (`[out, in]`) for the dense layer `i`: the kernel transposed, its rows
-/// reordered when the layer reads a flattened channels-last tensor.
-fn linear_weight(graph: &Graph, i: usize, kernel: Array2<f32>) -> Result<ArrayD<f32>> {
-    let name = graph.layers()[i].name().unwrap_or_default();
-    let input = graph.node_input_shape(i);
-    if input.dims().len() > 1 {
-        return Err(Error::config(
-            format!("layer `{name}`"),
-            format!(
-                "a Dense layer on input {input} has no channels-first PyTorch equivalent; \
-                 Flatten first or save in Keras' layout"
-            ),
-        ));
-    }
-    // find the Flatten this layer reads, past layers that keep the element order
+/// The input shape of the `Flatten` that layer `i` reads through layers that keep the element
+/// order, if any.
+fn flattened_input(graph: &Graph, i: usize) -> Option<crate::Shape> {
     let mut j = i;
-    let flattened = loop {
-        if j == 0 {
-            break None;
-        }
+    while j > 0 {
         j -= 1;
-        match &graph.layers()[j] {
-            Layer::Dropout(_) | Layer::Activation(_) => continue,
-            Layer::Flatten(_) => break Some(graph.node_input_shape(j)),
-            _ => break None,
+        match graph.layers()[j].element_order() {
+            ElementOrder::Keeps => continue,
+            ElementOrder::Flattens => return Some(graph.node_input_shape(j)),
+            ElementOrder::New => return None,
         }
-    };
-    let kernel = match flattened {
-        Some(shape) if shape.dims().len() >= 2 => {
-            let dims = shape.dims();
-            let channels = *dims.last().expect("rank checked");
-            let spatial: usize = dims[..dims.len() - 1].iter().product();
-            // torch feature (c, s) is kiln feature (s, c)
-            let order: Vec<usize> = (0..channels)
-                .flat_map(|c| (0..spatial).map(move |s| s * channels + c))
-                .collect();
-            kernel.select(Axis(0), &order)
-        }
-        _ => kernel,
-    };
-    Ok(kernel.t().as_standard_layout().to_owned().into_dyn())
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::graph::InputSpec;
-    use crate::layers::{Conv2D, Dense, Dropout, Flatten};
+    use crate::layers::{Activation, Conv2D, Dense, Dropout, Flatten, Layer};
     use crate::shape::Shape;
+    use ndarray::IxDyn;
 
     fn graph(layers: Vec<Layer>, input: &[usize]) -> Graph {
         let input = InputSpec {

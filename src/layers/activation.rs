@@ -1,8 +1,13 @@
 //! Activation functions, and the `Activation` layer that applies one.
 
 use crate::error::Result;
-use crate::graph::{Value, map_value};
+use crate::graph::{Layout, Logits, Value, map_value};
+use crate::layers::built::no_weights;
+use crate::layers::config::{Call, ElementOrder, name_field};
+use crate::layers::{LayerConfig, WeightSpecs};
 use crate::shape::Shape;
+use burn::module::Module;
+use burn::tensor::Device;
 use burn::tensor::activation as act;
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +134,55 @@ impl ActivationLayer {
         Ok(input.clone())
     }
 }
+
+impl LayerConfig for ActivationLayer {
+    const CLASS_NAME: &'static str = "Activation";
+    type Module = ActivationModule;
+    name_field!(name);
+
+    fn output_shape(&self, _: &str, inputs: &[Shape]) -> Result<Shape> {
+        ActivationLayer::output_shape(self, &inputs[0])
+    }
+
+    fn build(&self, _: &[Shape], _: WeightSpecs, _: &Device) -> Result<ActivationModule> {
+        Ok(ActivationModule {
+            activation: self.activation,
+        })
+    }
+
+    /// Softmax reads the last axis, so it computes channels last; the others either way.
+    fn layout(&self) -> Option<Layout> {
+        (self.activation == Activation::Softmax).then_some(Layout::ChannelsLast)
+    }
+
+    fn call(&self, m: &ActivationModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
+        Ok(self.call_with_logits(m, inputs, call)?.0)
+    }
+
+    fn call_with_logits(
+        &self,
+        _: &ActivationModule,
+        mut inputs: Vec<Value>,
+        _: &Call,
+    ) -> Result<(Value, Option<Logits>)> {
+        let x = inputs.swap_remove(0);
+        let logits = Logits::of(self.activation, &x);
+        Ok((self.activation.apply(x), logits))
+    }
+
+    fn element_order(&self) -> ElementOrder {
+        ElementOrder::Keeps
+    }
+}
+
+/// A built `Activation` layer: no weights.
+#[derive(Module, Debug)]
+pub struct ActivationModule {
+    #[module(skip)]
+    pub(crate) activation: Activation,
+}
+
+no_weights!(ActivationModule);
 
 #[cfg(test)]
 mod tests {

@@ -2,8 +2,15 @@
 //! with moving statistics otherwise.
 
 use crate::error::{Error, Result};
-use crate::layers::ParamCount;
+use crate::graph::{Layout, Value, map_value};
+use crate::layers::config::{Call, Torch, TorchModule, TorchTensor, name_field};
+use crate::layers::module::{reload, set_running};
+use crate::layers::{BuiltLayer, Initializer, LayerConfig, WeightSpecs};
 use crate::shape::Shape;
+use burn::module::ParamId;
+use burn::nn::BatchNorm;
+use burn::tensor::{Device, TensorData};
+use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 /// Normalizes each channel (the last axis): with the batch's mean and variance in `fit`, where
@@ -89,14 +96,6 @@ impl BatchNormalization {
         Ok(input.clone())
     }
 
-    pub(crate) fn param_count(&self, input: &Shape) -> ParamCount {
-        let channels = input.last().unwrap_or(0);
-        ParamCount {
-            trainable: 2 * channels,
-            non_trainable: 2 * channels,
-        }
-    }
-
     pub(crate) fn build(
         &self,
         input: &Shape,
@@ -107,5 +106,98 @@ impl BatchNormalization {
             .with_momentum(1.0 - self.momentum)
             .with_epsilon(self.epsilon)
             .init(device)
+    }
+}
+
+impl LayerConfig for BatchNormalization {
+    const CLASS_NAME: &'static str = "BatchNormalization";
+    type Module = BatchNorm;
+    name_field!(name);
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        BatchNormalization::output_shape(self, name, &inputs[0])
+    }
+
+    fn add_weights(&self, inputs: &[Shape], weights: &mut WeightSpecs) -> Result<()> {
+        let channels = inputs[0].last().unwrap_or(0);
+        weights
+            .add_weight("gamma", [channels], Initializer::Ones, true)
+            .add_weight("beta", [channels], Initializer::Zeros, true)
+            .add_weight("moving_mean", [channels], Initializer::Zeros, false)
+            .add_weight("moving_variance", [channels], Initializer::Ones, false);
+        Ok(())
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, device: &Device) -> Result<BatchNorm> {
+        Ok(BatchNormalization::build(self, &inputs[0], device))
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        Some(Layout::ChannelsFirst)
+    }
+
+    fn call(&self, m: &BatchNorm, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        Ok(map_value!(inputs.swap_remove(0), t => m.forward(t)))
+    }
+
+    /// `BatchNorm1d`/`2d` buffers: `weight`, `bias`, `running_mean`, `running_var` and
+    /// `num_batches_tracked`. Build the torch module with this layer's epsilon (Keras' 1e-3,
+    /// not torch's 1e-5).
+    fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, _: &Torch) -> Result<TorchModule> {
+        let mut tensors: Vec<(String, TorchTensor)> = weights
+            .into_iter()
+            .map(|(name, w)| {
+                let leaf = match name.as_str() {
+                    "gamma" => "weight",
+                    "beta" => "bias",
+                    "moving_mean" => "running_mean",
+                    _ => "running_var",
+                };
+                (leaf.to_string(), TorchTensor::F32(w))
+            })
+            .collect();
+        tensors.push((
+            "num_batches_tracked".into(),
+            TorchTensor::I64(ArrayD::zeros(IxDyn(&[]))),
+        ));
+        Ok(TorchModule {
+            tensors,
+            modules: 1,
+        })
+    }
+}
+
+impl BuiltLayer for BatchNorm {
+    fn weights(&self) -> Vec<(String, TensorData)> {
+        vec![
+            ("gamma".into(), self.gamma.val().to_data()),
+            ("beta".into(), self.beta.val().to_data()),
+            (
+                "moving_mean".into(),
+                self.running_mean.value_sync().to_data(),
+            ),
+            (
+                "moving_variance".into(),
+                self.running_var.value_sync().to_data(),
+            ),
+        ]
+    }
+
+    fn set_weight(&mut self, name: &str, data: TensorData) -> bool {
+        match name {
+            "gamma" => self.gamma = reload(&self.gamma, data, |t| t),
+            "beta" => self.beta = reload(&self.beta, data, |t| t),
+            "moving_mean" => set_running(&self.running_mean, data),
+            "moving_variance" => set_running(&self.running_var, data),
+            _ => return false,
+        }
+        true
+    }
+
+    fn param_ids(&mut self) -> Vec<(String, &mut ParamId)> {
+        vec![
+            ("gamma".into(), &mut self.gamma.id),
+            ("beta".into(), &mut self.beta.id),
+        ]
     }
 }

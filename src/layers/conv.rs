@@ -3,15 +3,20 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Layout, Logits, Value};
+use crate::layers::config::{Call, Torch, TorchModule, TorchTensor};
+use crate::layers::module::{kernel_and_bias, kernel_and_bias_ids, reload, set_bias};
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
-use crate::layers::{Activation, Initializer, ParamCount};
+use crate::layers::{Activation, BuiltLayer, Initializer, LayerConfig, WeightSpecs};
 use crate::ops::{conv2d_nhwc, conv2d_nhwc_relu};
 use crate::shape::Shape;
 use burn::module::Module;
+use burn::module::ParamId;
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, TensorData};
+use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 /// A 2D convolution over `(height, width, channels)` images: `filters` kernels of
@@ -145,13 +150,6 @@ impl Conv2D {
         let [h, w, _] = image(layer, input)?;
         let out = output_sizes(layer, &self.windows(), &[h, w], self.padding, input)?;
         Ok(Shape::new([out[0], out[1], self.filters]))
-    }
-
-    pub(crate) fn param_count(&self, input: &Shape) -> ParamCount {
-        let channels = input.last().unwrap_or(0);
-        let [kh, kw] = self.kernel_size;
-        let bias = if self.use_bias { self.filters } else { 0 };
-        ParamCount::trainable(kh * kw * channels * self.filters + bias)
     }
 
     pub(crate) fn build(&self, input: &Shape, device: &burn::tensor::Device) -> ConvModule {
@@ -300,12 +298,6 @@ impl Conv1D {
         Ok(Shape::new([out[0], self.filters]))
     }
 
-    pub(crate) fn param_count(&self, input: &Shape) -> ParamCount {
-        let channels = input.last().unwrap_or(0);
-        let bias = if self.use_bias { self.filters } else { 0 };
-        ParamCount::trainable(self.kernel_size * channels * self.filters + bias)
-    }
-
     pub(crate) fn build(&self, input: &Shape, device: &burn::tensor::Device) -> ConvModule {
         let d = input.dims();
         let (left, right) = self.window().pads(d[0], self.padding);
@@ -430,5 +422,178 @@ fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
         conv2d_nhwc_relu(x, kernel, bias, options)
     } else {
         conv2d_nhwc(x, kernel, bias, options)
+    }
+}
+
+/// The forward pass of a convolution: its module's, with the logits of a final softmax.
+macro_rules! conv_call {
+    () => {
+        fn call(&self, m: &ConvModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
+            Ok(self.call_with_logits(m, inputs, call)?.0)
+        }
+
+        fn call_with_logits(
+            &self,
+            m: &ConvModule,
+            mut inputs: Vec<Value>,
+            _: &Call,
+        ) -> Result<(Value, Option<Logits>)> {
+            Ok(m.forward(inputs.swap_remove(0)))
+        }
+    };
+}
+
+/// Declares a convolution's `kernel` (`kernel_dims` in Keras' layout) and its bias.
+fn add_kernel_and_bias(
+    weights: &mut WeightSpecs,
+    kernel_dims: Vec<usize>,
+    config: (Initializer, bool, Initializer),
+) {
+    let (kernel_init, use_bias, bias_init) = config;
+    let filters = *kernel_dims.last().expect("kernels have a filter axis");
+    weights.add_weight("kernel", kernel_dims, kernel_init, true);
+    if use_bias {
+        weights.add_weight("bias", [filters], bias_init, true);
+    }
+}
+
+impl LayerConfig for Conv2D {
+    const CLASS_NAME: &'static str = "Conv2D";
+    type Module = ConvModule;
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = Some(name);
+    }
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        Conv2D::output_shape(self, name, &inputs[0])
+    }
+
+    fn add_weights(&self, inputs: &[Shape], weights: &mut WeightSpecs) -> Result<()> {
+        let [kh, kw] = self.kernel_size;
+        let channels = inputs[0].last().unwrap_or(0);
+        add_kernel_and_bias(
+            weights,
+            vec![kh, kw, channels, self.filters],
+            (
+                self.kernel_initializer,
+                self.use_bias,
+                self.bias_initializer,
+            ),
+        );
+        Ok(())
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, device: &Device) -> Result<ConvModule> {
+        Ok(Conv2D::build(self, &inputs[0], device))
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        Some(Layout::ChannelsLast)
+    }
+
+    conv_call!();
+
+    fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, _: &Torch) -> Result<TorchModule> {
+        Ok(torch_conv(weights, &[3, 2, 0, 1], self.activation))
+    }
+}
+
+impl LayerConfig for Conv1D {
+    const CLASS_NAME: &'static str = "Conv1D";
+    type Module = ConvModule;
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = Some(name);
+    }
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        Conv1D::output_shape(self, name, &inputs[0])
+    }
+
+    fn add_weights(&self, inputs: &[Shape], weights: &mut WeightSpecs) -> Result<()> {
+        let channels = inputs[0].last().unwrap_or(0);
+        add_kernel_and_bias(
+            weights,
+            vec![self.kernel_size, channels, self.filters],
+            (self.kernel_initializer, self.use_bias, Initializer::Zeros),
+        );
+        Ok(())
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, device: &Device) -> Result<ConvModule> {
+        Ok(Conv1D::build(self, &inputs[0], device))
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        Some(Layout::ChannelsFirst)
+    }
+
+    conv_call!();
+
+    fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, _: &Torch) -> Result<TorchModule> {
+        Ok(torch_conv(weights, &[2, 1, 0], self.activation))
+    }
+}
+
+/// A convolution in PyTorch: its kernel permuted by `axes` to `[out, in, ...]`, its bias, and
+/// a second module for a fused activation.
+fn torch_conv(
+    weights: Vec<(String, ArrayD<f32>)>,
+    axes: &[usize],
+    activation: Activation,
+) -> TorchModule {
+    let tensors = weights
+        .into_iter()
+        .map(|(name, w)| match name.as_str() {
+            "kernel" => (
+                "weight".to_string(),
+                TorchTensor::F32(w.permuted_axes(IxDyn(axes)).as_standard_layout().to_owned()),
+            ),
+            _ => (name, TorchTensor::F32(w)),
+        })
+        .collect();
+    TorchModule {
+        tensors,
+        modules: 1 + usize::from(activation != Activation::Linear),
+    }
+}
+
+impl BuiltLayer for ConvModule {
+    fn weights(&self) -> Vec<(String, TensorData)> {
+        match &self.conv {
+            ConvKind::D2(c) => kernel_and_bias(&c.weight, &c.bias, |t| t.permute([2, 3, 1, 0])),
+            ConvKind::D1(c) => kernel_and_bias(&c.weight, &c.bias, |t| t.permute([2, 1, 0])),
+        }
+    }
+
+    fn set_weight(&mut self, name: &str, data: TensorData) -> bool {
+        match (&mut self.conv, name) {
+            (ConvKind::D2(c), "kernel") => {
+                c.weight = reload(&c.weight, data, |t| t.permute([3, 2, 0, 1]))
+            }
+            (ConvKind::D1(c), "kernel") => {
+                c.weight = reload(&c.weight, data, |t| t.permute([2, 1, 0]))
+            }
+            (ConvKind::D2(c), "bias") => return set_bias(&mut c.bias, data),
+            (ConvKind::D1(c), "bias") => return set_bias(&mut c.bias, data),
+            _ => return false,
+        }
+        true
+    }
+
+    fn param_ids(&mut self) -> Vec<(String, &mut ParamId)> {
+        match &mut self.conv {
+            ConvKind::D2(c) => kernel_and_bias_ids(&mut c.weight, &mut c.bias),
+            ConvKind::D1(c) => kernel_and_bias_ids(&mut c.weight, &mut c.bias),
+        }
     }
 }

@@ -2,10 +2,15 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Logits, Value, map_value};
-use crate::layers::{Activation, Initializer, ParamCount};
+use crate::layers::config::{Call, Torch, TorchModule, TorchTensor};
+use crate::layers::module::{kernel_and_bias, kernel_and_bias_ids, reload, set_bias};
+use crate::layers::{Activation, BuiltLayer, Initializer, LayerConfig, WeightSpecs};
 use crate::shape::Shape;
 use burn::module::Module;
+use burn::module::ParamId;
 use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, TensorData};
+use ndarray::{ArrayD, Axis};
 use serde::{Deserialize, Serialize};
 
 /// A fully connected layer: `activation(x · kernel + bias)` on the last axis.
@@ -109,12 +114,6 @@ impl Dense {
         }
     }
 
-    pub(crate) fn param_count(&self, input: &Shape) -> ParamCount {
-        let fan_in = input.last().unwrap_or(0);
-        let bias = if self.use_bias { self.units } else { 0 };
-        ParamCount::trainable(fan_in * self.units + bias)
-    }
-
     pub(crate) fn build(&self, input: &Shape, device: &burn::tensor::Device) -> DenseModule {
         let fan_in = input.last().unwrap_or(0);
         let mut linear = LinearConfig::new(fan_in, self.units)
@@ -155,6 +154,115 @@ impl DenseModule {
     }
 }
 
+impl LayerConfig for Dense {
+    const CLASS_NAME: &'static str = "Dense";
+    type Module = DenseModule;
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = Some(name);
+    }
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        Dense::output_shape(self, name, &inputs[0])
+    }
+
+    fn add_weights(&self, inputs: &[Shape], weights: &mut WeightSpecs) -> Result<()> {
+        let fan_in = inputs[0].last().unwrap_or(0);
+        weights.add_weight(
+            "kernel",
+            [fan_in, self.units],
+            self.kernel_initializer,
+            true,
+        );
+        if self.use_bias {
+            weights.add_weight("bias", [self.units], self.bias_initializer, true);
+        }
+        Ok(())
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, device: &Device) -> Result<DenseModule> {
+        Ok(Dense::build(self, &inputs[0], device))
+    }
+
+    fn call(&self, m: &DenseModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
+        Ok(self.call_with_logits(m, inputs, call)?.0)
+    }
+
+    fn call_with_logits(
+        &self,
+        m: &DenseModule,
+        mut inputs: Vec<Value>,
+        _: &Call,
+    ) -> Result<(Value, Option<Logits>)> {
+        Ok(m.forward(inputs.swap_remove(0)))
+    }
+
+    /// A `Linear` (`weight` `[out, in]`), and the activation as a second module. After a
+    /// `Flatten` of a channels-last tensor, the kernel's rows are reordered to read torch's
+    /// channels-first features.
+    fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule> {
+        if torch.input.rank() > 1 {
+            return Err(Error::config(
+                format!("layer `{}`", torch.name),
+                format!(
+                    "a Dense layer on input {} has no channels-first PyTorch equivalent; \
+                     Flatten first or save in Keras' layout",
+                    torch.input
+                ),
+            ));
+        }
+        let mut tensors = Vec::new();
+        for (name, w) in weights {
+            if name == "kernel" {
+                let kernel = match &torch.flattened {
+                    Some(shape) if shape.rank() >= 2 => {
+                        let dims = shape.dims();
+                        let channels = *dims.last().expect("rank checked");
+                        let spatial: usize = dims[..dims.len() - 1].iter().product();
+                        // torch feature (c, s) is kiln feature (s, c)
+                        let order: Vec<usize> = (0..channels)
+                            .flat_map(|c| (0..spatial).map(move |s| s * channels + c))
+                            .collect();
+                        w.select(Axis(0), &order)
+                    }
+                    _ => w,
+                };
+                let weight = kernel.t().as_standard_layout().to_owned();
+                tensors.push(("weight".to_string(), TorchTensor::F32(weight)));
+            } else {
+                tensors.push((name, TorchTensor::F32(w)));
+            }
+        }
+        Ok(TorchModule {
+            tensors,
+            modules: 1 + usize::from(self.activation != Activation::Linear),
+        })
+    }
+}
+
+impl BuiltLayer for DenseModule {
+    fn weights(&self) -> Vec<(String, TensorData)> {
+        kernel_and_bias(&self.linear.weight, &self.linear.bias, |t| t)
+    }
+
+    fn set_weight(&mut self, name: &str, data: TensorData) -> bool {
+        match name {
+            "kernel" => self.linear.weight = reload(&self.linear.weight, data, |t| t),
+            "bias" => return set_bias(&mut self.linear.bias, data),
+            _ => return false,
+        }
+        true
+    }
+
+    fn param_ids(&mut self) -> Vec<(String, &mut ParamId)> {
+        kernel_and_bias_ids(&mut self.linear.weight, &mut self.linear.bias)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,18 +275,21 @@ mod tests {
             d.output_shape("dense", &Shape::new([784])).unwrap(),
             Shape::new([512])
         );
-        assert_eq!(d.param_count(&Shape::new([784])).total(), 401_920);
+        assert_eq!(d.param_count(&[Shape::new([784])]).total(), 401_920);
         assert_eq!(
             Dense::new(10)
                 .output_shape("d", &Shape::new([5, 7]))
                 .unwrap(),
             Shape::new([5, 10])
         );
-        assert_eq!(Dense::new(10).param_count(&Shape::new([5, 7])).total(), 80);
+        assert_eq!(
+            Dense::new(10).param_count(&[Shape::new([5, 7])]).total(),
+            80
+        );
         assert_eq!(
             Dense::new(3)
                 .use_bias(false)
-                .param_count(&Shape::new([4]))
+                .param_count(&[Shape::new([4])])
                 .total(),
             12
         );

@@ -1,8 +1,13 @@
 //! `Dropout`: zeroes a fraction of its inputs while training.
 
 use crate::error::{Error, Result};
+use crate::graph::{Layout, Value, map_value};
+use crate::layers::built::no_weights;
+use crate::layers::config::{Call, ElementOrder, name_field};
+use crate::layers::{LayerConfig, WeightSpecs};
 use crate::shape::Shape;
 use burn::module::Module;
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +71,34 @@ impl DropoutModule {
         crate::ops::dropout(x, self.rate, crate::random::next_seed())
     }
 }
+
+impl LayerConfig for Dropout {
+    const CLASS_NAME: &'static str = "Dropout";
+    type Module = DropoutModule;
+    name_field!(name);
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        Dropout::output_shape(self, name, &inputs[0])
+    }
+
+    fn build(&self, _: &[Shape], _: WeightSpecs, _: &Device) -> Result<DropoutModule> {
+        Ok(Dropout::build(self))
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        None
+    }
+
+    fn call(&self, m: &DropoutModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        Ok(map_value!(inputs.swap_remove(0), t => m.forward(t)))
+    }
+
+    fn element_order(&self) -> ElementOrder {
+        ElementOrder::Keeps
+    }
+}
+
+no_weights!(DropoutModule);
 
 #[cfg(test)]
 mod tests {

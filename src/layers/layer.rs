@@ -1,70 +1,24 @@
-//! `Layer`: the closed set of layer configurations a model is made of.
+//! `Layer`: any layer's configuration behind one handle, built-in or the user's own.
 
 use crate::error::{Error, Result};
-use crate::layers::module::{ActivationModule, LayerModule, ReshapeModule, StatelessModule};
-use crate::layers::pooling::{PoolModule, Reduce};
+use crate::graph::{Layout, Logits, Value};
+use crate::layers::config::{Call, ElementOrder, Torch, TorchModule};
+use crate::layers::list::ModuleSlot;
 use crate::layers::reshape::MAX_RANK;
-use crate::layers::{
-    ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv1D,
-    Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D,
-    MaxPooling2D, Maximum, MergeModule, Minimum, Multiply, NestedModel, Reshape, Subtract, merge,
-};
+use crate::layers::{LayerConfig, LayerModule, WeightSpecs};
 use crate::shape::Shape;
+use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
+use std::any::Any;
+use std::fmt;
 
 /// A layer's configuration: what it is, before it has weights.
 ///
-/// Serialized as Keras does (`{"class_name": "Dense", "config": {...}}`). Each layer infers its
-/// output shape from its input shape and builds a Burn module
-/// ([`LayerModule`]) once the input shape is known.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "class_name", content = "config")]
-#[non_exhaustive]
-pub enum Layer {
-    /// See [`Dense`].
-    Dense(Dense),
-    /// See [`ActivationLayer`].
-    Activation(ActivationLayer),
-    /// See [`Dropout`].
-    Dropout(Dropout),
-    /// See [`Flatten`].
-    Flatten(Flatten),
-    /// See [`Reshape`].
-    Reshape(Reshape),
-    /// See [`Conv2D`].
-    Conv2D(Conv2D),
-    /// See [`Conv1D`].
-    Conv1D(Conv1D),
-    /// See [`MaxPooling2D`].
-    MaxPooling2D(MaxPooling2D),
-    /// See [`AveragePooling2D`].
-    AveragePooling2D(AveragePooling2D),
-    /// See [`MaxPooling1D`].
-    MaxPooling1D(MaxPooling1D),
-    /// See [`GlobalAveragePooling2D`].
-    GlobalAveragePooling2D(GlobalAveragePooling2D),
-    /// See [`GlobalMaxPooling2D`].
-    GlobalMaxPooling2D(GlobalMaxPooling2D),
-    /// See [`BatchNormalization`].
-    BatchNormalization(BatchNormalization),
-    /// See [`Add`].
-    Add(Add),
-    /// See [`Subtract`].
-    Subtract(Subtract),
-    /// See [`Multiply`].
-    Multiply(Multiply),
-    /// See [`Average`].
-    Average(Average),
-    /// See [`Maximum`].
-    Maximum(Maximum),
-    /// See [`Minimum`].
-    Minimum(Minimum),
-    /// See [`Concatenate`].
-    Concatenate(Concatenate),
-    /// A whole model used as a layer; see [`NestedModel`].
-    #[serde(rename = "Functional", alias = "Sequential")]
-    Model(NestedModel),
-}
+/// Any type implementing [`LayerConfig`] (`Dense`, `Conv2D`, your own) becomes a `Layer` with
+/// `.into()`. Serialized as Keras does (`{"class_name": "Dense", "config": {...}}`) and read
+/// back through the [registry](crate::layers::register). Look at the configuration it holds
+/// with [`Layer::downcast_ref`].
+pub struct Layer(Box<dyn DynLayer>);
 
 /// How many weights a layer has, split as Keras' summary splits them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,13 +30,6 @@ pub struct ParamCount {
 }
 
 impl ParamCount {
-    pub(crate) fn trainable(n: usize) -> Self {
-        ParamCount {
-            trainable: n,
-            non_trainable: 0,
-        }
-    }
-
     /// Trainable plus non-trainable.
     pub fn total(&self) -> usize {
         self.trainable + self.non_trainable
@@ -100,141 +47,162 @@ impl std::ops::Add for ParamCount {
     }
 }
 
+/// [`LayerConfig`] with its types erased, so that one handle holds any layer.
+trait DynLayer: Send + Sync + 'static {
+    fn registered_name(&self) -> &'static str;
+    fn class_name(&self) -> &'static str;
+    fn base_name(&self) -> String;
+    fn name(&self) -> Option<&str>;
+    fn set_name(&mut self, name: String);
+    fn arity(&self) -> (usize, usize);
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape>;
+    fn add_weights(&self, inputs: &[Shape], weights: &mut WeightSpecs) -> Result<()>;
+    fn param_count(&self, inputs: &[Shape]) -> crate::layers::ParamCount;
+    fn build(
+        &self,
+        inputs: &[Shape],
+        weights: WeightSpecs,
+        device: &burn::tensor::Device,
+    ) -> Result<LayerModule>;
+    fn layout(&self) -> Option<Layout>;
+    fn call(
+        &self,
+        module: &LayerModule,
+        inputs: Vec<Value>,
+        call: &Call,
+    ) -> Result<(Value, Option<Logits>)>;
+    fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule>;
+    fn element_order(&self) -> ElementOrder;
+    fn savable(&self) -> Result<()>;
+    fn config(&self) -> &dyn erased_serde::Serialize;
+    fn as_any(&self) -> &dyn Any;
+    fn clone_box(&self) -> Box<dyn DynLayer>;
+    fn eq_dyn(&self, other: &dyn DynLayer) -> bool;
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl<T: LayerConfig> DynLayer for T {
+    fn registered_name(&self) -> &'static str {
+        T::CLASS_NAME
+    }
+    fn class_name(&self) -> &'static str {
+        LayerConfig::class_name(self)
+    }
+    fn base_name(&self) -> String {
+        LayerConfig::base_name(self)
+    }
+    fn name(&self) -> Option<&str> {
+        LayerConfig::name(self)
+    }
+    fn set_name(&mut self, name: String) {
+        LayerConfig::set_name(self, name)
+    }
+    fn arity(&self) -> (usize, usize) {
+        LayerConfig::arity(self)
+    }
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        LayerConfig::output_shape(self, name, inputs)
+    }
+    fn add_weights(&self, inputs: &[Shape], weights: &mut WeightSpecs) -> Result<()> {
+        LayerConfig::add_weights(self, inputs, weights)
+    }
+    fn param_count(&self, inputs: &[Shape]) -> ParamCount {
+        LayerConfig::param_count(self, inputs)
+    }
+    fn build(
+        &self,
+        inputs: &[Shape],
+        weights: WeightSpecs,
+        device: &burn::tensor::Device,
+    ) -> Result<LayerModule> {
+        Ok(LayerConfig::build(self, inputs, weights, device)?.into_layer_module())
+    }
+    fn layout(&self) -> Option<Layout> {
+        LayerConfig::layout(self)
+    }
+    fn call(
+        &self,
+        module: &LayerModule,
+        inputs: Vec<Value>,
+        call: &Call,
+    ) -> Result<(Value, Option<Logits>)> {
+        let module = T::Module::of(module).ok_or_else(|| {
+            Error::config(
+                format!("layer `{}`", call.name),
+                "its module is not the one its configuration builds",
+            )
+        })?;
+        self.call_with_logits(module, inputs, call)
+    }
+    fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule> {
+        LayerConfig::torch(self, weights, torch)
+    }
+    fn element_order(&self) -> ElementOrder {
+        LayerConfig::element_order(self)
+    }
+    fn savable(&self) -> Result<()> {
+        LayerConfig::savable(self)
+    }
+    fn config(&self) -> &dyn erased_serde::Serialize {
+        self
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn clone_box(&self) -> Box<dyn DynLayer> {
+        Box::new(self.clone())
+    }
+    fn eq_dyn(&self, other: &dyn DynLayer) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
 impl Layer {
+    /// The handle of a layer configuration (also `config.into()`).
+    pub fn new(config: impl LayerConfig) -> Self {
+        Layer(Box::new(config))
+    }
+
+    /// The configuration, when it is a `T`: `layer.downcast_ref::<Dense>()`.
+    pub fn downcast_ref<T: LayerConfig>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref()
+    }
+
+    /// Whether the configuration is a `T`.
+    pub fn is<T: LayerConfig>(&self) -> bool {
+        self.downcast_ref::<T>().is_some()
+    }
+
     /// The Keras class name (`Dense`), as the summary shows it.
     pub fn class_name(&self) -> &'static str {
-        match self {
-            Layer::Dense(_) => "Dense",
-            Layer::Activation(_) => "Activation",
-            Layer::Dropout(_) => "Dropout",
-            Layer::Flatten(_) => "Flatten",
-            Layer::Reshape(_) => "Reshape",
-            Layer::Conv2D(_) => "Conv2D",
-            Layer::Conv1D(_) => "Conv1D",
-            Layer::MaxPooling2D(_) => "MaxPooling2D",
-            Layer::AveragePooling2D(_) => "AveragePooling2D",
-            Layer::MaxPooling1D(_) => "MaxPooling1D",
-            Layer::GlobalAveragePooling2D(_) => "GlobalAveragePooling2D",
-            Layer::GlobalMaxPooling2D(_) => "GlobalMaxPooling2D",
-            Layer::BatchNormalization(_) => "BatchNormalization",
-            Layer::Add(_) => "Add",
-            Layer::Subtract(_) => "Subtract",
-            Layer::Multiply(_) => "Multiply",
-            Layer::Average(_) => "Average",
-            Layer::Maximum(_) => "Maximum",
-            Layer::Minimum(_) => "Minimum",
-            Layer::Concatenate(_) => "Concatenate",
-            Layer::Model(m) => m.class_name(),
-        }
+        self.0.class_name()
     }
 
     /// The stem of automatic names (`dense` → `dense`, `dense_1`…).
-    pub fn base_name(&self) -> &'static str {
-        match self {
-            Layer::Dense(_) => "dense",
-            Layer::Activation(_) => "activation",
-            Layer::Dropout(_) => "dropout",
-            Layer::Flatten(_) => "flatten",
-            Layer::Reshape(_) => "reshape",
-            Layer::Conv2D(_) => "conv2d",
-            Layer::Conv1D(_) => "conv1d",
-            Layer::MaxPooling2D(_) => "max_pooling2d",
-            Layer::AveragePooling2D(_) => "average_pooling2d",
-            Layer::MaxPooling1D(_) => "max_pooling1d",
-            Layer::GlobalAveragePooling2D(_) => "global_average_pooling2d",
-            Layer::GlobalMaxPooling2D(_) => "global_max_pooling2d",
-            Layer::BatchNormalization(_) => "batch_normalization",
-            Layer::Add(_) => "add",
-            Layer::Subtract(_) => "subtract",
-            Layer::Multiply(_) => "multiply",
-            Layer::Average(_) => "average",
-            Layer::Maximum(_) => "maximum",
-            Layer::Minimum(_) => "minimum",
-            Layer::Concatenate(_) => "concatenate",
-            Layer::Model(m) if m.graph.is_chain() => "sequential",
-            Layer::Model(_) => "functional",
-        }
+    pub fn base_name(&self) -> String {
+        self.0.base_name()
     }
 
-    /// The name given by the user, if any.
+    /// The name given by the user or the model, if any.
     pub fn name(&self) -> Option<&str> {
-        self.name_slot_ref().as_deref()
+        self.0.name()
     }
 
     pub(crate) fn set_name(&mut self, name: String) {
-        *self.name_slot() = Some(name);
-    }
-
-    fn name_slot_ref(&self) -> &Option<String> {
-        match self {
-            Layer::Dense(l) => &l.name,
-            Layer::Activation(l) => &l.name,
-            Layer::Dropout(l) => &l.name,
-            Layer::Flatten(l) => &l.name,
-            Layer::Reshape(l) => &l.name,
-            Layer::Conv2D(l) => &l.name,
-            Layer::Conv1D(l) => &l.name,
-            Layer::MaxPooling2D(l) => &l.0.name,
-            Layer::AveragePooling2D(l) => &l.0.name,
-            Layer::MaxPooling1D(l) => &l.name,
-            Layer::GlobalAveragePooling2D(l) => &l.name,
-            Layer::GlobalMaxPooling2D(l) => &l.name,
-            Layer::BatchNormalization(l) => &l.name,
-            Layer::Add(l) => &l.name,
-            Layer::Subtract(l) => &l.name,
-            Layer::Multiply(l) => &l.name,
-            Layer::Average(l) => &l.name,
-            Layer::Maximum(l) => &l.name,
-            Layer::Minimum(l) => &l.name,
-            Layer::Concatenate(l) => &l.name,
-            Layer::Model(l) => &l.name,
-        }
-    }
-
-    fn name_slot(&mut self) -> &mut Option<String> {
-        match self {
-            Layer::Dense(l) => &mut l.name,
-            Layer::Activation(l) => &mut l.name,
-            Layer::Dropout(l) => &mut l.name,
-            Layer::Flatten(l) => &mut l.name,
-            Layer::Reshape(l) => &mut l.name,
-            Layer::Conv2D(l) => &mut l.name,
-            Layer::Conv1D(l) => &mut l.name,
-            Layer::MaxPooling2D(l) => &mut l.0.name,
-            Layer::AveragePooling2D(l) => &mut l.0.name,
-            Layer::MaxPooling1D(l) => &mut l.name,
-            Layer::GlobalAveragePooling2D(l) => &mut l.name,
-            Layer::GlobalMaxPooling2D(l) => &mut l.name,
-            Layer::BatchNormalization(l) => &mut l.name,
-            Layer::Add(l) => &mut l.name,
-            Layer::Subtract(l) => &mut l.name,
-            Layer::Multiply(l) => &mut l.name,
-            Layer::Average(l) => &mut l.name,
-            Layer::Maximum(l) => &mut l.name,
-            Layer::Minimum(l) => &mut l.name,
-            Layer::Concatenate(l) => &mut l.name,
-            Layer::Model(l) => &mut l.name,
-        }
+        self.0.set_name(name)
     }
 
     /// How many inputs the layer takes: `(at least, at most)`.
     pub fn arity(&self) -> (usize, usize) {
-        match self {
-            Layer::Add(_)
-            | Layer::Multiply(_)
-            | Layer::Average(_)
-            | Layer::Maximum(_)
-            | Layer::Minimum(_)
-            | Layer::Concatenate(_) => (2, usize::MAX),
-            Layer::Subtract(_) => (2, 2),
-            Layer::Model(m) => (m.graph.inputs().len(), m.graph.inputs().len()),
-            _ => (1, 1),
-        }
+        self.0.arity()
     }
 
     /// Whether the layer combines several inputs (`Add`, `Concatenate`…).
     pub fn is_merge(&self) -> bool {
-        self.arity().0 > 1 && !matches!(self, Layer::Model(_))
+        self.arity().0 > 1 && !self.is::<crate::layers::NestedModel>()
     }
 
     /// The output shape for a single input shape, or an error naming the layer and the shapes.
@@ -245,7 +213,8 @@ impl Layer {
     /// The output shape for the shapes of all the layer's inputs, or an error naming the layer
     /// and the shapes.
     pub fn output_shape_of(&self, inputs: &[Shape]) -> Result<Shape> {
-        let name = self.name().unwrap_or(self.base_name());
+        let base = self.base_name();
+        let name = self.name().unwrap_or(&base);
         for input in inputs {
             if input.rank() == 0 || input.rank() > MAX_RANK || input.dims().contains(&0) {
                 return Err(Error::Shape {
@@ -267,55 +236,42 @@ impl Layer {
                 ),
             ));
         }
-        let input = &inputs[0];
-        match self {
-            Layer::Dense(l) => l.output_shape(name, input),
-            Layer::Activation(l) => l.output_shape(input),
-            Layer::Dropout(l) => l.output_shape(name, input),
-            Layer::Flatten(l) => l.output_shape(input),
-            Layer::Reshape(l) => l.output_shape(name, input),
-            Layer::Conv2D(l) => l.output_shape(name, input),
-            Layer::Conv1D(l) => l.output_shape(name, input),
-            Layer::MaxPooling2D(l) => l.0.output_shape(name, input),
-            Layer::AveragePooling2D(l) => l.0.output_shape(name, input),
-            Layer::MaxPooling1D(l) => l.output_shape(name, input),
-            Layer::GlobalAveragePooling2D(l) => l.output_shape(name, input),
-            Layer::GlobalMaxPooling2D(l) => l.output_shape(name, input),
-            Layer::BatchNormalization(l) => l.output_shape(name, input),
-            Layer::Concatenate(l) => l.output_shape(name, inputs),
-            Layer::Model(m) => nested_output_shape(name, m, inputs),
-            merge => {
-                let op = merge
-                    .merge_op()
-                    .expect("the other layers are matched above");
-                merge::elementwise_shape(name, op, inputs)
-            }
+        if inputs.is_empty() {
+            return Err(Error::config(
+                format!("layer `{name}`"),
+                "it is given no input",
+            ));
         }
+        let output = self.0.output_shape(name, inputs)?;
+        if output.rank() == 0 || output.rank() > MAX_RANK || output.dims().contains(&0) {
+            return Err(Error::Shape {
+                layer: name.into(),
+                expected: format!(
+                    "an output of 1 to {MAX_RANK} non-zero dimensions besides the batch"
+                ),
+                received: format!("{output} for input {}", crate::shape::list(inputs)),
+            });
+        }
+        Ok(output)
     }
 
-    /// The operation of an elementwise merge layer.
-    fn merge_op(&self) -> Option<merge::MergeOp> {
-        Some(match self {
-            Layer::Add(_) => Add::OP,
-            Layer::Subtract(_) => Subtract::OP,
-            Layer::Multiply(_) => Multiply::OP,
-            Layer::Average(_) => Average::OP,
-            Layer::Maximum(_) => Maximum::OP,
-            Layer::Minimum(_) => Minimum::OP,
-            _ => return None,
-        })
-    }
-
-    /// The layer's weight counts for an input shape.
+    /// The layer's weight counts for a single input shape.
     pub fn param_count(&self, input: &Shape) -> ParamCount {
-        match self {
-            Layer::Dense(l) => l.param_count(input),
-            Layer::Conv2D(l) => l.param_count(input),
-            Layer::Conv1D(l) => l.param_count(input),
-            Layer::BatchNormalization(l) => l.param_count(input),
-            Layer::Model(m) => m.graph.total_params(),
-            _ => ParamCount::default(),
-        }
+        self.param_count_of(std::slice::from_ref(input))
+    }
+
+    /// The layer's weight counts for the shapes of all its inputs.
+    pub fn param_count_of(&self, inputs: &[Shape]) -> ParamCount {
+        self.0.param_count(inputs)
+    }
+
+    /// The weights the layer declares for these input shapes: names, Keras shapes, initializers,
+    /// trainability.
+    pub fn weight_specs(&self, inputs: &[Shape]) -> Result<WeightSpecs> {
+        let mut specs = WeightSpecs::default();
+        self.0.add_weights(inputs, &mut specs)?;
+        specs.check(self.name().unwrap_or_default())?;
+        Ok(specs)
     }
 
     /// Builds the layer's module, its weights initialized on `device`.
@@ -324,78 +280,103 @@ impl Layer {
         inputs: &[Shape],
         device: &burn::tensor::Device,
     ) -> Result<LayerModule> {
-        let output = self.output_shape_of(inputs)?;
-        let input = &inputs[0];
-        Ok(match self {
-            Layer::Dense(l) => LayerModule::Dense(l.build(input, device)),
-            Layer::Activation(l) => {
-                LayerModule::Stateless(StatelessModule::Activation(ActivationModule {
-                    activation: l.activation,
-                }))
-            }
-            Layer::Dropout(l) => LayerModule::Dropout(l.build()),
-            Layer::Flatten(_) | Layer::Reshape(_) => {
-                LayerModule::Stateless(StatelessModule::Reshape(ReshapeModule {
-                    dims: output.dims().to_vec(),
-                }))
-            }
-            Layer::Conv2D(l) => LayerModule::Conv(l.build(input, device)),
-            Layer::Conv1D(l) => LayerModule::Conv(l.build(input, device)),
-            Layer::MaxPooling2D(l) => LayerModule::Pool(l.0.build_max(input)),
-            Layer::AveragePooling2D(l) => LayerModule::Pool(l.0.build_average(input)),
-            Layer::MaxPooling1D(l) => LayerModule::Pool(l.build(input)),
-            Layer::GlobalAveragePooling2D(_) => {
-                LayerModule::Pool(PoolModule::global(Reduce::Average))
-            }
-            Layer::GlobalMaxPooling2D(_) => LayerModule::Pool(PoolModule::global(Reduce::Max)),
-            Layer::BatchNormalization(l) => LayerModule::BatchNorm(l.build(input, device)),
-            Layer::Concatenate(l) => LayerModule::Merge(l.build(inputs)),
-            Layer::Model(m) => LayerModule::Model(m.build(device)?),
-            merge => LayerModule::Merge(MergeModule::elementwise(
-                merge
-                    .merge_op()
-                    .expect("the other layers are matched above"),
-            )),
-        })
+        self.output_shape_of(inputs)?;
+        let specs = self.weight_specs(inputs)?;
+        self.0.build(inputs, specs, device)
+    }
+
+    /// The layout the layer computes in (`None`: either).
+    pub(crate) fn layout(&self) -> Option<Layout> {
+        self.0.layout()
+    }
+
+    /// Runs the layer's forward pass on `inputs` (in `layout`), with the logits of a final
+    /// softmax or sigmoid.
+    pub(crate) fn call(
+        &self,
+        module: &LayerModule,
+        inputs: Vec<Value>,
+        layout: Layout,
+    ) -> Result<(Value, Option<Logits>)> {
+        let training = inputs.first().is_some_and(|x| x.device().is_autodiff());
+        let call = Call {
+            name: self.name().unwrap_or_default(),
+            batch: inputs.first().map_or(0, Value::batch),
+            training,
+            layout,
+        };
+        self.0.call(module, inputs, &call)
+    }
+
+    pub(crate) fn torch(
+        &self,
+        weights: Vec<(String, ArrayD<f32>)>,
+        torch: &Torch,
+    ) -> Result<TorchModule> {
+        self.0.torch(weights, torch)
+    }
+
+    pub(crate) fn element_order(&self) -> ElementOrder {
+        self.0.element_order()
+    }
+
+    /// Whether a file can hold this layer (a `Lambda` cannot).
+    pub fn savable(&self) -> Result<()> {
+        self.0.savable()
     }
 }
 
-macro_rules! layer_from {
-    ($($ty:ident => $variant:ident),*) => {
-        $(impl From<$ty> for Layer {
-            fn from(l: $ty) -> Self {
-                Layer::$variant(l)
-            }
-        })*
-    };
-}
-layer_from!(Dense => Dense, ActivationLayer => Activation, Dropout => Dropout,
-    Flatten => Flatten, Reshape => Reshape, Conv2D => Conv2D, Conv1D => Conv1D,
-    MaxPooling2D => MaxPooling2D, AveragePooling2D => AveragePooling2D,
-    MaxPooling1D => MaxPooling1D, GlobalAveragePooling2D => GlobalAveragePooling2D,
-    GlobalMaxPooling2D => GlobalMaxPooling2D, BatchNormalization => BatchNormalization,
-    Add => Add, Subtract => Subtract, Multiply => Multiply, Average => Average,
-    Maximum => Maximum, Minimum => Minimum, Concatenate => Concatenate, NestedModel => Model);
-
-/// The output of a nested model for `inputs`, which must be the shapes it was built for.
-fn nested_output_shape(name: &str, m: &NestedModel, inputs: &[Shape]) -> Result<Shape> {
-    let expected: Vec<Shape> = m.graph.inputs().iter().map(|i| i.shape.clone()).collect();
-    if inputs != expected.as_slice() {
-        return Err(Error::Shape {
-            layer: name.into(),
-            expected: crate::shape::list(&expected),
-            received: crate::shape::list(inputs),
-        });
+impl<T: LayerConfig> From<T> for Layer {
+    fn from(config: T) -> Self {
+        Layer::new(config)
     }
-    match m.graph.output_shapes().as_slice() {
-        [one] => Ok(one.clone()),
-        many => Err(Error::config(
-            format!("model `{name}`"),
-            format!(
-                "it has {} outputs; a model used as a layer must have one",
-                many.len()
-            ),
-        )),
+}
+
+impl Clone for Layer {
+    fn clone(&self) -> Self {
+        Layer(self.0.clone_box())
+    }
+}
+
+impl PartialEq for Layer {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_dyn(other.0.as_ref())
+    }
+}
+
+impl fmt::Debug for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug(f)
+    }
+}
+
+impl Serialize for Layer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Layer", 2)?;
+        st.serialize_field("class_name", self.0.registered_name())?;
+        st.serialize_field("config", self.0.config())?;
+        st.end()
+    }
+}
+
+/// A layer as JSON gives it, before its class is looked up.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayer {
+    class_name: String,
+    #[serde(default = "empty_config")]
+    config: serde_json::Value,
+}
+
+fn empty_config() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+impl<'de> Deserialize<'de> for Layer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let raw = RawLayer::deserialize(d)?;
+        crate::layers::registry::read(&raw.class_name, raw.config).map_err(serde::de::Error::custom)
     }
 }
 
@@ -403,6 +384,7 @@ fn nested_output_shape(name: &str, m: &NestedModel, inputs: &[Shape]) -> Result<
 mod tests {
     use super::*;
     use crate::Activation;
+    use crate::layers::Dense;
 
     #[test]
     fn serializes_like_keras() {
@@ -413,6 +395,7 @@ mod tests {
         assert_eq!(json["config"]["activation"], "softmax");
         let back: Layer = serde_json::from_value(json).unwrap();
         assert_eq!(back, l);
+        assert_eq!(back.downcast_ref::<Dense>().unwrap().units, 10);
     }
 
     #[test]
@@ -455,12 +438,23 @@ mod tests {
     fn minimal_json_gets_keras_defaults() {
         let l: Layer =
             serde_json::from_str(r#"{"class_name": "Dense", "config": {"units": 4}}"#).unwrap();
-        assert_eq!(l, Layer::Dense(Dense::new(4)));
+        assert_eq!(l, Layer::new(Dense::new(4)));
+    }
+
+    #[test]
+    fn an_unknown_class_says_how_to_register_it() {
+        let e = serde_json::from_str::<Layer>(r#"{"class_name": "Gated", "config": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`Gated`") && e.contains("kiln::layers::register::<Gated>()"),
+            "{e}"
+        );
     }
 
     #[test]
     fn rank_outside_one_to_four_is_a_shape_error() {
-        let l: Layer = Flatten::new().into();
+        let l: Layer = crate::layers::Flatten::new().into();
         assert!(l.output_shape(&Shape::new([1, 2, 3, 4, 5])).is_err());
         assert!(l.output_shape(&Shape::new(Vec::new())).is_err());
         assert!(l.output_shape(&Shape::new([3, 0])).is_err());

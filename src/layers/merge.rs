@@ -3,8 +3,12 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Layout, Value};
+use crate::layers::built::no_weights;
+use crate::layers::config::{Call, name_field};
+use crate::layers::{LayerConfig, WeightSpecs};
 use crate::shape::{Shape, list};
 use burn::module::Module;
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 /// How an elementwise merge combines its inputs.
@@ -52,6 +56,46 @@ macro_rules! elementwise_merge {
             pub(crate) const OP: MergeOp = MergeOp::$op;
         }
     )*};
+}
+
+/// The configuration of an elementwise merge, its class named as its type.
+macro_rules! elementwise_config {
+    ($($ty:ident, $most:expr;)*) => {$(
+        impl LayerConfig for $ty {
+            const CLASS_NAME: &'static str = stringify!($ty);
+            type Module = MergeModule;
+            name_field!(name);
+
+            fn arity(&self) -> (usize, usize) {
+                (2, $most)
+            }
+
+            fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+                elementwise_shape(name, Self::OP, inputs)
+            }
+
+            fn build(&self, _: &[Shape], _: WeightSpecs, _: &Device) -> Result<MergeModule> {
+                Ok(MergeModule::elementwise(Self::OP))
+            }
+
+            fn layout(&self) -> Option<Layout> {
+                None
+            }
+
+            fn call(&self, m: &MergeModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
+                Ok(m.forward(inputs, call.layout))
+            }
+        }
+    )*};
+}
+
+elementwise_config! {
+    Add, usize::MAX;
+    Subtract, 2;
+    Multiply, usize::MAX;
+    Average, usize::MAX;
+    Maximum, usize::MAX;
+    Minimum, usize::MAX;
 }
 
 elementwise_merge! {
@@ -264,6 +308,34 @@ impl MergeModule {
         }
     }
 }
+
+impl LayerConfig for Concatenate {
+    const CLASS_NAME: &'static str = "Concatenate";
+    type Module = MergeModule;
+    name_field!(name);
+
+    fn arity(&self) -> (usize, usize) {
+        (2, usize::MAX)
+    }
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        Concatenate::output_shape(self, name, inputs)
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<MergeModule> {
+        Ok(Concatenate::build(self, inputs))
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        None
+    }
+
+    fn call(&self, m: &MergeModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
+        Ok(m.forward(inputs, call.layout))
+    }
+}
+
+no_weights!(MergeModule);
 
 #[cfg(test)]
 mod tests {

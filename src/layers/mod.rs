@@ -1,35 +1,51 @@
-//! Layers: configurations that infer shapes, and the Burn modules they build.
+//! Layers: configurations that infer shapes and declare weights, and the Burn modules they
+//! build.
+//!
+//! Every layer, built-in or your own, implements one trait, [`LayerConfig`]; a [`Layer`] holds
+//! any of them. The built-in layers are listed once, in `list.rs`; layers of yours are
+//! [registered](register) by class name, as Keras' `register_keras_serializable`.
 
 mod activation;
 mod batch_norm;
+mod built;
+mod config;
 mod conv;
 mod dense;
 mod dropout;
 mod initializer;
+mod lambda;
 mod layer;
+mod list;
 pub(crate) mod merge;
 mod module;
 mod nested;
 mod pooling;
+mod registry;
 mod reshape;
 mod spatial;
+mod weights;
 
-pub use activation::{Activation, ActivationLayer};
+pub use activation::{Activation, ActivationLayer, ActivationModule};
 pub use batch_norm::BatchNormalization;
+pub use built::BuiltLayer;
+pub use config::{Call, ElementOrder, LayerConfig, Torch, TorchModule, TorchTensor, snake_case};
 pub use conv::{Conv1D, Conv2D, ConvKind, ConvModule};
 pub use dense::{Dense, DenseModule};
 pub use dropout::{Dropout, DropoutModule};
 pub use initializer::Initializer;
+pub use lambda::{Lambda, LambdaFn};
 pub use layer::{Layer, ParamCount};
+pub use list::{LayerModule, ModuleSlot};
 pub use merge::{
     Add, Average, Concatenate, Maximum, MergeKind, MergeModule, MergeOp, Minimum, Multiply,
     Subtract,
 };
-pub use module::{ActivationModule, LayerModule, ReshapeModule, StatelessModule};
 pub use nested::{NestedModel, NestedModule};
 pub use pooling::{
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
     Pool2D, PoolModule,
 };
-pub use reshape::{Flatten, Reshape};
+pub use registry::{is_registered, register};
+pub use reshape::{Flatten, Reshape, ReshapeModule};
 pub use spatial::{IntoPair, Padding};
+pub use weights::{WeightParam, WeightSpec, WeightSpecs, Weights};

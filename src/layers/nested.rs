@@ -1,7 +1,13 @@
 //! `NestedModel`: a whole model used as one layer of another.
 
-use crate::graph::{Graph, Network};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Logits, Network, Value};
+use crate::layers::config::{Call, Torch, TorchModule, name_field};
+use crate::layers::{BuiltLayer, LayerConfig, ParamCount, WeightSpecs};
+use crate::shape::Shape;
 use burn::module::Module;
+use burn::module::ParamId;
+use burn::tensor::{Device, TensorData};
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -35,16 +41,6 @@ impl NestedModel {
             name: Some(name.into()),
             graph,
             weights: None,
-        }
-    }
-
-    /// `Sequential` when the nested graph is a chain, `Functional` otherwise, as Keras names
-    /// them in a summary.
-    pub fn class_name(&self) -> &'static str {
-        if self.graph.is_chain() {
-            "Sequential"
-        } else {
-            "Functional"
         }
     }
 
@@ -91,5 +87,111 @@ impl NestedModule {
 
     pub(crate) fn network_mut(&mut self) -> &mut Network {
         &mut self.inner[0]
+    }
+}
+
+impl LayerConfig for NestedModel {
+    /// Written as Keras writes a nested model; `Sequential` reads too.
+    const CLASS_NAME: &'static str = "Functional";
+    type Module = NestedModule;
+    name_field!(name);
+
+    /// `Sequential` when the nested graph is a chain, `Functional` otherwise, as Keras names
+    /// them in a summary.
+    fn class_name(&self) -> &'static str {
+        if self.graph.is_chain() {
+            "Sequential"
+        } else {
+            "Functional"
+        }
+    }
+
+    fn base_name(&self) -> String {
+        if self.graph.is_chain() {
+            "sequential".into()
+        } else {
+            "functional".into()
+        }
+    }
+
+    fn arity(&self) -> (usize, usize) {
+        let n = self.graph.inputs().len();
+        (n, n)
+    }
+
+    /// The output for `inputs`, which must be the shapes the model was built for.
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        let expected: Vec<Shape> = self
+            .graph
+            .inputs()
+            .iter()
+            .map(|i| i.shape.clone())
+            .collect();
+        if inputs != expected.as_slice() {
+            return Err(Error::Shape {
+                layer: name.into(),
+                expected: crate::shape::list(&expected),
+                received: crate::shape::list(inputs),
+            });
+        }
+        match self.graph.output_shapes().as_slice() {
+            [one] => Ok(one.clone()),
+            many => Err(Error::config(
+                format!("model `{name}`"),
+                format!(
+                    "it has {} outputs; a model used as a layer must have one",
+                    many.len()
+                ),
+            )),
+        }
+    }
+
+    /// The nested model's weights, counted as its summary counts them.
+    fn param_count(&self, _: &[Shape]) -> ParamCount {
+        self.graph.total_params()
+    }
+
+    fn build(&self, _: &[Shape], _: WeightSpecs, device: &Device) -> Result<NestedModule> {
+        NestedModel::build(self, device)
+    }
+
+    fn call(&self, m: &NestedModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
+        Ok(self.call_with_logits(m, inputs, call)?.0)
+    }
+
+    fn call_with_logits(
+        &self,
+        m: &NestedModule,
+        inputs: Vec<Value>,
+        _: &Call,
+    ) -> Result<(Value, Option<Logits>)> {
+        let out = m.network().forward(inputs)?.swap_remove(0);
+        Ok((out.value, out.logits))
+    }
+
+    fn torch(&self, _: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule> {
+        Err(Error::config(
+            format!("layer `{}`", torch.name),
+            "a nested model has no place in a flat torch.nn.Sequential; save this model in \
+             Keras' layout",
+        ))
+    }
+
+    fn savable(&self) -> Result<()> {
+        self.graph.layers().iter().try_for_each(|l| l.savable())
+    }
+}
+
+impl BuiltLayer for NestedModule {
+    fn weights(&self) -> Vec<(String, TensorData)> {
+        self.network().weight_data()
+    }
+
+    fn set_weight(&mut self, name: &str, data: TensorData) -> bool {
+        self.network_mut().set_weight(name, data)
+    }
+
+    fn param_ids(&mut self) -> Vec<(String, &mut ParamId)> {
+        self.network_mut().param_ids()
     }
 }

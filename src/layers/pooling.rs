@@ -2,8 +2,11 @@
 
 use crate::error::Result;
 use crate::graph::{Layout, Value};
+use crate::layers::built::no_weights;
+use crate::layers::config::{Call, name_field};
 use crate::layers::conv::{image, sequence};
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
+use crate::layers::{LayerConfig, WeightSpecs};
 use crate::ops::max_pool2d_nhwc;
 use crate::shape::Shape;
 use burn::module::Module;
@@ -11,6 +14,7 @@ use burn::nn::pool::{
     AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d, MaxPool2dConfig,
 };
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::ops::PadMode;
 use serde::{Deserialize, Serialize};
@@ -246,6 +250,30 @@ macro_rules! global_pooling {
 global_pooling!(GlobalAveragePooling2D, "mean", "global_average_pooling2d");
 global_pooling!(GlobalMaxPooling2D, "maximum", "global_max_pooling2d");
 
+macro_rules! global_pooling_config {
+    ($ty:ident, $class:literal, $reduce:ident) => {
+        impl LayerConfig for $ty {
+            const CLASS_NAME: &'static str = $class;
+            type Module = PoolModule;
+            name_field!(name);
+
+            fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+                $ty::output_shape(self, name, &inputs[0])
+            }
+
+            fn build(&self, _: &[Shape], _: WeightSpecs, _: &Device) -> Result<PoolModule> {
+                Ok(PoolModule::global(Reduce::$reduce))
+            }
+
+            fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+                Ok(m.forward(inputs.swap_remove(0)))
+            }
+        }
+    };
+}
+global_pooling_config!(GlobalAveragePooling2D, "GlobalAveragePooling2D", Average);
+global_pooling_config!(GlobalMaxPooling2D, "GlobalMaxPooling2D", Max);
+
 /// Which statistic a global pooling takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reduce {
@@ -276,15 +304,6 @@ pub struct GlobalModule {
 impl PoolModule {
     pub(crate) fn global(reduce: Reduce) -> Self {
         PoolModule::Global(GlobalModule { reduce })
-    }
-
-    /// The layout the pooling reads and writes: channels last for 2D max and global pooling
-    /// (kiln's own operations), channels first for the others (Burn's modules).
-    pub(crate) fn layout(&self) -> Layout {
-        match self {
-            PoolModule::Max2d(_) | PoolModule::Global(_) => Layout::ChannelsLast,
-            PoolModule::Avg2d(_) | PoolModule::Max1d(_) => Layout::ChannelsFirst,
-        }
     }
 
     pub(crate) fn forward(&self, x: Value) -> Value {
@@ -319,3 +338,67 @@ fn max_pool_channels_last(p: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     };
     max_pool2d_nhwc(x, p.kernel_size, p.stride)
 }
+
+impl LayerConfig for MaxPooling2D {
+    const CLASS_NAME: &'static str = "MaxPooling2D";
+    type Module = PoolModule;
+    name_field!(0.name);
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        self.0.output_shape(name, &inputs[0])
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<PoolModule> {
+        Ok(self.0.build_max(&inputs[0]))
+    }
+
+    fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        Ok(m.forward(inputs.swap_remove(0)))
+    }
+}
+
+impl LayerConfig for AveragePooling2D {
+    const CLASS_NAME: &'static str = "AveragePooling2D";
+    type Module = PoolModule;
+    name_field!(0.name);
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        self.0.output_shape(name, &inputs[0])
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<PoolModule> {
+        Ok(self.0.build_average(&inputs[0]))
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        Some(Layout::ChannelsFirst)
+    }
+
+    fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        Ok(m.forward(inputs.swap_remove(0)))
+    }
+}
+
+impl LayerConfig for MaxPooling1D {
+    const CLASS_NAME: &'static str = "MaxPooling1D";
+    type Module = PoolModule;
+    name_field!(name);
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        MaxPooling1D::output_shape(self, name, &inputs[0])
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<PoolModule> {
+        Ok(MaxPooling1D::build(self, &inputs[0]))
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        Some(Layout::ChannelsFirst)
+    }
+
+    fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        Ok(m.forward(inputs.swap_remove(0)))
+    }
+}
+
+no_weights!(PoolModule);

@@ -1,7 +1,14 @@
 //! `Flatten` and `Reshape`: layers that only change a sample's shape.
 
 use crate::error::{Error, Result};
+use crate::graph::Value;
+use crate::layers::built::no_weights;
+use crate::layers::config::{Call, ElementOrder, Torch, TorchModule, name_field};
+use crate::layers::{LayerConfig, WeightSpecs};
 use crate::shape::Shape;
+use burn::module::Module;
+use burn::tensor::Device;
+use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
 /// The largest sample rank kiln's layers take (batch excluded).
@@ -117,6 +124,80 @@ impl Reshape {
         Ok(Shape::new(dims))
     }
 }
+
+impl LayerConfig for Flatten {
+    const CLASS_NAME: &'static str = "Flatten";
+    type Module = ReshapeModule;
+    name_field!(name);
+
+    fn output_shape(&self, _: &str, inputs: &[Shape]) -> Result<Shape> {
+        Flatten::output_shape(self, &inputs[0])
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<ReshapeModule> {
+        ReshapeModule::to(Flatten::output_shape(self, &inputs[0])?)
+    }
+
+    fn call(&self, m: &ReshapeModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        Ok(m.forward(inputs.swap_remove(0)))
+    }
+
+    fn element_order(&self) -> ElementOrder {
+        ElementOrder::Flattens
+    }
+}
+
+impl LayerConfig for Reshape {
+    const CLASS_NAME: &'static str = "Reshape";
+    type Module = ReshapeModule;
+    name_field!(name);
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        Reshape::output_shape(self, name, &inputs[0])
+    }
+
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<ReshapeModule> {
+        let name = self.name.as_deref().unwrap_or_default();
+        ReshapeModule::to(Reshape::output_shape(self, name, &inputs[0])?)
+    }
+
+    fn call(&self, m: &ReshapeModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        Ok(m.forward(inputs.swap_remove(0)))
+    }
+
+    fn torch(&self, _: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule> {
+        Err(Error::config(
+            format!("layer `{}`", torch.name),
+            "Reshape has no PyTorch equivalent in channels-first layout; save this model in \
+             Keras' layout",
+        ))
+    }
+}
+
+/// A built `Flatten` or `Reshape` layer.
+#[derive(Module, Debug)]
+pub struct ReshapeModule {
+    /// The dims of one sample after the layer (batch excluded).
+    #[module(skip)]
+    pub(crate) dims: Vec<usize>,
+}
+
+impl ReshapeModule {
+    fn to(shape: Shape) -> Result<Self> {
+        Ok(ReshapeModule {
+            dims: shape.dims().to_vec(),
+        })
+    }
+
+    fn forward(&self, x: Value) -> Value {
+        let mut full = Vec::with_capacity(self.dims.len() + 1);
+        full.push(x.batch());
+        full.extend_from_slice(&self.dims);
+        x.reshape(&full)
+    }
+}
+
+no_weights!(ReshapeModule);
 
 #[cfg(test)]
 mod tests {

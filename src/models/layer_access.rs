@@ -87,7 +87,7 @@ impl Model {
             graph: self.graph().clone(),
             weights: Some(Arc::new(self.get_weights())),
         };
-        SharedLayer::with_id(self.layer_id(), Layer::Model(nested))
+        SharedLayer::with_id(self.layer_id(), Layer::new(nested))
     }
 
     /// Applies this model, as a layer, to symbolic tensors (one per model input); see

@@ -128,7 +128,7 @@ mod tests {
             .input([4])
             .add(Dense::new(3))
             .add(Flatten::new());
-        assert!(matches!(s.pop(), Some(Layer::Flatten(_))));
+        assert!(s.pop().is_some_and(|l| l.is::<crate::layers::Flatten>()));
         assert_eq!(s.layers().len(), 1);
     }
 

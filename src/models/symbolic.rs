@@ -142,8 +142,10 @@ impl SharedLayer {
     }
 
     /// The name for messages: the given one, or the stem of automatic names.
-    pub(crate) fn display_name(&self) -> &str {
-        self.layer.name().unwrap_or(self.layer.base_name())
+    pub(crate) fn display_name(&self) -> String {
+        self.layer
+            .name()
+            .map_or_else(|| self.layer.base_name(), str::to_string)
     }
 
     /// Applies the layer to `inputs`, inferring the output shape; errors name the layer and

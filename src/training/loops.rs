@@ -30,21 +30,22 @@ pub(crate) fn inputs(
         .collect()
 }
 
-/// One gradient step on one batch; returns the updated network and the batch's values.
+/// One gradient step on one batch; returns the updated network and the batch's values, or a
+/// layer's error (the network unchanged).
 pub(crate) fn train_step(
     network: Network,
     compiled: &mut Compiled,
     xs: Vec<Value>,
     targets: &[Target],
-) -> (Network, Vec<Tensor<1>>) {
-    let outputs = network.forward(xs);
+) -> Result<(Network, Vec<Tensor<1>>)> {
+    let outputs = network.forward(xs)?;
     let (loss, values) = compiled.score(&outputs, targets);
     if !loss.is_tracked() {
         // nothing to train: the model has no trainable weights
-        return (network, values);
+        return Ok((network, values));
     }
     let grads = GradientsParams::from_grads(loss.backward(), &network);
-    (compiled.optimizer.step(network, grads), values)
+    Ok((compiled.optimizer.step(network, grads), values))
 }
 
 /// Trains `model` on `x`, `y` for the epochs of `options`, validating on `validation`, and
@@ -84,7 +85,7 @@ pub(crate) fn fit(
             let xb = inputs(x, indices, &mut xbuf, &train_device);
             let compiled = model.compiled.as_mut().expect("fit checks compile");
             let targets = compiled.targets(y, indices, &mut ybuf, &train_device);
-            let (updated, values) = train_step(model.network.clone(), compiled, xb, &targets);
+            let (updated, values) = train_step(model.network.clone(), compiled, xb, &targets)?;
             model.network = updated;
             running.add(values, indices.len());
             let read = || running.logs();
@@ -127,7 +128,7 @@ pub(crate) fn evaluate(
         let indices: Vec<usize> = (start..end).collect();
         let xb = inputs(x, &indices, &mut xbuf, device);
         let targets = compiled.targets(y, &indices, &mut ybuf, device);
-        let outputs = network.forward(xb);
+        let outputs = network.forward(xb)?;
         let (_, values) = compiled.score(&outputs, &targets);
         running.add(values, indices.len());
         let read = || running.logs();
@@ -161,7 +162,7 @@ pub(crate) fn predict(
         callbacks.each(|c| c.on_predict_batch_begin(step, model))?;
         let indices: Vec<usize> = (start..end).collect();
         let xb = inputs(x, &indices, &mut xbuf, device);
-        for (out, values) in network.forward(xb).into_iter().zip(&mut values) {
+        for (out, values) in network.forward(xb)?.into_iter().zip(&mut values) {
             let batch: Vec<f32> = out
                 .value
                 .flatten()

@@ -17,3 +17,23 @@ pub fn uniform(shape: &[usize], seed: u64) -> ArrayD<f32> {
         .collect();
     ArrayD::from_shape_vec(IxDyn(shape), values).unwrap()
 }
+
+/// flex, ndarray and, when wgpu starts, the GPU (lavapipe in CI): the devices a check runs on,
+/// flex first. Without wgpu the check says so and runs on the CPU backends only, unless
+/// `KILN_REQUIRE_WGPU` is set (by `.ci/run`, which installs lavapipe).
+#[allow(dead_code)]
+pub fn devices() -> Vec<kiln::Device> {
+    use kiln::Device;
+    let mut devices = vec![Device::cpu().unwrap(), Device::cpu_ndarray().unwrap()];
+    match Device::gpu() {
+        Ok(gpu) => devices.push(gpu),
+        Err(e) => {
+            assert!(
+                std::env::var("KILN_REQUIRE_WGPU").is_err(),
+                "KILN_REQUIRE_WGPU is set but wgpu cannot start: {e}"
+            );
+            eprintln!("SKIPPED wgpu: {e}");
+        }
+    }
+    devices
+}
