@@ -86,7 +86,8 @@ pub mod prelude {
     pub use crate::layers::{
         ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv1D,
         Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Lambda,
-        MaxPooling1D, MaxPooling2D, Maximum, Minimum, Multiply, Padding, Reshape, Subtract,
+        LayerNormalization, MaxPooling1D, MaxPooling2D, Maximum, Minimum, Multiply, Padding,
+        Reshape, Subtract,
     };
     pub use crate::models::{Apply, SharedLayer};
     pub use crate::{

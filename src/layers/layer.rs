@@ -419,6 +419,7 @@ mod tests {
             GlobalAveragePooling2D::new().into(),
             GlobalMaxPooling2D::new().name("gmp").into(),
             BatchNormalization::new().momentum(0.9).into(),
+            LayerNormalization::new().epsilon(1e-5).into(),
             Add::new().into(),
             Subtract::new().name("diff").into(),
             Multiply::new().into(),

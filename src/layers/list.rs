@@ -23,6 +23,7 @@ pub(crate) fn builtins() -> Vec<Entry> {
         Entry::of::<GlobalAveragePooling2D>(),
         Entry::of::<GlobalMaxPooling2D>(),
         Entry::of::<BatchNormalization>(),
+        Entry::of::<LayerNormalization>(),
         Entry::of::<Add>(),
         Entry::of::<Subtract>(),
         Entry::of::<Multiply>(),

@@ -15,6 +15,7 @@ mod dropout;
 mod initializer;
 mod lambda;
 mod layer;
+mod layer_normalization;
 mod list;
 pub(crate) mod merge;
 mod module;
@@ -35,6 +36,7 @@ pub use dropout::{Dropout, DropoutModule};
 pub use initializer::Initializer;
 pub use lambda::{Lambda, LambdaFn};
 pub use layer::{Layer, ParamCount};
+pub use layer_normalization::LayerNormalization;
 pub use list::{LayerModule, ModuleSlot};
 pub use merge::{
     Add, Average, Concatenate, Maximum, MergeKind, MergeModule, MergeOp, Minimum, Multiply,
