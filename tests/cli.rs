@@ -83,6 +83,28 @@ fn train_then_evaluate_and_predict_with_the_written_file() {
     assert!(eval.status.success());
     assert_eq!(stdout(&eval).lines().last().unwrap(), last);
 
+    // probing for a GPU without a display prints nothing that looks like an error (Mesa's
+    // window-system code complained twice about XDG_RUNTIME_DIR)
+    let probed = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "evaluate",
+            model.to_str().unwrap(),
+            "--data",
+            SUBSET,
+            "--device",
+            "auto",
+        ])
+        .env_remove("XDG_RUNTIME_DIR")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&probed.stderr);
+    assert!(probed.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("error") && !stderr.contains("XDG_RUNTIME_DIR"),
+        "{stderr}"
+    );
+
     // predict on the 500 test images: its classes give the same accuracy
     let images = Path::new(SUBSET).join("t10k-images-idx3-ubyte.gz");
     let pred = kiln(&[

@@ -139,7 +139,7 @@ impl Device {
             if let Some(Ok(d)) = HARDWARE.get() {
                 return Ok(d.clone());
             }
-            GPU.get_or_init(|| start_wgpu(Software::Accept))
+            GPU.get_or_init(|| super::quiet::with_quiet_stderr(|| start_wgpu(Software::Accept)))
                 .clone()
                 .map_err(|message| Error::Device {
                     requested: "gpu".into(),
@@ -160,7 +160,7 @@ impl Device {
                 return Ok(d.clone());
             }
             HARDWARE
-                .get_or_init(|| start_wgpu(Software::Refuse))
+                .get_or_init(|| super::quiet::with_quiet_stderr(|| start_wgpu(Software::Refuse)))
                 .clone()
                 .map_err(|message| Error::Device {
                     requested: "auto".into(),

@@ -3,6 +3,7 @@
 
 mod allocator;
 mod device;
+mod quiet;
 
 pub use allocator::KEEP_MALLOC_ENV;
 pub(crate) use allocator::keep_freed_buffers;
