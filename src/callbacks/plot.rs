@@ -104,7 +104,8 @@ impl History {
                 .configure_mesh()
                 .x_desc("epoch")
                 .label_style((FAMILY, 14))
-                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_labels(((last - first) as usize + 2).min(12))
+                .x_label_formatter(&|x| epoch_label(*x, first, last))
                 .draw()?;
             for (name, values, color) in series {
                 let points: Vec<(f64, f64)> = epochs
@@ -137,9 +138,30 @@ impl History {
     }
 }
 
+/// The label of an epoch-axis tick: whole epochs within the run only, so that no epoch is
+/// written twice and no tick between two epochs is labeled.
+fn epoch_label(x: f64, first: f64, last: f64) -> String {
+    let whole = x.round();
+    if (x - whole).abs() < 1e-6 && (first..=last).contains(&whole) {
+        format!("{whole:.0}")
+    } else {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::training::{History, Logs};
+
+    #[test]
+    fn the_epoch_axis_has_whole_epochs_once() {
+        // plotters puts ticks every half epoch on a 5-epoch run
+        let labels: Vec<String> = (-1..=13)
+            .map(|i| super::epoch_label(0.5 * i as f64, 1.0, 5.0))
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(labels, ["1", "2", "3", "4", "5"]);
+    }
 
     #[test]
     fn draws_a_png_with_both_panels_and_refuses_an_empty_history() {
