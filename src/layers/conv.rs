@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Layout, Logits, Value};
-use crate::layers::config::{Call, Torch, TorchModule, TorchTensor};
+use crate::layers::config::{Call, Torch, TorchModule, TorchTensor, name_field};
 use crate::layers::module::{kernel_and_bias, kernel_and_bias_ids, reload, set_bias};
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
 use crate::layers::{Activation, BuiltLayer, Initializer, LayerConfig, WeightSpecs};
@@ -460,14 +460,7 @@ fn add_kernel_and_bias(
 impl LayerConfig for Conv2D {
     const CLASS_NAME: &'static str = "Conv2D";
     type Module = ConvModule;
-
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_field!(name);
 
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         Conv2D::output_shape(self, name, &inputs[0])
@@ -506,14 +499,7 @@ impl LayerConfig for Conv2D {
 impl LayerConfig for Conv1D {
     const CLASS_NAME: &'static str = "Conv1D";
     type Module = ConvModule;
-
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_field!(name);
 
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         Conv1D::output_shape(self, name, &inputs[0])

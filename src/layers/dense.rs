@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Logits, Value, map_value};
-use crate::layers::config::{Call, Torch, TorchModule, TorchTensor};
+use crate::layers::config::{Call, Torch, TorchModule, TorchTensor, name_field};
 use crate::layers::module::{kernel_and_bias, kernel_and_bias_ids, reload, set_bias};
 use crate::layers::{Activation, BuiltLayer, Initializer, LayerConfig, WeightSpecs};
 use crate::shape::Shape;
@@ -157,14 +157,7 @@ impl DenseModule {
 impl LayerConfig for Dense {
     const CLASS_NAME: &'static str = "Dense";
     type Module = DenseModule;
-
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = Some(name);
-    }
+    name_field!(name);
 
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         Dense::output_shape(self, name, &inputs[0])
