@@ -299,6 +299,33 @@ fn a_class_name_taken_by_a_built_in_cannot_be_registered() {
 }
 
 #[test]
+fn a_layer_breaking_its_promised_shape_is_an_error_naming_it() {
+    // promises its input's shape, gives half of it
+    let liar = Lambda::new(|x: Value| {
+        let t: Tensor<2> = x.into_tensor()?;
+        let [b, n] = t.dims();
+        Ok(t.slice([0..b, 0..n / 2]).into())
+    })
+    .output_shape([4])
+    .name("liar");
+    let model = Sequential::new()
+        .input([4])
+        .add(liar)
+        .add(Dense::new(1))
+        .device(Device::cpu().unwrap())
+        .compile(Optimizer::sgd(0.1), Loss::MeanSquaredError, &[])
+        .unwrap();
+    let e = model
+        .predict_on_batch(&common::uniform(&[3, 4], 1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("liar") && e.contains("[3, 4]") && e.contains("[3, 2]"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_lambda_computes_trains_through_and_refuses_to_be_saved() {
     let scale = Lambda::new(|x: Value| {
         let t: Tensor<2> = x.into_tensor()?;

@@ -212,11 +212,13 @@ impl Network {
             }
             let layer = &graph.layers()[node.layer];
             let layout_out = layer.layout().unwrap_or(xs[0].1);
-            let xs = xs
+            let xs: Vec<Value> = xs
                 .into_iter()
                 .map(|(x, layout)| x.relayout(layout, layout_out))
                 .collect();
+            let batch = xs.first().map_or(0, Value::batch);
             let (value, logits) = layer.call(&self.layers[node.layer], xs, layout_out)?;
+            check_output(layer, &value, graph.node_shape(i), batch, layout_out)?;
             values[i] = Some((Output { value, logits }, layout_out));
         }
         Ok(graph
@@ -241,4 +243,31 @@ impl Network {
             })
             .collect())
     }
+}
+
+/// Checks that a layer gave the shape it promised (a layer of the user's may not): the
+/// batch, then the node's inferred shape in `layout`. An error names the layer and both.
+fn check_output(
+    layer: &crate::Layer,
+    value: &Value,
+    shape: &crate::Shape,
+    batch: usize,
+    layout: Layout,
+) -> Result<()> {
+    let mut expected = shape.batched(batch);
+    if layout == Layout::ChannelsFirst && expected.len() > 2 {
+        let channels = expected.pop().expect("rank checked");
+        expected.insert(1, channels);
+    }
+    let got = value.dims();
+    if got == expected {
+        return Ok(());
+    }
+    Err(crate::Error::Shape {
+        layer: layer.name().unwrap_or_default().into(),
+        expected: format!(
+            "the output its output_shape promised, {expected:?} ({layout:?}, batch first)"
+        ),
+        received: format!("{got:?} from its call"),
+    })
 }
