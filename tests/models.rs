@@ -55,3 +55,19 @@ fn the_cnn_file_gives_keras_summary() {
 fn mnist_resnet_json_is_the_example_model() {
     check("mnist_resnet.json", architectures::mnist_resnet);
 }
+
+#[test]
+fn every_model_file_round_trips_byte_identical() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let json = ModelConfig::read(&path).unwrap().to_json() + "\n";
+            assert_eq!(json, text, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3);
+}

@@ -543,3 +543,35 @@ fn training_resumes_from_a_file_with_the_optimizer_state() {
     let mut fresh = small_dense();
     fresh.load_weights(&path).unwrap();
 }
+
+/// A file saved by kiln before the layer trait (commit 65ebc04; `tests/fixtures/
+/// save_legacy_v1.rs` wrote it) loads, with Conv2D, BatchNormalization, both 2D poolings,
+/// Concatenate, a global pooling, a nested Sequential, Add, Reshape, Conv1D, Flatten, Dropout
+/// and Dense, and predicts what that kiln predicted (within 1e-6: another CPU may pick other
+/// gemm kernels).
+#[test]
+fn a_file_saved_before_the_layer_trait_loads_and_predicts_the_same() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let model =
+        kiln::load_model_on(dir.join("legacy_v1.safetensors"), Device::cpu().unwrap()).unwrap();
+    assert_eq!(model.summary().total_params, 159);
+    let n = 8;
+    let xi: Vec<f32> = (0..n * 72)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
+    let xs: Vec<f32> = (0..n * 3)
+        .map(|i| ((i * 13 % 17) as f32 / 8.0) - 1.0)
+        .collect();
+    let xi = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[n, 6, 6, 2]), xi).unwrap();
+    let xs = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[n, 3]), xs).unwrap();
+    let got = model.predict_on_batch(&[xi, xs]).unwrap();
+    let expected: Vec<f32> = std::fs::read_to_string(dir.join("legacy_v1_predictions.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| f32::from_bits(l.parse().unwrap()))
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(&expected) {
+        assert!((g - e).abs() < 1e-6, "{g} vs {e}");
+    }
+}
