@@ -187,7 +187,9 @@ impl WeightParam {
 /// the optimizer trains the trainable weights; the others are kept without gradients.
 ///
 /// In [`LayerConfig::call`](crate::layers::LayerConfig::call), read a weight with
-/// [`Weights::get`]; its gradient flows back through whatever the call computes.
+/// [`Weights::get`]; its gradient flows back through whatever the call computes. Weights
+/// declared not trainable are saved, loaded and counted like the others, but `call` only reads
+/// them (kiln has no `assign` from inside a forward pass yet; `set_weights` changes them).
 #[derive(Module, Debug)]
 pub struct Weights {
     params: Vec<WeightParam>,
