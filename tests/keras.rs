@@ -84,7 +84,8 @@ fn reference(file: &str, sgd_rate: Option<f64>) -> Model {
 }
 
 /// Models that cover the layer family beyond the reference models: strides, "same" padding,
-/// dilation, average and global pooling, BatchNorm after a strided convolution, Conv1D, merges.
+/// dilation, average and global pooling, BatchNorm after a strided convolution, Conv1D with
+/// LayerNormalization, merges.
 fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 3] {
     let sgd = || Optimizer::sgd(sgd_rate);
     let cpu = || Device::cpu().unwrap();
@@ -112,6 +113,7 @@ fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 3] {
     let sequence = Sequential::new()
         .input([28, 28])
         .add(Conv1D::new(8, 3).activation(Tanh))
+        .add(LayerNormalization::new())
         .add(MaxPooling1D::new(2))
         .add(Flatten::new())
         .add(Dense::new(10).activation(Softmax))
