@@ -2,9 +2,10 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Value, map_value};
-use crate::layers::config::{Call, name_field};
+use crate::layers::config::{Call, Torch, TorchModule, TorchTensor, name_field};
 use crate::layers::{Initializer, LayerConfig, WeightSpecs, Weights};
 use crate::shape::Shape;
+use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
 /// Normalizes each sample over its last axis, as Keras' `LayerNormalization`:
@@ -132,6 +133,34 @@ impl LayerConfig for LayerNormalization {
         Ok(())
     }
 
+    /// `torch.nn.LayerNorm(features, eps=epsilon)`: `weight` is `gamma`, `bias` is `beta`
+    /// (build it with this layer's epsilon, Keras' 1e-3, not torch's 1e-5; without `center` or
+    /// `scale`, with `bias=False` or `elementwise_affine=False`). Only on features: PyTorch's
+    /// last axis of an image is its width, not its channels.
+    fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule> {
+        if torch.input.rank() > 1 {
+            return Err(Error::config(
+                format!("layer `{}`", torch.name),
+                format!(
+                    "a LayerNormalization on input {} normalizes channels, which PyTorch keeps \
+                     first; save this model in Keras' layout",
+                    torch.input
+                ),
+            ));
+        }
+        let tensors = weights
+            .into_iter()
+            .map(|(name, w)| {
+                let leaf = if name == "gamma" { "weight" } else { "bias" };
+                (leaf.to_string(), TorchTensor::F32(w))
+            })
+            .collect();
+        Ok(TorchModule {
+            tensors,
+            modules: 1,
+        })
+    }
+
     fn call(&self, w: &Weights, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
         let gamma = self.scale.then(|| w.get::<1>("gamma")).transpose()?;
         let beta = self.center.then(|| w.get::<1>("beta")).transpose()?;
@@ -220,6 +249,31 @@ mod tests {
         let plain = Layer::new(LayerNormalization::new().center(false).scale(false));
         assert_eq!(plain.param_count(&Shape::new([8])).total(), 0);
         assert_eq!(l.base_name(), "layer_normalization");
+    }
+
+    #[test]
+    fn torch_takes_gamma_and_beta_as_weight_and_bias_on_features_only() {
+        let l = Layer::new(LayerNormalization::new());
+        let weights = vec![
+            (
+                "gamma".to_string(),
+                ArrayD::from_elem(ndarray::IxDyn(&[3]), 2.0),
+            ),
+            (
+                "beta".to_string(),
+                ArrayD::from_elem(ndarray::IxDyn(&[3]), 0.5),
+            ),
+        ];
+        let torch = |input: Shape| Torch {
+            name: "ln".into(),
+            input,
+            flattened: None,
+        };
+        let m = l.torch(weights.clone(), &torch(Shape::new([3]))).unwrap();
+        let names: Vec<&str> = m.tensors.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!((names, m.modules), (vec!["weight", "bias"], 1));
+        let e = l.torch(weights, &torch(Shape::new([4, 3]))).unwrap_err();
+        assert!(e.to_string().contains("`ln`"), "{e}");
     }
 
     #[test]
