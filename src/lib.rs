@@ -84,10 +84,10 @@ pub struct ModelsReadmeDoctests;
 pub mod prelude {
     pub use crate::layers::Activation::{self, *};
     pub use crate::layers::{
-        ActivationLayer, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv1D,
-        Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Lambda,
-        LayerNormalization, MaxPooling1D, MaxPooling2D, Maximum, Minimum, Multiply, Padding,
-        Reshape, Subtract,
+        ActivationLayer, Add, Average, AveragePooling1D, AveragePooling2D, BatchNormalization,
+        Concatenate, Conv1D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling1D,
+        GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, Lambda, LayerNormalization,
+        MaxPooling1D, MaxPooling2D, Maximum, Minimum, Multiply, Padding, Reshape, Subtract,
     };
     pub use crate::models::{Apply, SharedLayer};
     pub use crate::{

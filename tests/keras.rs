@@ -85,8 +85,8 @@ fn reference(file: &str, sgd_rate: Option<f64>) -> Model {
 
 /// Models that cover the layer family beyond the reference models: strides, "same" padding,
 /// dilation, average and global pooling, BatchNorm after a strided convolution, Conv1D with
-/// LayerNormalization, merges.
-fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 3] {
+/// LayerNormalization, merges, the 1D poolings.
+fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 4] {
     let sgd = || Optimizer::sgd(sgd_rate);
     let cpu = || Device::cpu().unwrap();
     let ce = || Loss::CategoricalCrossentropy;
@@ -120,6 +120,23 @@ fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 3] {
         .device(cpu())
         .compile(sgd(), ce(), &[])
         .unwrap();
+    // the 1D poolings: averages with "same" padding, global mean and max in two branches
+    let rows = Input::new([28, 28]);
+    let h = Conv1D::new(6, 3).activation(Relu).apply(&rows).unwrap();
+    let h = AveragePooling1D::new(3)
+        .strides(2)
+        .padding(Padding::Same)
+        .apply(&h)
+        .unwrap();
+    let mean = GlobalAveragePooling1D::new().apply(&h).unwrap();
+    let max = GlobalMaxPooling1D::new().apply(&h).unwrap();
+    let both = Concatenate::new().apply([&mean, &max]).unwrap();
+    let digit = Dense::new(10).activation(Softmax).apply(&both).unwrap();
+    let pools = Functional::new([&rows], [&digit])
+        .unwrap()
+        .device(cpu())
+        .compile(sgd(), ce(), &[])
+        .unwrap();
     let image = Input::new([28, 28, 1]);
     let a = Conv2D::new(4, 3).padding(Padding::Same).activation(Relu);
     let b = Conv2D::new(4, 3).padding(Padding::Same).activation(Tanh);
@@ -138,6 +155,7 @@ fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 3] {
         ("strided", strided),
         ("sequence", sequence),
         ("merges", merges),
+        ("pools1d", pools),
     ]
 }
 

@@ -50,6 +50,17 @@ fn convnet() -> Sequential {
         .add(Dense::new(4).activation(Softmax))
 }
 
+/// Conv1D, LayerNormalization, the 1D poolings.
+fn sequence() -> Sequential {
+    Sequential::new()
+        .input([12, 3])
+        .add(Conv1D::new(4, 3).activation(Tanh))
+        .add(LayerNormalization::new())
+        .add(AveragePooling1D::new(3).strides(2).padding(Padding::Same))
+        .add(GlobalAveragePooling1D::new())
+        .add(Dense::new(4).activation(Softmax))
+}
+
 /// The model built on `device` with `weights`, compiled with SGD(0.1).
 fn on(model: &Sequential, device: &Device, weights: &[(String, ArrayD<f32>)]) -> Model {
     let json = model
@@ -80,12 +91,13 @@ fn max_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Runs `check` for both models, with weights drawn once on flex.
+/// Runs `check` for every model, with weights drawn once on flex.
 fn for_each_model(check: impl Fn(&str, &Sequential, &[(String, ArrayD<f32>)], &[usize])) {
     kiln::set_random_seed(17);
     for (name, model, input) in [
         ("dense", dense(), vec![12]),
         ("convnet", convnet(), vec![10, 10, 3]),
+        ("sequence", sequence(), vec![12, 3]),
     ] {
         let weights = model
             .clone()

@@ -416,6 +416,12 @@ mod tests {
             MaxPooling2D::new(2).strides(1).into(),
             AveragePooling2D::new(3).padding(Padding::Same).into(),
             MaxPooling1D::new(2).into(),
+            AveragePooling1D::new(3)
+                .strides(2)
+                .padding(Padding::Same)
+                .into(),
+            GlobalAveragePooling1D::new().into(),
+            GlobalMaxPooling1D::new().into(),
             GlobalAveragePooling2D::new().into(),
             GlobalMaxPooling2D::new().name("gmp").into(),
             BatchNormalization::new().momentum(0.9).into(),

@@ -21,6 +21,7 @@ pub(crate) mod merge;
 mod module;
 mod nested;
 mod pooling;
+mod pooling1d;
 mod registry;
 mod reshape;
 mod spatial;
@@ -47,6 +48,7 @@ pub use pooling::{
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
     Pool2D, PoolModule,
 };
+pub use pooling1d::{AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D};
 pub use registry::{is_registered, register};
 pub use reshape::{Flatten, Reshape, ReshapeModule};
 pub use spatial::{IntoPair, Padding};
