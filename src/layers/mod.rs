@@ -45,10 +45,9 @@ pub use merge::{
 };
 pub use nested::{NestedModel, NestedModule};
 pub use pooling::{
-    AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
-    Pool2D, PoolModule,
+    AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Pool2D, PoolModule,
 };
-pub use pooling1d::{AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D};
+pub use pooling1d::{AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D};
 pub use registry::{is_registered, register};
 pub use reshape::{Flatten, Reshape, ReshapeModule};
 pub use spatial::{IntoPair, Padding};

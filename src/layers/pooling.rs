@@ -1,19 +1,18 @@
-//! Pooling: `MaxPooling2D`, `AveragePooling2D`, `MaxPooling1D`, and the global poolings.
+//! Pooling over images: `MaxPooling2D`, `AveragePooling2D`, and the global poolings (the 1D
+//! ones are in `pooling1d.rs`).
 
 use crate::error::Result;
 use crate::graph::{Layout, Value};
 use crate::layers::built::no_weights;
 use crate::layers::config::{Call, name_field};
-use crate::layers::conv::{image, sequence};
+use crate::layers::conv::image;
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
 use crate::layers::{LayerConfig, WeightSpecs};
 use crate::ops::max_pool2d_nhwc;
 use crate::shape::Shape;
 use burn::module::Module;
-use burn::nn::pool::{
-    AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d, MaxPool2dConfig,
-};
-use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::nn::PaddingConfig2d;
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool2d, MaxPool2dConfig};
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::ops::PadMode;
@@ -130,84 +129,6 @@ impl Pool2D {
                 .with_strides(strides)
                 .with_padding(self.padding_config(input))
                 .with_count_include_pad(false)
-                .init(),
-        )
-    }
-}
-
-/// Max over windows of `(length, channels)` sequences.
-///
-/// ```
-/// let pool = kiln::layers::MaxPooling1D::new(2);
-/// assert_eq!(pool.pool_size, 2);
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MaxPooling1D {
-    /// The window's length (default 2).
-    pub pool_size: usize,
-    /// The step between windows (default: `pool_size`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strides: Option<usize>,
-    /// Border handling (default valid).
-    #[serde(default)]
-    pub padding: Padding,
-    /// The layer's name; `max_pooling1d`, `max_pooling1d_1`… when not set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-impl MaxPooling1D {
-    /// A max pooling over windows of `pool_size`, strided by the window.
-    pub fn new(pool_size: usize) -> Self {
-        MaxPooling1D {
-            pool_size,
-            strides: None,
-            padding: Padding::Valid,
-            name: None,
-        }
-    }
-
-    /// Sets the stride (default: the pool size).
-    pub fn strides(mut self, strides: usize) -> Self {
-        self.strides = Some(strides);
-        self
-    }
-
-    /// Sets the padding (default valid).
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
-        self
-    }
-
-    /// Sets the layer's name (default: auto-numbered `max_pooling1d`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    fn window(&self) -> Window {
-        Window {
-            kernel: self.pool_size,
-            stride: self.strides.unwrap_or(self.pool_size),
-            dilation: 1,
-        }
-    }
-
-    pub(crate) fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape> {
-        let w = self.window();
-        check_positive(layer, "pool_size and strides", &[w.kernel, w.stride])?;
-        let [len, c] = sequence(layer, input)?;
-        let out = output_sizes(layer, &[w], &[len], self.padding, input)?;
-        Ok(Shape::new([out[0], c]))
-    }
-
-    pub(crate) fn build(&self, input: &Shape) -> PoolModule {
-        let w = self.window();
-        let (left, right) = w.pads(input.dims()[0], self.padding);
-        PoolModule::Max1d(
-            MaxPool1dConfig::new(w.kernel)
-                .with_stride(w.stride)
-                .with_padding(PaddingConfig1d::Explicit(left, right))
                 .init(),
         )
     }
@@ -368,28 +289,6 @@ impl LayerConfig for AveragePooling2D {
 
     fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<PoolModule> {
         Ok(self.0.build_average(&inputs[0]))
-    }
-
-    fn layout(&self) -> Option<Layout> {
-        Some(Layout::ChannelsFirst)
-    }
-
-    fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-        Ok(m.forward(inputs.swap_remove(0)))
-    }
-}
-
-impl LayerConfig for MaxPooling1D {
-    const CLASS_NAME: &'static str = "MaxPooling1D";
-    type Module = PoolModule;
-    name_field!(name);
-
-    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
-        MaxPooling1D::output_shape(self, name, &inputs[0])
-    }
-
-    fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<PoolModule> {
-        Ok(MaxPooling1D::build(self, &inputs[0]))
     }
 
     fn layout(&self) -> Option<Layout> {

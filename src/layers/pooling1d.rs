@@ -1,5 +1,5 @@
-//! Poolings over sequences `(length, channels)`: `AveragePooling1D` and the global poolings
-//! `GlobalAveragePooling1D`, `GlobalMaxPooling1D`.
+//! Poolings over sequences `(length, channels)`: `MaxPooling1D`, `AveragePooling1D`, and the
+//! global poolings `GlobalAveragePooling1D`, `GlobalMaxPooling1D`.
 
 use crate::error::{Error, Result};
 use crate::graph::{Layout, Value};
@@ -8,70 +8,128 @@ use crate::layers::conv::sequence;
 use crate::layers::spatial::{Padding, Window, check_positive, output_sizes};
 use crate::layers::{LayerConfig, PoolModule, WeightSpecs, Weights};
 use crate::shape::Shape;
-use burn::nn::PaddingConfig2d;
-use burn::nn::pool::AvgPool2dConfig;
+use burn::nn::pool::{AvgPool2dConfig, MaxPool1dConfig};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-/// Mean over windows of `(length, channels)` sequences, as Keras' `AveragePooling1D`: windows
-/// of `pool_size`, strided by `strides` (default: the window); "same" padding leaves the
-/// padded positions out of the mean.
-///
-/// ```
-/// let pool = kiln::layers::AveragePooling1D::new(3).strides(2);
-/// assert_eq!((pool.pool_size, pool.strides), (3, Some(2)));
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AveragePooling1D {
-    /// The window's length.
-    pub pool_size: usize,
-    /// The step between windows (default: `pool_size`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strides: Option<usize>,
-    /// Border handling (default valid).
-    #[serde(default)]
-    pub padding: Padding,
-    /// The layer's name; `average_pooling1d`… when not set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+/// A pooling over windows of `(length, channels)` sequences, with Keras' settings.
+macro_rules! pool1d {
+    ($(#[$doc:meta])* $ty:ident, $base:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub struct $ty {
+            /// The window's length.
+            pub pool_size: usize,
+            /// The step between windows (default: `pool_size`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub strides: Option<usize>,
+            /// Border handling (default valid).
+            #[serde(default)]
+            pub padding: Padding,
+            #[doc = concat!("The layer's name; `", $base, "`… when not set.")]
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub name: Option<String>,
+        }
+
+        impl $ty {
+            /// A pooling over windows of `pool_size`, strided by the window.
+            pub fn new(pool_size: usize) -> Self {
+                $ty {
+                    pool_size,
+                    strides: None,
+                    padding: Padding::Valid,
+                    name: None,
+                }
+            }
+
+            /// Sets the stride (default: the pool size).
+            pub fn strides(mut self, strides: usize) -> Self {
+                self.strides = Some(strides);
+                self
+            }
+
+            /// Sets the padding (default valid).
+            pub fn padding(mut self, padding: Padding) -> Self {
+                self.padding = padding;
+                self
+            }
+
+            #[doc = concat!("Sets the layer's name (default: auto-numbered `", $base, "`).")]
+            pub fn name(mut self, name: impl Into<String>) -> Self {
+                self.name = Some(name.into());
+                self
+            }
+
+            fn window(&self) -> Window {
+                Window {
+                    kernel: self.pool_size,
+                    stride: self.strides.unwrap_or(self.pool_size),
+                    dilation: 1,
+                }
+            }
+
+            fn sequence_shape(&self, name: &str, input: &Shape) -> Result<Shape> {
+                let w = self.window();
+                check_positive(name, "pool_size and strides", &[w.kernel, w.stride])?;
+                let [len, c] = sequence(name, input)?;
+                let out = output_sizes(name, &[w], &[len], self.padding, input)?;
+                Ok(Shape::new([out[0], c]))
+            }
+        }
+    };
 }
 
-impl AveragePooling1D {
-    /// A mean over windows of `pool_size`, strided by the window.
-    pub fn new(pool_size: usize) -> Self {
-        AveragePooling1D {
-            pool_size,
-            strides: None,
-            padding: Padding::Valid,
-            name: None,
-        }
+pool1d!(
+    /// Max over windows of `(length, channels)` sequences, as Keras' `MaxPooling1D`.
+    ///
+    /// ```
+    /// let pool = kiln::layers::MaxPooling1D::new(2);
+    /// assert_eq!(pool.pool_size, 2);
+    /// ```
+    MaxPooling1D,
+    "max_pooling1d"
+);
+
+pool1d!(
+    /// Mean over windows of `(length, channels)` sequences, as Keras' `AveragePooling1D`:
+    /// windows of `pool_size`, strided by `strides` (default: the window); "same" padding
+    /// leaves the padded positions out of the mean.
+    ///
+    /// ```
+    /// let pool = kiln::layers::AveragePooling1D::new(3).strides(2);
+    /// assert_eq!((pool.pool_size, pool.strides), (3, Some(2)));
+    /// ```
+    AveragePooling1D,
+    "average_pooling1d"
+);
+
+impl LayerConfig for MaxPooling1D {
+    const CLASS_NAME: &'static str = "MaxPooling1D";
+    type Module = PoolModule;
+    name_field!(name);
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        self.sequence_shape(name, &inputs[0])
     }
 
-    /// Sets the stride (default: the pool size).
-    pub fn strides(mut self, strides: usize) -> Self {
-        self.strides = Some(strides);
-        self
+    fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<PoolModule> {
+        let w = self.window();
+        let (left, right) = w.pads(inputs[0].dims()[0], self.padding);
+        Ok(PoolModule::Max1d(
+            MaxPool1dConfig::new(w.kernel)
+                .with_stride(w.stride)
+                .with_padding(PaddingConfig1d::Explicit(left, right))
+                .init(),
+        ))
     }
 
-    /// Sets the padding (default valid).
-    pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
-        self
+    fn layout(&self) -> Option<Layout> {
+        Some(Layout::ChannelsFirst)
     }
 
-    /// Sets the layer's name (default: auto-numbered `average_pooling1d`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    fn window(&self) -> Window {
-        Window {
-            kernel: self.pool_size,
-            stride: self.strides.unwrap_or(self.pool_size),
-            dilation: 1,
-        }
+    fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        Ok(m.forward(inputs.swap_remove(0)))
     }
 }
 
@@ -81,11 +139,7 @@ impl LayerConfig for AveragePooling1D {
     name_field!(name);
 
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
-        let w = self.window();
-        check_positive(name, "pool_size and strides", &[w.kernel, w.stride])?;
-        let [len, c] = sequence(name, &inputs[0])?;
-        let out = output_sizes(name, &[w], &[len], self.padding, &inputs[0])?;
-        Ok(Shape::new([out[0], c]))
+        self.sequence_shape(name, &inputs[0])
     }
 
     /// Burn's 2D average pooling over `[batch, channels, length, 1]`, which takes Keras'
