@@ -85,9 +85,10 @@ pub mod prelude {
     pub use crate::layers::Activation::{self, *};
     pub use crate::layers::{
         ActivationLayer, Add, Average, AveragePooling1D, AveragePooling2D, BatchNormalization,
-        Concatenate, Conv1D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling1D,
-        GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, Lambda, LayerNormalization,
-        MaxPooling1D, MaxPooling2D, Maximum, Minimum, Multiply, Padding, Reshape, Subtract,
+        Bidirectional, Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GRU,
+        GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+        LSTM, Lambda, LayerNormalization, MaxPooling1D, MaxPooling2D, Maximum, MergeMode, Minimum,
+        Multiply, Padding, Reshape, SimpleRNN, Subtract, TimeDistributed,
     };
     pub use crate::models::{Apply, SharedLayer};
     pub use crate::{

@@ -159,21 +159,88 @@ fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 4] {
     ]
 }
 
+/// The sequence family: Embedding with a mask through SimpleRNN, LSTM (backwards) and GRU, all
+/// returning sequences but the last; GRU without `reset_after` and TimeDistributed on rows of
+/// pixels; Bidirectional LSTM and GRU on a masked embedding, one merged by concatenation and
+/// averaged over the unmasked steps, one merged by their mean.
+fn sequence_family(sgd_rate: f64) -> [(&'static str, Model, bool); 3] {
+    let sgd = || Optimizer::sgd(sgd_rate);
+    let cpu = || Device::cpu().unwrap();
+    let ce = || Loss::CategoricalCrossentropy;
+    let recurrent = Sequential::new()
+        .input([20])
+        .add(Embedding::new(10, 6).mask_zero(true))
+        .add(SimpleRNN::new(5).return_sequences(true))
+        .add(LSTM::new(4).go_backwards(true).return_sequences(true))
+        .add(GRU::new(3))
+        .add(Dense::new(10).activation(Softmax))
+        .device(cpu())
+        .compile(sgd(), ce(), &[])
+        .unwrap();
+    let rows = Sequential::new()
+        .input([28, 28])
+        .add(GRU::new(6).reset_after(false).return_sequences(true))
+        .add(TimeDistributed::new(Dense::new(4).activation(Tanh)))
+        .add(LSTM::new(5).go_backwards(true))
+        .add(Dense::new(10).activation(Softmax))
+        .device(cpu())
+        .compile(sgd(), ce(), &[])
+        .unwrap();
+    let ids = Input::new([20]);
+    let e = Embedding::new(10, 6).mask_zero(true).apply(&ids).unwrap();
+    let a = Bidirectional::new(LSTM::new(4).return_sequences(true))
+        .apply(&e)
+        .unwrap();
+    let a = GlobalAveragePooling1D::new().apply(&a).unwrap();
+    let b = Bidirectional::new(GRU::new(3))
+        .merge_mode(MergeMode::Ave)
+        .apply(&e)
+        .unwrap();
+    let both = Concatenate::new().apply([&a, &b]).unwrap();
+    let digit = Dense::new(10).activation(Softmax).apply(&both).unwrap();
+    let bidirectional = Functional::new([&ids], [&digit])
+        .unwrap()
+        .device(cpu())
+        .compile(sgd(), ce(), &[])
+        .unwrap();
+    [
+        ("recurrent", recurrent, true),
+        ("rows", rows, false),
+        ("bidirectional", bidirectional, true),
+    ]
+}
+
 /// Saves `model` as it starts, fits it on the first `samples` training images in batches of
 /// `batch` for `epochs` without shuffling, and saves it again with the data, its per-epoch
 /// losses and its predictions on test images, for the script to redo in Keras.
-fn write_case(
-    dir: &Path,
-    name: &str,
-    mut model: Model,
-    samples: usize,
-    epochs: usize,
-    batch: usize,
-) {
+fn write_case(dir: &Path, name: &str, model: Model, samples: usize, epochs: usize, batch: usize) {
     let m = mnist::subset().unwrap();
     let sample = model.graph().inputs()[0].shape.dims().to_vec();
     let x = python::images(&m.x_train, samples, &sample);
     let y = python::one_hot(&m.y_train, samples);
+    let x_test = python::images(&m.x_test, TEST_SAMPLES, &sample);
+    write_case_on(dir, name, model, [x, y, x_test], epochs, batch);
+}
+
+/// Token ids for the sequence models: the middle row of each image, columns 4 to 23, each
+/// pixel cut into ten levels (0 for a blank pixel, which `mask_zero` masks: each sequence has
+/// blanks at both ends and some in the middle).
+fn token_ids(images: &ndarray::Array3<u8>, n: usize) -> ArrayD<f32> {
+    let rows = python::images(images, n, &[28, 28]);
+    rows.slice(ndarray::s![.., 14, 4..24])
+        .mapv(|v| (v * 9.99).floor())
+        .into_dyn()
+}
+
+/// [`write_case`] on given data: training `x`, `y` and test `x`.
+fn write_case_on(
+    dir: &Path,
+    name: &str,
+    mut model: Model,
+    [x, y, x_test]: [ArrayD<f32>; 3],
+    epochs: usize,
+    batch: usize,
+) {
     model
         .save(dir.join(format!("{name}.init.safetensors")))
         .unwrap();
@@ -186,7 +253,6 @@ fn write_case(
     model
         .save(dir.join(format!("{name}.trained.safetensors")))
         .unwrap();
-    let x_test = python::images(&m.x_test, TEST_SAMPLES, &sample);
     let predictions = model.predict(&x_test).unwrap();
     let losses: Vec<f32> = history
         .get("loss")
@@ -234,6 +300,30 @@ fn one_step_of_each_model_matches_keras_in_float64() {
     let count = cases.len() + family.len();
     for (name, model) in family {
         write_case(&dir, name, model, 64, 1, 64);
+    }
+    let rate = STEP_LEARNING_RATE.to_string();
+    compare(&python, "step", &dir, &[&rate], count);
+}
+
+#[test]
+fn one_step_of_each_sequence_model_matches_keras_in_float64() {
+    let Some((python, _seeded, dir)) = start("sequence-step", 3) else {
+        return;
+    };
+    let m = mnist::subset().unwrap();
+    let family = sequence_family(STEP_LEARNING_RATE);
+    let count = family.len();
+    for (name, model, ids) in family {
+        if ids {
+            let data = [
+                token_ids(&m.x_train, 64),
+                python::one_hot(&m.y_train, 64),
+                token_ids(&m.x_test, TEST_SAMPLES),
+            ];
+            write_case_on(&dir, name, model, data, 1, 64);
+        } else {
+            write_case(&dir, name, model, 64, 1, 64);
+        }
     }
     let rate = STEP_LEARNING_RATE.to_string();
     compare(&python, "step", &dir, &[&rate], count);

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::graph::{Graph, Layout, Source, Value};
-use crate::layers::{Activation, LayerModule};
+use crate::layers::{Activation, LayerModule, Mask};
 use burn::module::Module;
 use burn::tensor::TensorData;
 use ndarray::{ArrayD, IxDyn};
@@ -190,6 +190,8 @@ impl Network {
         let last_uses = graph.last_uses();
         let mut values: Vec<Option<(Output, Layout)>> =
             (0..graph.nodes().len()).map(|_| None).collect();
+        // each node's output mask (Keras' `_keras_mask`), kept beside its value
+        let mut masks: Vec<Option<Mask>> = vec![None; graph.nodes().len()];
         for (i, node) in graph.nodes().iter().enumerate() {
             let mut xs = Vec::with_capacity(node.inputs.len());
             for (p, source) in node.inputs.iter().enumerate() {
@@ -217,9 +219,18 @@ impl Network {
                 .map(|(x, layout)| x.relayout(layout, layout_out))
                 .collect();
             let batch = xs.first().map_or(0, Value::batch);
-            let (value, logits) = layer.call(&self.layers[node.layer], xs, layout_out)?;
+            let mask = match node.inputs.first() {
+                Some(Source::Node(j)) => masks[*j].as_ref(),
+                _ => None,
+            };
+            let crate::layers::Called {
+                value,
+                logits,
+                mask,
+            } = layer.call_masked(&self.layers[node.layer], xs, layout_out, mask)?;
             check_output(layer, &value, graph.node_shape(i), batch, layout_out)?;
             values[i] = Some((Output { value, logits }, layout_out));
+            masks[i] = mask;
         }
         Ok(graph
             .outputs()

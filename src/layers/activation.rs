@@ -7,8 +7,8 @@ use crate::layers::config::{Call, ElementOrder, name_field};
 use crate::layers::{LayerConfig, WeightSpecs};
 use crate::shape::Shape;
 use burn::module::Module;
-use burn::tensor::Device;
 use burn::tensor::activation as act;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// An activation function, named as in Keras (`"relu"`, `"softmax"`…).
@@ -63,12 +63,20 @@ impl Activation {
     pub(crate) fn apply(self, x: Value) -> Value {
         match self {
             Activation::Linear => x,
-            Activation::Relu => map_value!(x, t => act::relu(t)),
-            Activation::Sigmoid => map_value!(x, t => act::sigmoid(t)),
-            Activation::Tanh => map_value!(x, t => act::tanh(t)),
-            Activation::Softmax => map_value!(x, t => act::softmax(t, -1)),
-            Activation::Gelu => map_value!(x, t => act::gelu(t)),
-            Activation::LeakyRelu => map_value!(x, t => act::leaky_relu(t, LEAKY_RELU_SLOPE)),
+            other => map_value!(x, t => other.tensor(t)),
+        }
+    }
+
+    /// Applies the function to a tensor (softmax over the last axis).
+    pub(crate) fn tensor<const D: usize>(self, t: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Linear => t,
+            Activation::Relu => act::relu(t),
+            Activation::Sigmoid => act::sigmoid(t),
+            Activation::Tanh => act::tanh(t),
+            Activation::Softmax => act::softmax(t, D - 1),
+            Activation::Gelu => act::gelu(t),
+            Activation::LeakyRelu => act::leaky_relu(t, LEAKY_RELU_SLOPE),
         }
     }
 }
@@ -139,6 +147,11 @@ impl LayerConfig for ActivationLayer {
     const CLASS_NAME: &'static str = "Activation";
     type Module = ActivationModule;
     name_field!(name);
+
+    /// Masks pass through, as in Keras.
+    fn supports_masking(&self) -> bool {
+        true
+    }
 
     fn output_shape(&self, _: &str, inputs: &[Shape]) -> Result<Shape> {
         ActivationLayer::output_shape(self, &inputs[0])

@@ -114,6 +114,11 @@ impl LayerConfig for BatchNormalization {
     type Module = BatchNorm;
     name_field!(name);
 
+    /// Masks pass through, as in Keras.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         BatchNormalization::output_shape(self, name, &inputs[0])
     }

@@ -149,6 +149,22 @@ pub trait LayerConfig:
         Some(Layout::ChannelsLast)
     }
 
+    /// Whether the layer passes the mask of its input on unchanged (Keras' `supports_masking`):
+    /// true for layers that keep the time axis and treat steps alike (`Dense`, `Dropout`,
+    /// `LayerNormalization`). False by default: the mask stops at the layer.
+    fn supports_masking(&self) -> bool {
+        false
+    }
+
+    /// The mask of the layer's output (Keras' `compute_mask`), given its inputs and the mask
+    /// reaching its first input: by default that mask when
+    /// [`supports_masking`](Self::supports_masking), none otherwise. `Embedding` with
+    /// `mask_zero` makes one; a recurrent layer returning only its last step ends it.
+    fn compute_mask(&self, inputs: &[Value], mask: Option<&Mask>) -> Result<Option<Mask>> {
+        let _ = inputs;
+        Ok(mask.filter(|_| self.supports_masking()).cloned())
+    }
+
     /// The forward pass: the output for one batch of each input (batch first, in
     /// [`layout`](Self::layout)), written with Burn tensor operations over the module's
     /// weights. [`Call::training`] says whether this is a training step.
@@ -207,7 +223,15 @@ pub struct Call<'a> {
     pub training: bool,
     /// The layout the inputs are in, and the output must be in.
     pub layout: Layout,
+    /// The time-step mask of the first input, if one reaches the layer (see
+    /// [`LayerConfig::compute_mask`]).
+    pub mask: Option<&'a Mask>,
 }
+
+/// A time-step mask (Keras' `_keras_mask`): `[batch, time]`, 1 where a step holds data and 0
+/// where it is padding. Made by `Embedding(mask_zero)`; recurrent layers skip masked steps and
+/// `GlobalAveragePooling1D` averages over the others.
+pub type Mask = burn::tensor::Tensor<2>;
 
 /// A layer's weights laid out for PyTorch: tensors named by their leaf in the `torch.nn`
 /// module (`weight`, `bias`), and how many modules the layer becomes there (a `Dense` with an

@@ -159,6 +159,11 @@ impl LayerConfig for Dense {
     type Module = DenseModule;
     name_field!(name);
 
+    /// Masks pass through, as in Keras.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         Dense::output_shape(self, name, &inputs[0])
     }

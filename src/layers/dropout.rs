@@ -77,6 +77,11 @@ impl LayerConfig for Dropout {
     type Module = DropoutModule;
     name_field!(name);
 
+    /// Masks pass through, as in Keras.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         Dropout::output_shape(self, name, &inputs[0])
     }

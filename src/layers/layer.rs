@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Layout, Logits, Value};
-use crate::layers::config::{Call, ElementOrder, Torch, TorchModule};
+use crate::layers::config::{Call, ElementOrder, Mask, Torch, TorchModule};
 use crate::layers::list::ModuleSlot;
 use crate::layers::reshape::MAX_RANK;
 use crate::layers::{LayerConfig, LayerModule, WeightSpecs};
@@ -19,6 +19,14 @@ use std::fmt;
 /// back through the [registry](crate::layers::register). Look at the configuration it holds
 /// with [`Layer::downcast_ref`].
 pub struct Layer(Box<dyn DynLayer>);
+
+/// What a layer's call gives: its output, the logits of a final softmax or sigmoid, and the
+/// output's mask.
+pub(crate) struct Called {
+    pub value: Value,
+    pub logits: Option<Logits>,
+    pub mask: Option<Mask>,
+}
 
 /// How many weights a layer has, split as Keras' summary splits them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,6 +73,7 @@ trait DynLayer: Send + Sync + 'static {
         device: &burn::tensor::Device,
     ) -> Result<LayerModule>;
     fn layout(&self) -> Option<Layout>;
+    fn compute_mask(&self, inputs: &[Value], mask: Option<&Mask>) -> Result<Option<Mask>>;
     fn call(
         &self,
         module: &LayerModule,
@@ -119,6 +128,9 @@ impl<T: LayerConfig> DynLayer for T {
     }
     fn layout(&self) -> Option<Layout> {
         LayerConfig::layout(self)
+    }
+    fn compute_mask(&self, inputs: &[Value], mask: Option<&Mask>) -> Result<Option<Mask>> {
+        LayerConfig::compute_mask(self, inputs, mask)
     }
     fn call(
         &self,
@@ -292,20 +304,43 @@ impl Layer {
 
     /// Runs the layer's forward pass on `inputs` (in `layout`), with the logits of a final
     /// softmax or sigmoid.
+    #[cfg(test)]
     pub(crate) fn call(
         &self,
         module: &LayerModule,
         inputs: Vec<Value>,
         layout: Layout,
     ) -> Result<(Value, Option<Logits>)> {
+        let called = self.call_masked(module, inputs, layout, None)?;
+        Ok((called.value, called.logits))
+    }
+
+    /// Runs the layer's forward pass on `inputs` (in `layout`) with the mask reaching its
+    /// first input: the output, the logits of a final softmax or sigmoid, and the output's
+    /// mask.
+    pub(crate) fn call_masked(
+        &self,
+        module: &LayerModule,
+        inputs: Vec<Value>,
+        layout: Layout,
+        mask: Option<&Mask>,
+    ) -> Result<Called> {
         let training = inputs.first().is_some_and(|x| x.device().is_autodiff());
+        let name = self.name().unwrap_or_default();
+        let out_mask = self.0.compute_mask(&inputs, mask)?;
         let call = Call {
-            name: self.name().unwrap_or_default(),
+            name,
             batch: inputs.first().map_or(0, Value::batch),
             training,
             layout,
+            mask,
         };
-        self.0.call(module, inputs, &call)
+        let (value, logits) = self.0.call(module, inputs, &call)?;
+        Ok(Called {
+            value,
+            logits,
+            mask: out_mask,
+        })
     }
 
     pub(crate) fn torch(

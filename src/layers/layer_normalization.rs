@@ -100,6 +100,11 @@ impl LayerConfig for LayerNormalization {
     type Module = Weights;
     name_field!(name);
 
+    /// Masks pass through, as in Keras.
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         let input = &inputs[0];
         let rank = input.rank() as i32 + 1;

@@ -12,6 +12,7 @@ mod config;
 mod conv;
 mod dense;
 mod dropout;
+mod embedding;
 mod initializer;
 mod lambda;
 mod layer;
@@ -22,20 +23,27 @@ mod module;
 mod nested;
 mod pooling;
 mod pooling1d;
+mod recurrent;
 mod registry;
 mod reshape;
 mod spatial;
+mod time_distributed;
 mod weights;
+mod wrapped;
 
 pub use activation::{Activation, ActivationLayer, ActivationModule};
 pub use batch_norm::BatchNormalization;
 pub use built::BuiltLayer;
-pub use config::{Call, ElementOrder, LayerConfig, Torch, TorchModule, TorchTensor, snake_case};
+pub use config::{
+    Call, ElementOrder, LayerConfig, Mask, Torch, TorchModule, TorchTensor, snake_case,
+};
 pub use conv::{Conv1D, Conv2D, ConvKind, ConvModule};
 pub use dense::{Dense, DenseModule};
 pub use dropout::{Dropout, DropoutModule};
+pub use embedding::Embedding;
 pub use initializer::Initializer;
 pub use lambda::{Lambda, LambdaFn};
+pub(crate) use layer::Called;
 pub use layer::{Layer, ParamCount};
 pub use layer_normalization::LayerNormalization;
 pub use list::{LayerModule, ModuleSlot};
@@ -48,7 +56,10 @@ pub use pooling::{
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Pool2D, PoolModule,
 };
 pub use pooling1d::{AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D};
+pub use recurrent::{Bidirectional, GRU, LSTM, MergeMode, RecurrentOptions, SimpleRNN};
 pub use registry::{is_registered, register};
 pub use reshape::{Flatten, Reshape, ReshapeModule};
 pub use spatial::{IntoPair, Padding};
+pub use time_distributed::TimeDistributed;
 pub use weights::{WeightParam, WeightSpec, WeightSpecs, Weights};
+pub use wrapped::WrappedModule;

@@ -178,7 +178,7 @@ impl LayerConfig for AveragePooling1D {
 }
 
 macro_rules! global_pooling1d {
-    ($ty:ident, $class:literal, $what:literal, $reduce:ident) => {
+    ($ty:ident, $class:literal, $what:literal, $reduce:ident, $masked:literal) => {
         #[doc = concat!("The ", $what, " of each channel over all steps: `(length, c)` → `(c)`, as Keras' `", $class, "`.")]
         ///
         /// ```
@@ -219,7 +219,12 @@ macro_rules! global_pooling1d {
             fn call(&self, _: &Weights, mut inputs: Vec<Value>, call: &Call) -> Result<Value> {
                 let t: burn::tensor::Tensor<3> = inputs.swap_remove(0).into_tensor()?;
                 let [b, _, c] = t.dims();
-                let _ = call;
+                if let (true, Some(mask)) = ($masked, call.mask) {
+                    // Keras: the mean over the unmasked steps
+                    let m = mask.clone().unsqueeze_dim::<3>(2);
+                    let sum = (t * m.clone()).sum_dim(1).reshape([b, c]);
+                    return Ok(Value::R2(sum / m.sum_dim(1).reshape([b, 1])));
+                }
                 Ok(Value::R2(t.$reduce(1).reshape([b, c])))
             }
         }
@@ -229,10 +234,17 @@ macro_rules! global_pooling1d {
 global_pooling1d!(
     GlobalAveragePooling1D,
     "GlobalAveragePooling1D",
-    "mean",
-    mean_dim
+    "mean (over the unmasked steps, when a mask reaches it)",
+    mean_dim,
+    true
 );
-global_pooling1d!(GlobalMaxPooling1D, "GlobalMaxPooling1D", "maximum", max_dim);
+global_pooling1d!(
+    GlobalMaxPooling1D,
+    "GlobalMaxPooling1D",
+    "maximum",
+    max_dim,
+    false
+);
 
 #[cfg(test)]
 mod tests {

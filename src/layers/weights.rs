@@ -102,6 +102,9 @@ impl WeightSpecs {
                     "two weights of the layer share this name; give each its own",
                 ));
             }
+            if let Some(why) = s.initializer.refuses(&s.shape) {
+                return Err(Error::config(what, why));
+            }
             if !(1..=5).contains(&s.shape.len()) || s.shape.contains(&0) {
                 return Err(Error::config(
                     what,
@@ -145,14 +148,12 @@ macro_rules! each_rank {
 
 impl WeightParam {
     fn new(spec: &WeightSpec, device: &Device) -> Self {
-        let (fan_in, fan_out) = spec.fans();
-        let init = spec.initializer.to_burn();
+        let fans = spec.fans();
         macro_rules! make {
             ($variant:ident, $d:literal) => {{
                 let shape: [usize; $d] = spec.shape[..].try_into().expect("rank matched");
-                let p: Param<Tensor<$d>> =
-                    init.init_with(shape, Some(fan_in), Some(fan_out), device);
-                WeightParam::$variant(p.set_require_grad(spec.trainable))
+                let t: Tensor<$d> = spec.initializer.tensor(shape, fans, device);
+                WeightParam::$variant(Param::from_tensor(t).set_require_grad(spec.trainable))
             }};
         }
         match spec.shape.len() {

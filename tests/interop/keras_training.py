@@ -59,12 +59,26 @@ def saved_model(path):
     return architecture, load_file(path)
 
 
+def make_layer(spec):
+    """A Keras layer from kiln's `{"class_name", "config"}`; a wrapper's layer made first."""
+    config = dict(spec["config"])
+    if "layer" in config:
+        config["layer"] = make_layer(config["layer"])
+    return getattr(keras.layers, spec["class_name"])(**config)
+
+
+def kiln_path(path):
+    """A Keras weight path in kiln's naming: recurrent cells are not a level of their own
+    (`lstm/lstm_cell/kernel` is kiln's `lstm/kernel`)."""
+    return "/".join(p for p in path.split("/") if not p.endswith("_cell"))
+
+
 def build(architecture):
     """The Keras model of a kiln architecture: its layers by class name and config, connected
     as its nodes say (in order, for a Sequential model, which lists none)."""
     graph = architecture["graph"]
     inputs = [keras.Input(tuple(i["shape"]), name=i["name"]) for i in graph["inputs"]]
-    layers = [getattr(keras.layers, l["class_name"])(**l["config"]) for l in graph["layers"]]
+    layers = [make_layer(l) for l in graph["layers"]]
     nodes = graph.get("nodes") or [
         {"layer": i, "inputs": ["input:0" if i == 0 else f"node:{i - 1}"]}
         for i in range(len(layers))
@@ -89,6 +103,8 @@ def keras_fit(name, directory, epochs, batch, dtype):
     _, trained = saved_model(os.path.join(directory, f"{name}.trained.safetensors"))
     data = load_file(os.path.join(directory, f"{name}.data.safetensors"))
     keras.config.set_floatx(dtype)
+    # automatic names (a wrapped layer's, `forward_lstm`) count from zero for each model
+    keras.utils.clear_session()
     try:
         model = build(architecture)
         optimizer, loss = architecture["compile"]["optimizer"], architecture["compile"]["loss"]
@@ -96,10 +112,10 @@ def keras_fit(name, directory, epochs, batch, dtype):
             OPTIMIZERS[optimizer["class_name"]](**optimizer["config"]),
             LOSSES[loss["loss"]](from_logits=loss.get("from_logits", False)),
         )
-        names = sorted(v.path for v in model.weights)
+        names = sorted(kiln_path(v.path) for v in model.weights)
         assert names == sorted(initial), f"{name}: Keras has {names}, kiln {sorted(initial)}"
         for v in model.weights:
-            v.assign(initial[v.path].astype(dtype))
+            v.assign(initial[kiln_path(v.path)].astype(dtype))
         history = model.fit(
             data["x"].astype(dtype),
             data["y"].astype(dtype),
@@ -110,7 +126,7 @@ def keras_fit(name, directory, epochs, batch, dtype):
         )
     finally:
         keras.config.set_floatx("float32")
-    ends = {v.path: np.asarray(v.numpy(), np.float64) for v in model.weights}
+    ends = {kiln_path(v.path): np.asarray(v.numpy(), np.float64) for v in model.weights}
     return initial, ends, trained, np.array(history.history["loss"]), model, data
 
 
