@@ -254,6 +254,14 @@ impl Weights {
         }
     }
 
+    /// The gradient of weight `name` in `grads`, flattened (tests of layers' backward passes).
+    #[cfg(test)]
+    pub(crate) fn grad(&self, name: &str, grads: &burn::tensor::Gradients) -> Option<Vec<f32>> {
+        let i = self.names.iter().position(|n| n == name)?;
+        let g = each_rank!(&self.params[i], p => p.val().grad(grads)?.into_data());
+        g.try_to_vec::<f32>().ok()
+    }
+
     /// The weights' names, in declaration order.
     pub fn names(&self) -> &[String] {
         &self.names

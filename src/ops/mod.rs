@@ -13,7 +13,10 @@ mod max_pool2d;
 mod max_pool2d_autodiff;
 #[cfg(feature = "flex")]
 mod max_pool2d_flex;
+mod recurrent;
+mod recurrent_host;
 
 pub use conv2d::{conv2d_nhwc, conv2d_nhwc_relu};
 pub use dropout::dropout;
 pub use max_pool2d::max_pool2d_nhwc;
+pub(crate) use recurrent::{Act, Scan, ScanCell, recurrent_scan};

@@ -5,6 +5,7 @@ use crate::error::Result;
 use crate::graph::Value;
 use crate::layers::recurrent::RecurrentOptions;
 use crate::layers::{Activation, Initializer, Mask, WeightSpecs, Weights};
+use crate::ops::{Act, Scan, ScanCell};
 use crate::shape::Shape;
 use burn::tensor::Tensor;
 
@@ -206,6 +207,47 @@ impl Cell {
         options: &RecurrentOptions,
         training: bool,
     ) -> Result<Value> {
+        self.run_as(w, x, mask, options, training, true)
+    }
+
+    /// The scan this cell runs as one operation ([`crate::ops::recurrent_scan`]), when its
+    /// activations are among those the scan differentiates.
+    fn scan(&self, options: &RecurrentOptions) -> Option<Scan> {
+        let act = |a: Activation| match a {
+            Activation::Linear => Some(Act::Linear),
+            Activation::Tanh => Some(Act::Tanh),
+            Activation::Sigmoid => Some(Act::Sigmoid),
+            Activation::Relu => Some(Act::Relu),
+            Activation::LeakyRelu => Some(Act::LeakyRelu),
+            Activation::Softmax | Activation::Gelu => None,
+        };
+        Some(Scan {
+            cell: match self.kind {
+                CellKind::Simple => ScanCell::Simple,
+                CellKind::Lstm => ScanCell::Lstm,
+                CellKind::Gru { reset_after: true } => ScanCell::GruResetAfter,
+                CellKind::Gru { reset_after: false } => ScanCell::GruResetBefore,
+            },
+            units: self.units,
+            activation: act(self.activation)?,
+            recurrent_activation: act(self.recurrent_activation)?,
+            go_backwards: options.go_backwards,
+            zero_output_for_mask: options.zero_output_for_mask,
+        })
+    }
+
+    /// [`run`](Self::run), as one scan operation when `fused` allows and the cell can (no
+    /// recurrent dropout in training, activations the scan knows), else step by step in
+    /// tensor operations.
+    pub(crate) fn run_as(
+        &self,
+        w: &Weights,
+        x: Tensor<3>,
+        mask: Option<&Mask>,
+        options: &RecurrentOptions,
+        training: bool,
+        fused: bool,
+    ) -> Result<Value> {
         let p = self.params(w)?;
         let [batch, time, features] = x.dims();
         let device = x.device();
@@ -248,6 +290,25 @@ impl Cell {
             xw = xw + b.clone().unsqueeze();
         }
         let xw = xw.reshape([batch, time, width]);
+        if let Some(scan) = self
+            .scan(options)
+            .filter(|_| fused && recurrent_masks.is_empty())
+        {
+            let bias = p
+                .recurrent_bias
+                .clone()
+                .unwrap_or_else(|| Tensor::zeros([width], &device));
+            let mask = match mask {
+                Some(m) => m.clone(),
+                None => Tensor::ones([batch, time], &device),
+            };
+            let out = crate::ops::recurrent_scan(xw, p.recurrent.clone(), bias, mask, scan);
+            return Ok(if options.return_sequences {
+                Value::R3(out)
+            } else {
+                Value::R2(out.narrow(1, time - 1, 1).reshape([batch, self.units]))
+            });
+        }
 
         let zeros = Tensor::<2>::zeros([batch, self.units], &device);
         let mut states = vec![zeros.clone(); self.state_count()];
@@ -292,5 +353,104 @@ impl Cell {
         } else {
             Value::R2(output)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// The scan operation and the step-by-step tensor operations agree, outputs and gradients,
+    /// for every cell, both directions, with a mask (both kinds of masked output), and for
+    /// activations other than the defaults.
+    #[test]
+    fn the_scan_is_the_step_by_step_loop() {
+        let device = crate::backend::test_device().autodiff();
+        let (batch, time, features, units) = (3, 5, 4, 2);
+        let kinds = [
+            CellKind::Simple,
+            CellKind::Lstm,
+            CellKind::Gru { reset_after: true },
+            CellKind::Gru { reset_after: false },
+        ];
+        let mask = Tensor::<2>::from_floats(
+            [
+                [1.0, 1.0, 0.0, 1.0, 0.0],
+                [0.0, 1.0, 1.0, 1.0, 1.0],
+                [1.0; 5],
+            ],
+            &device,
+        );
+        for kind in kinds {
+            for (backwards, zero, masked, act) in [
+                (false, false, false, Activation::Tanh),
+                (true, false, true, Activation::Tanh),
+                (false, true, true, Activation::Relu),
+                (true, true, true, Activation::LeakyRelu),
+            ] {
+                let cell = Cell {
+                    kind,
+                    units,
+                    activation: act,
+                    recurrent_activation: Activation::Sigmoid,
+                    use_bias: true,
+                };
+                let mut specs = WeightSpecs::default();
+                let inits = Inits {
+                    kernel: Initializer::GlorotUniform,
+                    recurrent: Initializer::Orthogonal,
+                    bias: Initializer::GlorotUniform,
+                };
+                cell.declare(features, &inits, &mut specs);
+                let w = Weights::new("rnn", specs, &device).unwrap();
+                let options = RecurrentOptions {
+                    return_sequences: true,
+                    go_backwards: backwards,
+                    zero_output_for_mask: zero,
+                    ..Default::default()
+                };
+                let x =
+                    Tensor::<3>::random([batch, time, features], Distribution::Default, &device)
+                        .require_grad();
+                let mask = masked.then_some(&mask);
+                let case =
+                    format!("{kind:?} backwards {backwards} zero {zero} mask {masked} {act:?}");
+                let mut results = Vec::new();
+                for fused in [true, false] {
+                    let y = cell
+                        .run_as(&w, x.clone(), mask, &options, true, fused)
+                        .unwrap()
+                        .into_tensor::<3>()
+                        .unwrap();
+                    // a weighting, so that each output's gradient differs
+                    let n = batch * time * units;
+                    let ramp: Vec<f32> = (0..n).map(|i| (i as f32 / 7.0).sin()).collect();
+                    let weights = Tensor::<3>::from_data(
+                        burn::tensor::TensorData::new(ramp, [batch, time, units]),
+                        &device,
+                    );
+                    let grads = (y.clone() * weights).sum().backward();
+                    let mut values: Vec<f32> = y.into_data().try_to_vec().unwrap();
+                    values.extend(
+                        x.grad(&grads)
+                            .unwrap()
+                            .into_data()
+                            .try_to_vec::<f32>()
+                            .unwrap(),
+                    );
+                    for name in ["kernel", "recurrent_kernel", "bias"] {
+                        values.extend(w.grad(name, &grads).unwrap());
+                    }
+                    results.push(values);
+                }
+                let worst = results[0]
+                    .iter()
+                    .zip(&results[1])
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst < 1e-5, "{case}: the scan is {worst} away");
+            }
+        }
     }
 }

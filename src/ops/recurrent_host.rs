@@ -1,0 +1,367 @@
+//! The recurrent scan on the host: every step of a SimpleRNN, LSTM or GRU cell over a sequence,
+//! and its backward pass through time, in plain loops around small matrix products.
+//!
+//! A recurrent step is a `[batch, units] × [units, gates · units]` product and a few
+//! elementwise operations on tensors of a few thousand values: recorded as tensor operations,
+//! each step costs more in dispatch and autodiff bookkeeping than in arithmetic, and reading one
+//! step out of the input's projection costs a whole-sequence gradient in the backward pass.
+//! Here the loop runs once per sequence, and keeps what the backward pass needs.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, Axis, s};
+
+/// An activation whose derivative follows from its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Act {
+    Linear,
+    Tanh,
+    Sigmoid,
+    Relu,
+    LeakyRelu,
+}
+
+/// Keras' slope of `leaky_relu`.
+const SLOPE: f32 = 0.2;
+
+impl Act {
+    fn f(self, x: f32) -> f32 {
+        match self {
+            Act::Linear => x,
+            Act::Tanh => x.tanh(),
+            Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Act::Relu => x.max(0.0),
+            Act::LeakyRelu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    SLOPE * x
+                }
+            }
+        }
+    }
+
+    /// The derivative at the input that gave `y`.
+    fn df(self, y: f32) -> f32 {
+        match self {
+            Act::Linear => 1.0,
+            Act::Tanh => 1.0 - y * y,
+            Act::Sigmoid => y * (1.0 - y),
+            Act::Relu => (y > 0.0) as u8 as f32,
+            Act::LeakyRelu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    SLOPE
+                }
+            }
+        }
+    }
+}
+
+/// Which cell the scan steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScanCell {
+    /// `h = act(x + h·U)`.
+    Simple,
+    /// Gates i, f, c, o.
+    Lstm,
+    /// Gates z, r, h; the reset gate multiplies `h·U_h + b_h` (`reset_after`).
+    GruResetAfter,
+    /// Gates z, r, h; the reset gate multiplies `h` before its product with `U_h`.
+    GruResetBefore,
+}
+
+/// What the scan computes: the cell, its activations, and how it reads the sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scan {
+    pub(crate) cell: ScanCell,
+    pub(crate) units: usize,
+    pub(crate) activation: Act,
+    pub(crate) recurrent_activation: Act,
+    pub(crate) go_backwards: bool,
+    pub(crate) zero_output_for_mask: bool,
+}
+
+impl Scan {
+    fn gates(&self) -> usize {
+        match self.cell {
+            ScanCell::Simple => 1,
+            ScanCell::Lstm => 4,
+            ScanCell::GruResetAfter | ScanCell::GruResetBefore => 3,
+        }
+    }
+
+    /// The time index read at step `s` of `time`.
+    fn time_of(&self, s: usize, time: usize) -> usize {
+        if self.go_backwards { time - 1 - s } else { s }
+    }
+}
+
+/// What the forward pass keeps for the backward pass, step by step (`[time, batch, ...]` in
+/// the order of the steps).
+#[derive(Clone, Debug)]
+pub(crate) struct Tape {
+    batch: usize,
+    time: usize,
+    /// The state `h` before each step.
+    h_prev: Vec<f32>,
+    /// The cell state `c` before each step (LSTM).
+    c_prev: Vec<f32>,
+    /// The gates' activations: i, f, c̃, o (LSTM), z, r, h̃ (GRU), the new `h` (SimpleRNN).
+    gates: Vec<f32>,
+    /// `act(c)` (LSTM), the recurrent candidate `h·U_h + b_h` (GRU `reset_after`), `r·h` (GRU).
+    extra: Vec<f32>,
+    /// The mask, `[batch, time]`.
+    mask: Vec<f32>,
+}
+
+/// The sizes of a scan's tensors: `xw [batch, time, gates·units]`, `u [units, gates·units]`,
+/// `bias [gates·units]`, `mask [batch, time]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dims {
+    pub batch: usize,
+    pub time: usize,
+}
+
+/// Runs `scan` over `xw` (the inputs' projections, input bias included) with recurrent kernel
+/// `u` and recurrent bias `bias` (GRU `reset_after`; ignored by the others), skipping masked
+/// steps: the outputs `[batch, time, units]` in the order of the steps, and the tape.
+pub(crate) fn forward(
+    scan: &Scan,
+    dims: Dims,
+    xw: &[f32],
+    u: &[f32],
+    bias: &[f32],
+    mask: &[f32],
+) -> (Vec<f32>, Tape) {
+    let Dims { batch, time } = dims;
+    let n = scan.units;
+    let w = scan.gates() * n;
+    let u = ArrayView2::from_shape((n, w), u).expect("u is [units, width]");
+    let (act, rec) = (scan.activation, scan.recurrent_activation);
+    let mut h = Array2::<f32>::zeros((batch, n));
+    let mut c = Array2::<f32>::zeros((batch, n));
+    let mut r_all = Array2::<f32>::zeros((batch, w));
+    let mut q = Array2::<f32>::zeros((batch, n));
+    let mut out = vec![0.0f32; batch * time * n];
+    let mut tape = Tape {
+        batch,
+        time,
+        h_prev: vec![0.0; time * batch * n],
+        c_prev: if scan.cell == ScanCell::Lstm {
+            vec![0.0; time * batch * n]
+        } else {
+            Vec::new()
+        },
+        gates: vec![0.0; time * batch * w],
+        extra: vec![0.0; time * batch * n],
+        mask: mask.to_vec(),
+    };
+    for s in 0..time {
+        let t = scan.time_of(s, time);
+        let step = s * batch;
+        tape.h_prev[step * n..(step + batch) * n]
+            .copy_from_slice(h.as_slice().expect("contiguous"));
+        if scan.cell == ScanCell::Lstm {
+            tape.c_prev[step * n..(step + batch) * n]
+                .copy_from_slice(c.as_slice().expect("contiguous"));
+        }
+        general_mat_mul(1.0, &h, &u, 0.0, &mut r_all);
+        if scan.cell == ScanCell::GruResetBefore {
+            // q = (r·h)·U_h, with r from this step's gates: computed per row below
+            for b in 0..batch {
+                let x = &xw[(b * time + t) * w..][..w];
+                for j in 0..n {
+                    let r = rec.f(x[n + j] + r_all[[b, n + j]]);
+                    q[[b, j]] = r * h[[b, j]];
+                }
+            }
+            let rh = q.clone();
+            general_mat_mul(1.0, &rh, &u.slice(s![.., 2 * n..]), 0.0, &mut q);
+            tape.extra[step * n..(step + batch) * n]
+                .copy_from_slice(rh.as_slice().expect("contiguous"));
+        }
+        for b in 0..batch {
+            let x = &xw[(b * time + t) * w..][..w];
+            let ra = r_all.row(b);
+            let m = mask[b * time + t];
+            let gates = &mut tape.gates[(step + b) * w..][..w];
+            let extra = &mut tape.extra[(step + b) * n..][..n];
+            let o = &mut out[(b * time + s) * n..][..n];
+            for j in 0..n {
+                let h_prev = h[[b, j]];
+                let h_new = match scan.cell {
+                    ScanCell::Simple => {
+                        let y = act.f(x[j] + ra[j]);
+                        gates[j] = y;
+                        y
+                    }
+                    ScanCell::Lstm => {
+                        let i = rec.f(x[j] + ra[j]);
+                        let f = rec.f(x[n + j] + ra[n + j]);
+                        let g = act.f(x[2 * n + j] + ra[2 * n + j]);
+                        let og = rec.f(x[3 * n + j] + ra[3 * n + j]);
+                        let c_new = f * c[[b, j]] + i * g;
+                        let ac = act.f(c_new);
+                        gates[j] = i;
+                        gates[n + j] = f;
+                        gates[2 * n + j] = g;
+                        gates[3 * n + j] = og;
+                        extra[j] = ac;
+                        c[[b, j]] = m * c_new + (1.0 - m) * c[[b, j]];
+                        og * ac
+                    }
+                    ScanCell::GruResetAfter => {
+                        let rh = ra[2 * n + j] + bias[2 * n + j];
+                        let z = rec.f(x[j] + ra[j] + bias[j]);
+                        let r = rec.f(x[n + j] + ra[n + j] + bias[n + j]);
+                        let hh = act.f(x[2 * n + j] + r * rh);
+                        gates[j] = z;
+                        gates[n + j] = r;
+                        gates[2 * n + j] = hh;
+                        extra[j] = rh;
+                        z * h_prev + (1.0 - z) * hh
+                    }
+                    ScanCell::GruResetBefore => {
+                        let z = rec.f(x[j] + ra[j]);
+                        let r = rec.f(x[n + j] + ra[n + j]);
+                        let hh = act.f(x[2 * n + j] + q[[b, j]]);
+                        gates[j] = z;
+                        gates[n + j] = r;
+                        gates[2 * n + j] = hh;
+                        z * h_prev + (1.0 - z) * hh
+                    }
+                };
+                let held = if scan.zero_output_for_mask {
+                    0.0
+                } else {
+                    h_prev
+                };
+                o[j] = m * h_new + (1.0 - m) * held;
+                h[[b, j]] = m * h_new + (1.0 - m) * h_prev;
+            }
+        }
+    }
+    (out, tape)
+}
+
+/// The gradients of a scan's `xw`, `u` and `bias` from the gradient of its outputs `grad`
+/// (`[batch, time, units]`), through every step back to the first.
+pub(crate) fn backward(
+    scan: &Scan,
+    tape: &Tape,
+    u: &[f32],
+    grad: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (batch, time) = (tape.batch, tape.time);
+    let n = scan.units;
+    let w = scan.gates() * n;
+    let u = ArrayView2::from_shape((n, w), u).expect("u is [units, width]");
+    let (act, rec) = (scan.activation, scan.recurrent_activation);
+    let mut dxw = vec![0.0f32; batch * time * w];
+    let mut du = Array2::<f32>::zeros((n, w));
+    let mut dbias = vec![0.0f32; w];
+    let mut dh = Array2::<f32>::zeros((batch, n));
+    let mut dc = Array2::<f32>::zeros((batch, n));
+    let mut dh_prev = Array2::<f32>::zeros((batch, n));
+    // the gradient of the recurrent product's output, `h·U` (+ bias)
+    let mut dr = Array2::<f32>::zeros((batch, w));
+    // GRU without reset_after: the gradient of `q = (r·h)·U_h`
+    let mut dq = Array2::<f32>::zeros((batch, n));
+    for s in (0..time).rev() {
+        let t = scan.time_of(s, time);
+        let step = s * batch;
+        let h_prev = ArrayView2::from_shape((batch, n), &tape.h_prev[step * n..][..batch * n])
+            .expect("sizes");
+        for b in 0..batch {
+            let m = tape.mask[b * time + t];
+            let gates = &tape.gates[(step + b) * w..][..w];
+            let extra = &tape.extra[(step + b) * n..][..n];
+            let g_out = &grad[(b * time + s) * n..][..n];
+            let dx = &mut dxw[(b * time + t) * w..][..w];
+            for j in 0..n {
+                let hp = h_prev[[b, j]];
+                let carried = dh[[b, j]];
+                let dh_new = m * (g_out[j] + carried);
+                let mut back = (1.0 - m) * carried;
+                if !scan.zero_output_for_mask {
+                    back += (1.0 - m) * g_out[j];
+                }
+                match scan.cell {
+                    ScanCell::Simple => {
+                        let da = dh_new * act.df(gates[j]);
+                        dx[j] = da;
+                        dr[[b, j]] = da;
+                    }
+                    ScanCell::Lstm => {
+                        let (i, f, g, o) =
+                            (gates[j], gates[n + j], gates[2 * n + j], gates[3 * n + j]);
+                        let ac = extra[j];
+                        let cp = tape.c_prev[(step + b) * n + j];
+                        let dc_new = m * dc[[b, j]] + dh_new * o * act.df(ac);
+                        dc[[b, j]] = (1.0 - m) * dc[[b, j]] + dc_new * f;
+                        let di = dc_new * g * rec.df(i);
+                        let df = dc_new * cp * rec.df(f);
+                        let dg = dc_new * i * act.df(g);
+                        let d_o = dh_new * ac * rec.df(o);
+                        for (k, v) in [di, df, dg, d_o].into_iter().enumerate() {
+                            dx[k * n + j] = v;
+                            dr[[b, k * n + j]] = v;
+                        }
+                    }
+                    ScanCell::GruResetAfter | ScanCell::GruResetBefore => {
+                        let (z, r, hh) = (gates[j], gates[n + j], gates[2 * n + j]);
+                        back += dh_new * z;
+                        let dz = dh_new * (hp - hh) * rec.df(z);
+                        let da = dh_new * (1.0 - z) * act.df(hh);
+                        dx[j] = dz;
+                        dx[2 * n + j] = da;
+                        dr[[b, j]] = dz;
+                        if scan.cell == ScanCell::GruResetAfter {
+                            let dr_gate = da * extra[j] * rec.df(r);
+                            dx[n + j] = dr_gate;
+                            dr[[b, n + j]] = dr_gate;
+                            dr[[b, 2 * n + j]] = da * r;
+                        } else {
+                            // the reset gate's gradient needs `da·U_hᵀ`: below
+                            dq[[b, j]] = da;
+                            dr[[b, n + j]] = 0.0;
+                            dr[[b, 2 * n + j]] = 0.0;
+                        }
+                    }
+                }
+                dh_prev[[b, j]] = back;
+            }
+        }
+        if scan.cell == ScanCell::GruResetBefore {
+            // q = (r·h)·U_h: dU_h += (r·h)ᵀ·dq; d(r·h) = dq·U_hᵀ gives dr and dh
+            let rh = ArrayView2::from_shape((batch, n), &tape.extra[step * n..][..batch * n])
+                .expect("sizes");
+            let u_h = u.slice(s![.., 2 * n..]);
+            general_mat_mul(1.0, &rh.t(), &dq, 1.0, &mut du.slice_mut(s![.., 2 * n..]));
+            let mut drh = Array2::<f32>::zeros((batch, n));
+            general_mat_mul(1.0, &dq, &u_h.t(), 0.0, &mut drh);
+            for b in 0..batch {
+                let gates = &tape.gates[(step + b) * w..][..w];
+                let dx = &mut dxw[(b * time + t) * w..][..w];
+                for j in 0..n {
+                    let r = gates[n + j];
+                    let dr_gate = drh[[b, j]] * h_prev[[b, j]] * rec.df(r);
+                    dx[n + j] = dr_gate;
+                    dr[[b, n + j]] = dr_gate;
+                    dh_prev[[b, j]] += drh[[b, j]] * r;
+                }
+            }
+        }
+        // through the recurrent product: dU += h_prevᵀ·dr, dh_prev += dr·Uᵀ
+        general_mat_mul(1.0, &h_prev.t(), &dr, 1.0, &mut du);
+        general_mat_mul(1.0, &dr, &u.t(), 1.0, &mut dh_prev);
+        if scan.cell == ScanCell::GruResetAfter {
+            for (d, col) in dbias.iter_mut().zip(dr.axis_iter(Axis(1))) {
+                *d += col.sum();
+            }
+        }
+        std::mem::swap(&mut dh, &mut dh_prev);
+    }
+    (dxw, du.into_raw_vec_and_offset().0, dbias)
+}
