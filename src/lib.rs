@@ -88,7 +88,8 @@ pub mod prelude {
         Bidirectional, Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GRU,
         GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
         LSTM, Lambda, LayerNormalization, MaxPooling1D, MaxPooling2D, Maximum, MergeMode, Minimum,
-        Multiply, Padding, Reshape, SimpleRNN, Subtract, TimeDistributed,
+        Multiply, Normalization, Padding, Reshape, SimpleRNN, Subtract, TextVectorization,
+        TimeDistributed,
     };
     pub use crate::models::{Apply, SharedLayer};
     pub use crate::{

@@ -329,6 +329,119 @@ fn one_step_of_each_sequence_model_matches_keras_in_float64() {
     compare(&python, "step", &dir, &[&rate], count);
 }
 
+/// Weights that Keras trained (from its own initial weights; the script renames them to
+/// kiln's names) load into kiln's LSTM, GRU and Bidirectional models, which then predict what
+/// Keras predicts, within 1e-5.
+#[test]
+fn weights_trained_by_keras_predict_the_same_in_kiln() {
+    let Some((python, _seeded, dir)) = start("trained", 4) else {
+        return;
+    };
+    let m = mnist::subset().unwrap();
+    let cpu = || Device::cpu().unwrap();
+    let ce = || Loss::CategoricalCrossentropy;
+    let lstm = Sequential::new()
+        .input([28, 28])
+        .add(LSTM::new(12).return_sequences(true))
+        .add(LSTM::new(8).go_backwards(true))
+        .add(Dense::new(10).activation(Softmax))
+        .device(cpu())
+        .compile(Optimizer::adam(1e-2), ce(), &[])
+        .unwrap();
+    let gru = Sequential::new()
+        .input([28, 28])
+        .add(GRU::new(12).return_sequences(true))
+        .add(GRU::new(8).reset_after(false))
+        .add(Dense::new(10).activation(Softmax))
+        .device(cpu())
+        .compile(Optimizer::adam(1e-2), ce(), &[])
+        .unwrap();
+    let bidirectional = Sequential::new()
+        .input([20])
+        .add(Embedding::new(10, 8).mask_zero(true))
+        .add(Bidirectional::new(LSTM::new(6).return_sequences(true)))
+        .add(Bidirectional::new(GRU::new(5)).merge_mode(MergeMode::Sum))
+        .add(Dense::new(10).activation(Softmax))
+        .device(cpu())
+        .compile(Optimizer::adam(1e-2), ce(), &[])
+        .unwrap();
+    let n = 256;
+    let cases = [
+        ("lstm", lstm, false),
+        ("gru", gru, false),
+        ("bidirectional", bidirectional, true),
+    ];
+    let mut models = Vec::new();
+    for (name, model, ids) in cases {
+        let data = if ids {
+            [
+                token_ids(&m.x_train, n),
+                python::one_hot(&m.y_train, n),
+                token_ids(&m.x_test, TEST_SAMPLES),
+            ]
+        } else {
+            [
+                python::images(&m.x_train, n, &[28, 28]),
+                python::one_hot(&m.y_train, n),
+                python::images(&m.x_test, TEST_SAMPLES, &[28, 28]),
+            ]
+        };
+        model
+            .save(dir.join(format!("{name}.init.safetensors")))
+            .unwrap();
+        let [x, y, x_test] = &data;
+        python::write_tensors(
+            &dir.join(format!("{name}.data.safetensors")),
+            &[("x", x), ("y", y), ("x_test", x_test)],
+        );
+        models.push((name, model, data[2].clone()));
+    }
+    let text = python::run(
+        &python,
+        "tests/interop/keras_training.py",
+        &["trained", dir.to_str().unwrap()],
+    );
+    assert_eq!(text.matches(" ok:").count(), 3, "{text}");
+    for (name, mut model, x_test) in models {
+        let file = std::fs::read(dir.join(format!("{name}.keras.safetensors"))).unwrap();
+        let tensors = safetensors::SafeTensors::deserialize(&file).unwrap();
+        let array = |view: safetensors::tensor::TensorView| {
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap()
+        };
+        let mut weights = Vec::new();
+        let mut expected = None;
+        for (key, view) in tensors.tensors() {
+            if key == "predictions" {
+                expected = Some(array(view));
+            } else {
+                weights.push((key, array(view)));
+            }
+        }
+        assert_eq!(
+            weights.len(),
+            model.get_weights().len(),
+            "{name}: every weight"
+        );
+        model.set_weights(&weights).unwrap();
+        let ours = model.predict(&x_test).unwrap();
+        let keras = expected.unwrap();
+        let gap = (&ours - &keras)
+            .mapv(f32::abs)
+            .fold(0.0f32, |a, b| a.max(*b));
+        println!("{name}: kiln predicts within {gap:.1e} of Keras");
+        assert!(
+            gap < 1e-5,
+            "{name}: kiln is {gap} away from Keras' predictions"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn the_dense_model_fits_as_in_keras() {
     let Some((python, _seeded, dir)) = start("fit", 2) else {

@@ -57,6 +57,28 @@ fn mnist_resnet_json_is_the_example_model() {
 }
 
 #[test]
+fn the_sequence_model_files_are_the_example_models() {
+    check("spam_bilstm.json", architectures::spam_bilstm);
+    check("spam_conv.json", architectures::spam_conv);
+    check("weather_lstm.json", architectures::weather_lstm);
+}
+
+/// Keras' summaries of the three models (Keras 3.15, same layers): the BiLSTM 1,304,897
+/// parameters, the convolutional model 2,806,273, the weather LSTM 4,769.
+#[test]
+fn the_sequence_models_have_keras_parameter_counts() {
+    let count = |build: fn(Device) -> kiln::Result<Model>| {
+        build(Device::cpu().unwrap())
+            .unwrap()
+            .summary()
+            .total_params
+    };
+    assert_eq!(count(architectures::spam_bilstm), 1_304_897);
+    assert_eq!(count(architectures::spam_conv), 2_806_273);
+    assert_eq!(count(architectures::weather_lstm), 4_769);
+}
+
+#[test]
 fn every_model_file_round_trips_byte_identical() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
     let mut checked = 0;
@@ -69,5 +91,5 @@ fn every_model_file_round_trips_byte_identical() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 3);
+    assert_eq!(checked, 6);
 }

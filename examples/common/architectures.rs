@@ -78,3 +78,79 @@ fn residual_block(x: &SymbolicTensor, filters: usize) -> kiln::Result<SymbolicTe
     let h = Add::new().apply([&h, x])?;
     ActivationLayer::new(Relu).apply(&h)
 }
+
+/// The vectorizer of the spam models: 20,000 tokens, 200 per message (not yet adapted).
+pub fn spam_vectorizer() -> TextVectorization {
+    TextVectorization::new()
+        .max_tokens(20_000)
+        .output_sequence_length(200)
+}
+
+/// Keras' text classifier with a bidirectional LSTM: TextVectorization(20000, 200) →
+/// Embedding(20000, 64) → Bidirectional(LSTM(32)) → Dense(1, sigmoid); Adam(1e-3), binary
+/// crossentropy.
+pub fn spam_bilstm(device: Device) -> kiln::Result<Model> {
+    spam_bilstm_with(device, spam_vectorizer())
+}
+
+/// [`spam_bilstm`] with an adapted vectorizer.
+pub fn spam_bilstm_with(device: Device, vectorizer: TextVectorization) -> kiln::Result<Model> {
+    Sequential::new()
+        .name("spam_bilstm")
+        .input([200])
+        .add(vectorizer)
+        .add(Embedding::new(20_000, 64))
+        .add(Bidirectional::new(LSTM::new(32)))
+        .add(Dense::new(1).activation(Sigmoid))
+        .device(device)
+        .compile(
+            Optimizer::adam(1e-3),
+            Loss::BinaryCrossentropy,
+            &[Metric::Accuracy],
+        )
+}
+
+/// Keras' text classifier with 1D convolutions: TextVectorization(20000, 200) →
+/// Embedding(20000, 128) → Dropout(0.5) → two Conv1D(128, 7, strides 3, relu) →
+/// GlobalMaxPooling1D → Dense(128, relu) → Dropout(0.5) → Dense(1, sigmoid); Adam(1e-3).
+pub fn spam_conv(device: Device) -> kiln::Result<Model> {
+    spam_conv_with(device, spam_vectorizer())
+}
+
+/// [`spam_conv`] with an adapted vectorizer.
+pub fn spam_conv_with(device: Device, vectorizer: TextVectorization) -> kiln::Result<Model> {
+    Sequential::new()
+        .name("spam_conv")
+        .input([200])
+        .add(vectorizer)
+        .add(Embedding::new(20_000, 128))
+        .add(Dropout::new(0.5))
+        .add(Conv1D::new(128, 7).strides(3).activation(Relu))
+        .add(Conv1D::new(128, 7).strides(3).activation(Relu))
+        .add(GlobalMaxPooling1D::new())
+        .add(Dense::new(128).activation(Relu))
+        .add(Dropout::new(0.5))
+        .add(Dense::new(1).activation(Sigmoid))
+        .device(device)
+        .compile(
+            Optimizer::adam(1e-3),
+            Loss::BinaryCrossentropy,
+            &[Metric::Accuracy],
+        )
+}
+
+/// Tomorrow's maximum temperature from 14 days of 4 weather columns: LSTM(32) → Dense(1);
+/// Adam(1e-3), mean squared error, mean absolute error reported.
+pub fn weather_lstm(device: Device) -> kiln::Result<Model> {
+    Sequential::new()
+        .name("weather_lstm")
+        .input([14, 4])
+        .add(LSTM::new(32))
+        .add(Dense::new(1))
+        .device(device)
+        .compile(
+            Optimizer::adam(1e-3),
+            Loss::MeanSquaredError,
+            &[Metric::Mae],
+        )
+}

@@ -22,10 +22,14 @@ pub struct Args {
     pub device: DeviceChoice,
     pub save: Option<PathBuf>,
     pub early_stopping: Option<usize>,
+    /// `--model NAME`: which of an example's models to train.
+    pub model: Option<String>,
+    /// `--data PATH`: where an example's data set is.
+    pub data: Option<PathBuf>,
 }
 
-/// Parses `--epochs N`, `--seed N`, `--device auto|cpu|cpu-ndarray|gpu`, `--save PATH` and
-/// `--early-stopping PATIENCE`.
+/// Parses `--epochs N`, `--seed N`, `--device auto|cpu|cpu-ndarray|gpu`, `--save PATH`,
+/// `--early-stopping PATIENCE`, `--model NAME` and `--data PATH`.
 pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
     let mut args = Args {
         epochs: default_epochs,
@@ -34,6 +38,8 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
         device: DeviceChoice::from_env()?,
         save: None,
         early_stopping: None,
+        model: None,
+        data: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -58,6 +64,8 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
             }
             "--device" => args.device = value()?.parse()?,
             "--save" => args.save = Some(value()?.into()),
+            "--model" => args.model = Some(value()?),
+            "--data" => args.data = Some(value()?.into()),
             "--early-stopping" => {
                 let v = value()?;
                 args.early_stopping = Some(v.parse().map_err(|_| bad("--early-stopping", &v))?);
@@ -65,15 +73,15 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
             "-h" | "--help" => {
                 println!(
                     "flags: --epochs N  --seed N  --device auto|cpu|cpu-ndarray|gpu  --save PATH  \
-                     --early-stopping PATIENCE"
+                     --early-stopping PATIENCE  --model NAME  --data PATH"
                 );
                 std::process::exit(0);
             }
             other => {
                 return Err(kiln::Error::Config {
                     what: format!("flag {other}"),
-                    message: "unknown; use --epochs N, --seed N, --device auto|cpu|gpu or \
-                              --save PATH"
+                    message: "unknown; use --epochs N, --seed N, --device auto|cpu|gpu, \
+                              --save PATH, --model NAME or --data PATH"
                         .into(),
                 });
             }

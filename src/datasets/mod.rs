@@ -3,3 +3,5 @@
 mod download;
 pub mod idx;
 pub mod mnist;
+pub mod seattle_weather;
+pub mod spam_assassin;

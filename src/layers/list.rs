@@ -25,6 +25,8 @@ pub(crate) fn builtins() -> Vec<Entry> {
         Entry::of::<GlobalMaxPooling1D>(),
         Entry::of::<GlobalAveragePooling2D>(),
         Entry::of::<GlobalMaxPooling2D>(),
+        Entry::of::<TextVectorization>(),
+        Entry::of::<Normalization>(),
         Entry::of::<Embedding>(),
         Entry::of::<SimpleRNN>(),
         Entry::of::<LSTM>(),

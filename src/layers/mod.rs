@@ -23,6 +23,7 @@ mod module;
 mod nested;
 mod pooling;
 mod pooling1d;
+mod preprocessing;
 mod recurrent;
 mod registry;
 mod reshape;
@@ -56,6 +57,7 @@ pub use pooling::{
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Pool2D, PoolModule,
 };
 pub use pooling1d::{AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D};
+pub use preprocessing::{Normalization, OOV_TOKEN, Standardize, TextVectorization};
 pub use recurrent::{Bidirectional, GRU, LSTM, MergeMode, RecurrentOptions, SimpleRNN};
 pub use registry::{is_registered, register};
 pub use reshape::{Flatten, Reshape, ReshapeModule};

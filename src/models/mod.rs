@@ -8,6 +8,7 @@ mod model;
 mod sequential;
 mod summary;
 mod symbolic;
+mod text;
 
 pub use functional::Functional;
 pub use input::Input;

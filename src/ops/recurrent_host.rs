@@ -23,12 +23,68 @@ pub(crate) enum Act {
 /// Keras' slope of `leaky_relu`.
 const SLOPE: f32 = 0.2;
 
+/// `exp(x)` within 2 ulp, in operations that vectorize (Cephes' `expf`: `x = k·ln 2 + r`, a
+/// degree-7 polynomial in `r`, `2^k` from the exponent bits).
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' coefficients, as published
+fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 in two parts, so that k·ln 2 is exact for the k that occur
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5·2²³: adding and subtracting it rounds to the nearest integer
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.3, 88.7);
+    let k = (x * LOG2E + ROUND) - ROUND;
+    let r = x - k * LN2_HI - k * LN2_LO;
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    y * f32::from_bits(((k as i32 + 127) << 23) as u32)
+}
+
+/// `1 / (1 + exp(-x))`.
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `tanh(x)`: Cephes' `tanhf`, an odd polynomial below 0.625, `1 - 2 / (exp(2|x|) + 1)` above.
+#[inline(always)]
+#[allow(clippy::excessive_precision)]
+fn tanh(x: f32) -> f32 {
+    let a = x.abs();
+    let z = x * x;
+    let p = -5.704_988_7e-3_f32;
+    let p = p * z + 2.063_908_9e-2;
+    let p = p * z - 5.373_971_6e-2;
+    let p = p * z + 1.333_144_2e-1;
+    let p = p * z - 3.333_328_2e-1;
+    let small = p * z * x + x;
+    let large = (1.0 - 2.0 / (exp(2.0 * a) + 1.0)).copysign(x);
+    if a < 0.625 { small } else { large }
+}
+
 impl Act {
+    /// Applies the function to every value of `xs`, in a loop per function.
+    fn apply(self, xs: &mut [f32]) {
+        match self {
+            Act::Linear => {}
+            Act::Tanh => xs.iter_mut().for_each(|v| *v = tanh(*v)),
+            Act::Sigmoid => xs.iter_mut().for_each(|v| *v = sigmoid(*v)),
+            other => xs.iter_mut().for_each(|v| *v = other.f(*v)),
+        }
+    }
+
     fn f(self, x: f32) -> f32 {
         match self {
             Act::Linear => x,
-            Act::Tanh => x.tanh(),
-            Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Act::Tanh => tanh(x),
+            Act::Sigmoid => sigmoid(x),
             Act::Relu => x.max(0.0),
             Act::LeakyRelu => {
                 if x > 0.0 {
@@ -157,6 +213,8 @@ pub(crate) fn forward(
         extra: vec![0.0; time * batch * n],
         mask: mask.to_vec(),
     };
+    let mut h_new = vec![0.0f32; n];
+    let mut c_new = vec![0.0f32; n];
     for s in 0..time {
         let t = scan.time_of(s, time);
         let step = s * batch;
@@ -167,78 +225,110 @@ pub(crate) fn forward(
                 .copy_from_slice(c.as_slice().expect("contiguous"));
         }
         general_mat_mul(1.0, &h, &u, 0.0, &mut r_all);
-        if scan.cell == ScanCell::GruResetBefore {
-            // q = (r·h)·U_h, with r from this step's gates: computed per row below
-            for b in 0..batch {
-                let x = &xw[(b * time + t) * w..][..w];
-                for j in 0..n {
-                    let r = rec.f(x[n + j] + r_all[[b, n + j]]);
-                    q[[b, j]] = r * h[[b, j]];
+        // the gates that need no other product: z = x + h·U (+ the recurrent bias), activated
+        let gated = match scan.cell {
+            ScanCell::Simple => 0,
+            ScanCell::Lstm => 4 * n,
+            ScanCell::GruResetAfter | ScanCell::GruResetBefore => 2 * n,
+        };
+        for b in 0..batch {
+            let x = &xw[(b * time + t) * w..][..w];
+            let ra = r_all.row(b);
+            let ra = ra.as_slice().expect("contiguous");
+            let gates = &mut tape.gates[(step + b) * w..][..w];
+            for j in 0..gated {
+                gates[j] = x[j] + ra[j];
+            }
+            if scan.cell == ScanCell::GruResetAfter {
+                for j in 0..gated {
+                    gates[j] += bias[j];
                 }
             }
-            let rh = q.clone();
+            match scan.cell {
+                ScanCell::Simple => {}
+                ScanCell::Lstm => {
+                    rec.apply(&mut gates[..2 * n]);
+                    act.apply(&mut gates[2 * n..3 * n]);
+                    rec.apply(&mut gates[3 * n..]);
+                }
+                ScanCell::GruResetAfter | ScanCell::GruResetBefore => {
+                    rec.apply(&mut gates[..2 * n])
+                }
+            }
+        }
+        if scan.cell == ScanCell::GruResetBefore {
+            // q = (r·h)·U_h
+            let rh = &mut tape.extra[step * n..(step + batch) * n];
+            for b in 0..batch {
+                let gates = &tape.gates[(step + b) * w..][..w];
+                for j in 0..n {
+                    rh[b * n + j] = gates[n + j] * h[[b, j]];
+                }
+            }
+            let rh = ArrayView2::from_shape((batch, n), &*rh).expect("sizes");
             general_mat_mul(1.0, &rh, &u.slice(s![.., 2 * n..]), 0.0, &mut q);
-            tape.extra[step * n..(step + batch) * n]
-                .copy_from_slice(rh.as_slice().expect("contiguous"));
         }
         for b in 0..batch {
             let x = &xw[(b * time + t) * w..][..w];
             let ra = r_all.row(b);
+            let ra = ra.as_slice().expect("contiguous");
             let m = mask[b * time + t];
             let gates = &mut tape.gates[(step + b) * w..][..w];
             let extra = &mut tape.extra[(step + b) * n..][..n];
+            let h_row = h.row(b);
+            let h_prev = h_row.as_slice().expect("contiguous");
+            match scan.cell {
+                ScanCell::Simple => {
+                    for j in 0..n {
+                        gates[j] = x[j] + ra[j];
+                    }
+                    act.apply(&mut gates[..n]);
+                    h_new.copy_from_slice(&gates[..n]);
+                }
+                ScanCell::Lstm => {
+                    let c_row = c.row(b);
+                    let c_prev = c_row.as_slice().expect("contiguous");
+                    for j in 0..n {
+                        c_new[j] = gates[n + j] * c_prev[j] + gates[j] * gates[2 * n + j];
+                    }
+                    extra.copy_from_slice(&c_new);
+                    act.apply(extra);
+                    let mut c_row = c.row_mut(b);
+                    for j in 0..n {
+                        c_row[j] = m * c_new[j] + (1.0 - m) * c_row[j];
+                        h_new[j] = gates[3 * n + j] * extra[j];
+                    }
+                }
+                ScanCell::GruResetAfter => {
+                    for j in 0..n {
+                        extra[j] = ra[2 * n + j] + bias[2 * n + j];
+                        gates[2 * n + j] = x[2 * n + j] + gates[n + j] * extra[j];
+                    }
+                    act.apply(&mut gates[2 * n..]);
+                }
+                ScanCell::GruResetBefore => {
+                    for j in 0..n {
+                        gates[2 * n + j] = x[2 * n + j] + q[[b, j]];
+                    }
+                    act.apply(&mut gates[2 * n..]);
+                }
+            }
+            if matches!(
+                scan.cell,
+                ScanCell::GruResetAfter | ScanCell::GruResetBefore
+            ) {
+                for j in 0..n {
+                    let z = gates[j];
+                    h_new[j] = z * h_prev[j] + (1.0 - z) * gates[2 * n + j];
+                }
+            }
             let o = &mut out[(b * time + s) * n..][..n];
+            let zero = scan.zero_output_for_mask;
+            let mut h_row = h.row_mut(b);
             for j in 0..n {
-                let h_prev = h[[b, j]];
-                let h_new = match scan.cell {
-                    ScanCell::Simple => {
-                        let y = act.f(x[j] + ra[j]);
-                        gates[j] = y;
-                        y
-                    }
-                    ScanCell::Lstm => {
-                        let i = rec.f(x[j] + ra[j]);
-                        let f = rec.f(x[n + j] + ra[n + j]);
-                        let g = act.f(x[2 * n + j] + ra[2 * n + j]);
-                        let og = rec.f(x[3 * n + j] + ra[3 * n + j]);
-                        let c_new = f * c[[b, j]] + i * g;
-                        let ac = act.f(c_new);
-                        gates[j] = i;
-                        gates[n + j] = f;
-                        gates[2 * n + j] = g;
-                        gates[3 * n + j] = og;
-                        extra[j] = ac;
-                        c[[b, j]] = m * c_new + (1.0 - m) * c[[b, j]];
-                        og * ac
-                    }
-                    ScanCell::GruResetAfter => {
-                        let rh = ra[2 * n + j] + bias[2 * n + j];
-                        let z = rec.f(x[j] + ra[j] + bias[j]);
-                        let r = rec.f(x[n + j] + ra[n + j] + bias[n + j]);
-                        let hh = act.f(x[2 * n + j] + r * rh);
-                        gates[j] = z;
-                        gates[n + j] = r;
-                        gates[2 * n + j] = hh;
-                        extra[j] = rh;
-                        z * h_prev + (1.0 - z) * hh
-                    }
-                    ScanCell::GruResetBefore => {
-                        let z = rec.f(x[j] + ra[j]);
-                        let r = rec.f(x[n + j] + ra[n + j]);
-                        let hh = act.f(x[2 * n + j] + q[[b, j]]);
-                        gates[j] = z;
-                        gates[n + j] = r;
-                        gates[2 * n + j] = hh;
-                        z * h_prev + (1.0 - z) * hh
-                    }
-                };
-                let held = if scan.zero_output_for_mask {
-                    0.0
-                } else {
-                    h_prev
-                };
-                o[j] = m * h_new + (1.0 - m) * held;
-                h[[b, j]] = m * h_new + (1.0 - m) * h_prev;
+                let held = if zero { 0.0 } else { h_row[j] };
+                o[j] = m * h_new[j] + (1.0 - m) * held;
+                h_row[j] = m * h_new[j] + (1.0 - m) * h_row[j];
             }
         }
     }

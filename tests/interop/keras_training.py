@@ -24,6 +24,10 @@ and loss, and fitted without shuffling. Two modes:
                        usually agree within 1e-6; roundings that tip a ReLU or a step on a
                        gradient near 0 can grow over many steps.)
 
+  trained DIR          Keras trains each case itself (its own initial weights, Adam, 3 epochs)
+                       and writes NAME.keras.safetensors: its weights under kiln's names and its
+                       predictions on `x_test` (`predictions`), for kiln to load and compare.
+
 It prints `NAME ok: ...` for each case that agrees and exits with 1 when one does not.
 """
 
@@ -184,6 +188,26 @@ def fit(name, directory, epochs, batch):
     )
 
 
+def trained(name, directory):
+    """Keras' own training of a case; its weights (by kiln's names) and predictions, saved."""
+    from safetensors.numpy import save_file
+
+    architecture, _ = saved_model(os.path.join(directory, f"{name}.init.safetensors"))
+    data = load_file(os.path.join(directory, f"{name}.data.safetensors"))
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(7)
+    model = build(architecture)
+    model.compile(keras.optimizers.Adam(1e-2), "categorical_crossentropy")
+    model.fit(data["x"], data["y"], batch_size=16, epochs=3, verbose=0)
+    tensors = {kiln_path(v.path): np.asarray(v.numpy(), np.float32) for v in model.weights}
+    predictions = model.predict(data["x_test"], verbose=0).astype(np.float32)
+    save_file(
+        {**tensors, "predictions": predictions},
+        os.path.join(directory, f"{name}.keras.safetensors"),
+    )
+    return [], f"{len(tensors)} weights trained by Keras, predictions on {len(predictions)} samples"
+
+
 def main():
     mode, directory = sys.argv[1], sys.argv[2]
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
@@ -195,6 +219,8 @@ def main():
     for name in cases:
         if mode == "step":
             problems, summary = step(name, directory)
+        elif mode == "trained":
+            problems, summary = trained(name, directory)
         else:
             problems, summary = fit(name, directory, int(sys.argv[3]), int(sys.argv[4]))
         if problems:

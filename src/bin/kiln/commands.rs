@@ -2,6 +2,7 @@
 
 use crate::data::{self, Split};
 use crate::npy::read_npy;
+use crate::text;
 use crate::{Common, TrainArgs};
 use kiln::callbacks::EarlyStopping;
 use kiln::io::ModelConfig;
@@ -42,9 +43,23 @@ pub fn train(args: TrainArgs) -> Result {
     if let Some(seed) = args.seed {
         kiln::set_random_seed(seed);
     }
-    let mut model = open(&args.model, device(&args.common)?)?;
+    let (mut model, data) = match &args.common.text_column {
+        Some(columns) => {
+            let texts = text::load(&args.data, columns, &args.common.label_column)?;
+            let device = device(&args.common)?;
+            let model = match args.model.extension().and_then(|e| e.to_str()) {
+                Some("json") => text::open_adapted(&args.model, device, &texts.texts)?,
+                _ => open(&args.model, device)?,
+            };
+            let data = text::dataset(&model, texts)?;
+            (model, data)
+        }
+        None => (
+            open(&args.model, device(&args.common)?)?,
+            data::load(&args.data, &args.common.label_column)?,
+        ),
+    };
     compile(&mut model, &args)?;
-    let data = data::load(&args.data, &args.common.label_column)?;
     let x = data::inputs(&model, &data.train.x, data.bytes)?;
     let y = data::targets(&model, &data.train.y)?;
 
@@ -154,7 +169,10 @@ pub fn evaluate(path: &Path, source: &str, common: &Common) -> Result {
             path.display()
         ));
     }
-    let data = data::load(source, &common.label_column)?;
+    let data = match &common.text_column {
+        Some(columns) => text::dataset(&model, text::load(source, columns, &common.label_column)?)?,
+        None => data::load(source, &common.label_column)?,
+    };
     let (name, split) = match data.test {
         Some(test) => ("test", test),
         None => {

@@ -10,6 +10,7 @@
 mod commands;
 mod data;
 mod npy;
+mod text;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -68,6 +69,10 @@ struct Common {
     /// The label column of a .csv data file.
     #[arg(long, default_value = "label")]
     label_column: String,
+    /// The text column(s) of a .csv or .csv.gz data file (comma-separated, joined by newlines):
+    /// the data is text, which the model's TextVectorization turns into token ids.
+    #[arg(long)]
+    text_column: Option<String>,
 }
 
 #[derive(Args)]

@@ -1,0 +1,148 @@
+//! `Normalization`: features shifted and scaled by a mean and variance learned from data.
+
+use crate::error::{Error, Result};
+use crate::graph::{Value, map_value};
+use crate::layers::config::{Call, name_field};
+use crate::layers::{LayerConfig, Weights};
+use crate::shape::Shape;
+use burn::tensor::{Tensor, TensorData};
+use ndarray::{ArrayD, Axis};
+use serde::{Deserialize, Serialize};
+
+/// Keras' `backend.epsilon()`: the smallest standard deviation divided by.
+const EPSILON: f32 = 1e-7;
+
+/// Normalizes each feature (the last axis) as Keras' `Normalization`:
+/// `(x - mean) / max(sqrt(variance), 1e-7)`, or back with `invert`. The mean and variance are
+/// given, or learned by [`adapt`](Self::adapt) (the population variance, as Keras), and kept in
+/// the configuration, so a saved model keeps them.
+///
+/// ```
+/// use kiln::layers::Normalization;
+///
+/// let data = ndarray::array![[1.0f32, 10.0], [3.0, 30.0]].into_dyn();
+/// let mut norm = Normalization::new();
+/// norm.adapt(&data)?;
+/// assert_eq!(norm.mean, Some(vec![2.0, 20.0]));
+/// assert_eq!(norm.variance, Some(vec![1.0, 100.0]));
+/// # Ok::<(), kiln::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalization {
+    /// The per-feature mean.
+    #[serde(default)]
+    pub mean: Option<Vec<f32>>,
+    /// The per-feature variance.
+    #[serde(default)]
+    pub variance: Option<Vec<f32>>,
+    /// Whether to undo the normalization instead (`x · std + mean`).
+    #[serde(default)]
+    pub invert: bool,
+    /// The layer's name; `normalization`… when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Normalization {
+    /// A normalization to adapt, or to give a mean and variance.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the mean and variance, one per feature.
+    pub fn mean_variance(mut self, mean: Vec<f32>, variance: Vec<f32>) -> Self {
+        self.mean = Some(mean);
+        self.variance = Some(variance);
+        self
+    }
+
+    /// Sets whether to undo the normalization (default false).
+    pub fn invert(mut self, invert: bool) -> Self {
+        self.invert = invert;
+        self
+    }
+
+    /// Sets the layer's name (default: auto-numbered `normalization`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Learns each feature's mean and population variance from `data` (samples first, features
+    /// last; every other axis pooled).
+    pub fn adapt(&mut self, data: &ArrayD<f32>) -> Result<()> {
+        let features = *data.shape().last().unwrap_or(&0);
+        if data.ndim() < 2 || data.is_empty() {
+            return Err(Error::data(format!(
+                "Normalization.adapt: data of shape {:?} has no samples of features",
+                data.shape()
+            )));
+        }
+        let rows = data
+            .view()
+            .into_shape_with_order((data.len() / features, features))
+            .map_err(|e| Error::data(format!("Normalization.adapt: {e}")))?;
+        let mean = rows.mean_axis(Axis(0)).expect("rows exist");
+        let variance = rows.var_axis(Axis(0), 0.0);
+        self.mean = Some(mean.to_vec());
+        self.variance = Some(variance.to_vec());
+        Ok(())
+    }
+}
+
+impl LayerConfig for Normalization {
+    const CLASS_NAME: &'static str = "Normalization";
+    type Module = Weights;
+    name_field!(name);
+
+    fn supports_masking(&self) -> bool {
+        true
+    }
+
+    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        let features = inputs[0].last().unwrap_or(0);
+        let what = || format!("layer `{name}` (Normalization)");
+        let (Some(mean), Some(variance)) = (&self.mean, &self.variance) else {
+            return Err(Error::config(
+                what(),
+                "it has no mean and variance: call adapt on data, or give them",
+            ));
+        };
+        if mean.len() != features || variance.len() != features {
+            return Err(Error::config(
+                what(),
+                format!(
+                    "{} means and {} variances for {features} features (input {})",
+                    mean.len(),
+                    variance.len(),
+                    inputs[0]
+                ),
+            ));
+        }
+        if variance.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(Error::config(
+                what(),
+                "a variance is negative or not finite",
+            ));
+        }
+        Ok(inputs[0].clone())
+    }
+
+    fn call(&self, _: &Weights, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
+        let x = inputs.swap_remove(0);
+        let device = x.device();
+        let (mean, variance) = (
+            self.mean.clone().unwrap_or_default(),
+            self.variance.clone().unwrap_or_default(),
+        );
+        let n = mean.len();
+        let std: Vec<f32> = variance.iter().map(|v| v.sqrt().max(EPSILON)).collect();
+        let mean = Tensor::<1>::from_data(TensorData::new(mean, [n]), &device);
+        let std = Tensor::<1>::from_data(TensorData::new(std, [n]), &device);
+        Ok(map_value!(x, t => {
+            let (m, s) = (mean.clone().unsqueeze(), std.clone().unsqueeze());
+            if self.invert { t * s + m } else { (t - m) / s }
+        }))
+    }
+}
