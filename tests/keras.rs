@@ -442,6 +442,50 @@ fn weights_trained_by_keras_predict_the_same_in_kiln() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// TextVectorization adapted to the SpamAssassin training messages gives Keras' vocabulary
+/// (20,000 tokens, same order) and Keras' ids for 100 test messages.
+#[test]
+fn text_vectorization_gives_keras_vocabulary_and_ids() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/spam_assassin");
+    if !shared.exists() {
+        eprintln!("SKIPPED: no {}", shared.display());
+        return;
+    }
+    let Some((python, _seeded, dir)) = start("text", 5) else {
+        return;
+    };
+    let spam = kiln::datasets::spam_assassin::load_data_from(&shared).unwrap();
+    let mut tv = TextVectorization::new()
+        .max_tokens(20_000)
+        .output_sequence_length(200);
+    tv.adapt(&spam.train.texts);
+    let test = &spam.test.texts[..100];
+    let ids = tv.vectorize(test).unwrap();
+    let ids: Vec<Vec<i64>> = ids
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().map(|v| *v as i64).collect())
+        .collect();
+    let write = |name: &str, value: serde_json::Value| {
+        std::fs::write(dir.join(name), value.to_string()).unwrap()
+    };
+    write(
+        "texts.json",
+        serde_json::json!({"train": spam.train.texts, "test": test, "max_tokens": 20_000, "length": 200}),
+    );
+    write(
+        "kiln.json",
+        serde_json::json!({"vocabulary": tv.vocabulary, "ids": ids}),
+    );
+    let text = python::run(
+        &python,
+        "tests/interop/keras_text.py",
+        &[dir.to_str().unwrap()],
+    );
+    assert!(text.contains("text ok:"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn the_dense_model_fits_as_in_keras() {
     let Some((python, _seeded, dir)) = start("fit", 2) else {
