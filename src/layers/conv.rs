@@ -362,21 +362,18 @@ pub struct ConvModule {
 }
 
 impl ConvModule {
-    /// The layout the convolution reads and writes: channels last for `Conv2D` (kiln's own
-    /// operation), channels first for `Conv1D` (Burn's).
+    /// The layout the convolution reads and writes: channels last, as kiln's own operation
+    /// ([`conv2d_nhwc`]) computes both ranks.
     pub(crate) fn layout(&self) -> Layout {
-        match self.conv {
-            ConvKind::D1(_) => Layout::ChannelsFirst,
-            ConvKind::D2(_) => Layout::ChannelsLast,
-        }
+        Layout::ChannelsLast
     }
 
     /// The output for `x` in [`layout`](Self::layout), and the logits of a softmax or sigmoid.
     pub(crate) fn forward(&self, x: Value) -> (Value, Option<Logits>) {
-        // a 2D convolution fuses ReLU into its own pass over the output
-        let fused = matches!(self.conv, ConvKind::D2(_)) && self.activation == Activation::Relu;
+        // the convolution fuses ReLU into its own pass over the output
+        let fused = self.activation == Activation::Relu;
         let z = match (&self.conv, x) {
-            (ConvKind::D1(c), Value::R3(t)) => Value::R3(c.forward(t)),
+            (ConvKind::D1(c), Value::R3(t)) => Value::R3(conv1d_channels_last(c, t, fused)),
             (ConvKind::D2(c), Value::R4(t)) => Value::R4(conv2d_channels_last(c, t, fused)),
             (_, x) => unreachable!("shapes are checked at build, got {:?}", x.dims()),
         };
@@ -423,6 +420,42 @@ fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     } else {
         conv2d_nhwc(x, kernel, bias, options)
     }
+}
+
+/// Burn's `Conv1d` module applied to a channels-last batch `[batch, length, channels]` as a 2D
+/// convolution of images one pixel high, by kiln's convolution: `[batch, out, filters]`.
+fn conv1d_channels_last(c: &Conv1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
+    let [batch, length, channels] = x.dims();
+    let (left, right) = match c.padding {
+        PaddingConfig1d::Explicit(left, right) => (left, right),
+        PaddingConfig1d::Valid => (0, 0),
+        PaddingConfig1d::Same => {
+            let span = c.dilation * (c.kernel_size - 1) + 1;
+            let total = ((length.div_ceil(c.stride) - 1) * c.stride + span).saturating_sub(length);
+            (total / 2, total - total / 2)
+        }
+    };
+    let options = ConvOptions::new_with_padding(
+        [1, c.stride],
+        [(0, 0), (left, right)],
+        [1, c.dilation],
+        c.groups,
+    );
+    // [filters, channels, k] → [1, k, channels, filters]
+    let kernel = c.weight.val().permute([2, 1, 0]).unsqueeze_dim::<4>(0);
+    let filters = kernel.dims()[3];
+    let bias = match &c.bias {
+        Some(b) => b.val(),
+        None => Tensor::zeros([filters], &x.device()),
+    };
+    let x = x.reshape([batch, 1, length, channels]);
+    let y = if relu {
+        conv2d_nhwc_relu(x, kernel, bias, options)
+    } else {
+        conv2d_nhwc(x, kernel, bias, options)
+    };
+    let [_, _, out, _] = y.dims();
+    y.reshape([batch, out, filters])
 }
 
 /// The forward pass of a convolution: its module's, with the logits of a final softmax.
@@ -520,7 +553,7 @@ impl LayerConfig for Conv1D {
     }
 
     fn layout(&self) -> Option<Layout> {
-        Some(Layout::ChannelsFirst)
+        Some(Layout::ChannelsLast)
     }
 
     conv_call!();
