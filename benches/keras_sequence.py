@@ -1,9 +1,9 @@
 """Keras' side of the sequence examples: the same data, split, models and settings on TF's CPU.
 
     pip install tensorflow-cpu==2.21.* keras==3.15.*
-    python benches/keras_sequence.py [bilstm|conv|weather] [SEEDS] [SHARED_DATA_DIR]
+    python benches/keras_sequence.py [bilstm|conv|weather] [SEEDS] [SHARED_DATA_DIR] [FIRST_SEED]
 
-For each seed 1..SEEDS it builds a fresh model, trains it as `examples/spam_classifier.rs`
+For each of SEEDS seeds from FIRST_SEED (default 1) it builds a fresh model, trains it as `examples/spam_classifier.rs`
 (`--model conv`) or `examples/weather_forecast.rs` do (batch 32, shuffled; 3 epochs for the
 spam models, 20 for the weather one) and prints the seconds of each epoch (the first includes
 TF's graph tracing) and the test score: accuracy for spam, the mean absolute error in °C for the
@@ -73,6 +73,7 @@ def main():
     kind = sys.argv[1] if len(sys.argv) > 1 else "bilstm"
     seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     shared = sys.argv[3] if len(sys.argv) > 3 else "../shared/data"
+    first = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}, {kind}")
     if kind == "weather":
         x_train, y_train, x_test, y_test, scale = weather(os.path.join(shared, "seattle_weather"))
@@ -81,7 +82,7 @@ def main():
     else:
         tr_x, y_train, te_x, y_test = spam(os.path.join(shared, "spam_assassin"))
     scores, epochs = [], []
-    for seed in range(1, seeds + 1):
+    for seed in range(first, first + seeds):
         keras.utils.set_random_seed(seed)
         if kind == "weather":
             model = keras.Sequential([keras.Input((14, 4)), L.LSTM(32), L.Dense(1)])

@@ -454,3 +454,58 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod dropout_tests {
+    use super::*;
+
+    /// Keras draws a recurrent layer's dropout masks once per batch: with the same input at
+    /// every step and no recurrence, every step's output is the same in training, and differs
+    /// from the output without dropout.
+    #[test]
+    fn dropout_masks_are_drawn_once_per_batch() {
+        let device = crate::backend::test_device().autodiff();
+        let (batch, time, features, units) = (4, 6, 16, 8);
+        let cell = Cell {
+            kind: CellKind::Simple,
+            units,
+            activation: Activation::Linear,
+            recurrent_activation: Activation::Sigmoid,
+            use_bias: false,
+        };
+        let mut specs = WeightSpecs::default();
+        let inits = Inits {
+            kernel: Initializer::GlorotUniform,
+            recurrent: Initializer::Zeros,
+            bias: Initializer::Zeros,
+        };
+        cell.declare(features, &inits, &mut specs);
+        let w = Weights::new("rnn", specs, &device).unwrap();
+        let x = Tensor::<3>::ones([batch, time, features], &device);
+        let options = RecurrentOptions {
+            return_sequences: true,
+            dropout: 0.5,
+            ..Default::default()
+        };
+        let run = |training: bool| -> Vec<f32> {
+            let y = cell.run(&w, x.clone(), None, &options, training).unwrap();
+            y.into_tensor::<3>()
+                .unwrap()
+                .into_data()
+                .try_to_vec()
+                .unwrap()
+        };
+        let (dropped, kept) = (run(true), run(false));
+        for b in 0..batch {
+            let first = &dropped[b * time * units..][..units];
+            for t in 1..time {
+                assert_eq!(
+                    &dropped[(b * time + t) * units..][..units],
+                    first,
+                    "sample {b} step {t}"
+                );
+            }
+        }
+        assert_ne!(dropped, kept);
+    }
+}
