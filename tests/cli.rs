@@ -395,3 +395,109 @@ fn errors_are_messages_with_a_failing_exit_code() {
         );
     }
 }
+
+/// Text: a model file with an unadapted TextVectorization trains from a CSV's text columns (a
+/// quoted field spanning lines, gzipped too), the vocabulary learned from the training rows;
+/// the saved model then scores the file's texts. A missing text column is an error naming it.
+#[test]
+fn text_columns_train_a_text_model_file() {
+    use kiln::prelude::*;
+    let model = Sequential::new()
+        .name("tiny_text")
+        .input([6])
+        .add(
+            TextVectorization::new()
+                .max_tokens(50)
+                .output_sequence_length(6),
+        )
+        .add(Embedding::new(50, 8))
+        .add(GlobalAveragePooling1D::new())
+        .add(Dense::new(1).activation(Sigmoid))
+        .compile(
+            Optimizer::adam(5e-2),
+            Loss::BinaryCrossentropy,
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    let file = temp("tiny_text.json");
+    std::fs::write(&file, model.to_json()).unwrap();
+    let mut csv = String::from("label,subject,body\n");
+    for i in 0..40 {
+        if i % 2 == 0 {
+            csv += &format!("1,Win money {i},\"free cash\nclaim your prize\"\n");
+        } else {
+            csv += &format!("0,Meeting {i},\"notes from the team\nsee you at noon\"\n");
+        }
+    }
+    let data = temp("tiny_text.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, csv.as_bytes()).unwrap();
+    std::fs::write(&data, gz.finish().unwrap()).unwrap();
+    let out_dir = temp("text_run");
+    let (file, data, out) = (
+        file.to_str().unwrap(),
+        data.to_str().unwrap(),
+        out_dir.to_str().unwrap(),
+    );
+    let run = kiln(&[
+        "train",
+        file,
+        "--data",
+        data,
+        "--text-column",
+        "subject,body",
+        "--epochs",
+        "20",
+        "--batch-size",
+        "8",
+        "--validation-split",
+        "0.25",
+        "--out",
+        out,
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+    ]);
+    let text = stdout(&run);
+    assert!(
+        run.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        text.contains("adapted `text_vectorization` to 30 texts"),
+        "{text}"
+    );
+    let saved = out_dir.join("model.safetensors");
+    let eval = kiln(&[
+        "evaluate",
+        saved.to_str().unwrap(),
+        "--data",
+        data,
+        "--text-column",
+        "subject,body",
+        "--device",
+        "cpu",
+    ]);
+    let text = stdout(&eval);
+    assert!(
+        eval.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let scores = values(text.lines().last().unwrap());
+    assert_eq!(scores[1], ("train_accuracy".to_string(), 1.0), "{text}");
+    let bad = kiln(&[
+        "train",
+        file,
+        "--data",
+        data,
+        "--text-column",
+        "title",
+        "--out",
+        out,
+    ]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("`title`"), "{err}");
+}

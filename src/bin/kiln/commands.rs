@@ -47,8 +47,12 @@ pub fn train(args: TrainArgs) -> Result {
         Some(columns) => {
             let texts = text::load(&args.data, columns, &args.common.label_column)?;
             let device = device(&args.common)?;
+            // the vocabulary comes from the training rows, not the held-out ones
+            let n = texts.texts.len();
+            let held = ((n as f64 * args.validation_split.clamp(0.0, 1.0)) as usize).min(n);
+            let train = &texts.texts[..n - held];
             let model = match args.model.extension().and_then(|e| e.to_str()) {
-                Some("json") => text::open_adapted(&args.model, device, &texts.texts)?,
+                Some("json") => text::open_adapted(&args.model, device, train)?,
                 _ => open(&args.model, device)?,
             };
             let data = text::dataset(&model, texts)?;
