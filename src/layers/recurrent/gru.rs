@@ -77,21 +77,9 @@ impl GRU {
 
     option_builders!();
 
-    /// Sets the activation (default tanh).
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.activation = activation;
-        self
-    }
-
     /// Sets the gates' activation (default sigmoid).
     pub fn recurrent_activation(mut self, activation: Activation) -> Self {
         self.recurrent_activation = activation;
-        self
-    }
-
-    /// Sets whether to add biases (default true).
-    pub fn use_bias(mut self, yes: bool) -> Self {
-        self.use_bias = yes;
         self
     }
 

@@ -81,9 +81,40 @@ impl RecurrentOptions {
     }
 }
 
-/// The builders of [`RecurrentOptions`] on a layer holding them in `options`.
+/// The builders every recurrent layer has: its [`RecurrentOptions`] (held in `options`), its
+/// activation, bias and initializers, and its name.
 macro_rules! option_builders {
     () => {
+        /// Sets the activation (default tanh).
+        pub fn activation(mut self, activation: $crate::layers::Activation) -> Self {
+            self.activation = activation;
+            self
+        }
+
+        /// Sets whether to add biases (default true).
+        pub fn use_bias(mut self, yes: bool) -> Self {
+            self.use_bias = yes;
+            self
+        }
+
+        /// Sets how the kernel starts (default Glorot uniform).
+        pub fn kernel_initializer(mut self, init: $crate::layers::Initializer) -> Self {
+            self.kernel_initializer = init;
+            self
+        }
+
+        /// Sets how the recurrent kernel starts (default orthogonal).
+        pub fn recurrent_initializer(mut self, init: $crate::layers::Initializer) -> Self {
+            self.recurrent_initializer = init;
+            self
+        }
+
+        /// Sets how the bias starts (default zeros).
+        pub fn bias_initializer(mut self, init: $crate::layers::Initializer) -> Self {
+            self.bias_initializer = init;
+            self
+        }
+
         /// Sets the input dropout (default 0).
         pub fn dropout(mut self, rate: f64) -> Self {
             self.options.dropout = rate;

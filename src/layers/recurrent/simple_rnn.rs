@@ -67,18 +67,6 @@ impl SimpleRNN {
 
     option_builders!();
 
-    /// Sets the activation (default tanh).
-    pub fn activation(mut self, activation: Activation) -> Self {
-        self.activation = activation;
-        self
-    }
-
-    /// Sets whether to add a bias (default true).
-    pub fn use_bias(mut self, yes: bool) -> Self {
-        self.use_bias = yes;
-        self
-    }
-
     pub(crate) fn cell(&self) -> Cell {
         Cell {
             kind: CellKind::Simple,
