@@ -25,8 +25,9 @@ pub fn read(path: impl AsRef<Path>) -> Result<ndarray::ArrayD<u8>> {
     )
 }
 
-/// The raw content of `bytes`, decompressed when it is gzip.
-pub(crate) fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+/// The raw content of `bytes`, decompressed when it is gzip (by its magic number, whatever the
+/// file's name); `path` names the file in the error.
+pub fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         GzDecoder::new(bytes)

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use ndarray::{Array2, Array3, Axis, s};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The file's name inside its directory.
 pub const FILE: &str = "seattle-weather.csv";
@@ -47,18 +47,8 @@ pub fn load_data_from(path: impl AsRef<Path>) -> Result<SeattleWeather> {
     if path.is_dir() {
         path = path.join(FILE);
     }
-    let text = std::fs::read(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
     parse(&text, &path)
-}
-
-fn format_error(path: &Path, message: impl Into<String>) -> Error {
-    Error::Format {
-        path: PathBuf::from(path),
-        message: message.into(),
-    }
 }
 
 /// The observations of the CSV text `csv` (read from `path`, for errors).
@@ -66,11 +56,11 @@ pub fn parse(csv: &[u8], path: &Path) -> Result<SeattleWeather> {
     let mut reader = csv::Reader::from_reader(csv);
     let header = reader
         .headers()
-        .map_err(|e| format_error(path, e.to_string()))?
+        .map_err(|e| Error::format(path, e.to_string()))?
         .clone();
     let position = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
-            format_error(path, format!("no column `{name}` in the header {header:?}"))
+            Error::format(path, format!("no column `{name}` in the header {header:?}"))
         })
     };
     let date = position("date")?;
@@ -78,7 +68,7 @@ pub fn parse(csv: &[u8], path: &Path) -> Result<SeattleWeather> {
     let columns: Vec<usize> = columns.into_iter().collect::<Result<_>>()?;
     let (mut dates, mut values) = (Vec::new(), Vec::new());
     for (row, record) in reader.records().enumerate() {
-        let at = |m: String| format_error(path, format!("row {}: {m}", row + 1));
+        let at = |m: String| Error::format(path, format!("row {}: {m}", row + 1));
         let record = record.map_err(|e| at(e.to_string()))?;
         dates.push(record.get(date).unwrap_or_default().to_string());
         for (&c, name) in columns.iter().zip(COLUMNS) {

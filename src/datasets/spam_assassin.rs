@@ -6,8 +6,7 @@
 //! message's text is its subject, a newline, then its body.
 
 use crate::error::{Error, Result};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The file's name inside its directory.
 pub const FILE: &str = "spam_assassin.csv.gz";
@@ -43,27 +42,9 @@ pub fn load_data_from(path: impl AsRef<Path>) -> Result<SpamAssassin> {
     if path.is_dir() {
         path = path.join(FILE);
     }
-    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let text = if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| format_error(&path, format!("not a gzip file: {e}")))?;
-        out
-    } else {
-        bytes
-    };
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let text = super::idx::decompress(&bytes, &path)?;
     parse(&text, &path)
-}
-
-fn format_error(path: &Path, message: impl Into<String>) -> Error {
-    Error::Format {
-        path: PathBuf::from(path),
-        message: message.into(),
-    }
 }
 
 /// The corpus from the CSV text `csv` (read from `path`, for errors).
@@ -71,18 +52,18 @@ pub fn parse(csv: &[u8], path: &Path) -> Result<SpamAssassin> {
     let mut reader = csv::Reader::from_reader(csv);
     let header = reader
         .headers()
-        .map_err(|e| format_error(path, e.to_string()))?
+        .map_err(|e| Error::format(path, e.to_string()))?
         .clone();
     let expected = ["label", "group", "id", "subject", "body"];
     if header.iter().ne(expected) {
-        return Err(format_error(
+        return Err(Error::format(
             path,
             format!("the header is {header:?}; expected {}", expected.join(",")),
         ));
     }
     let (mut train, mut test) = (Messages::default(), Messages::default());
     for (row, record) in reader.records().enumerate() {
-        let at = |m: String| format_error(path, format!("row {}: {m}", row + 1));
+        let at = |m: String| Error::format(path, format!("row {}: {m}", row + 1));
         let record = record.map_err(|e| at(e.to_string()))?;
         let label = match &record[0] {
             "0" => 0.0,

@@ -6,7 +6,6 @@ use kiln::io::ModelConfig;
 use kiln::layers::TextVectorization;
 use kiln::{Device, Model};
 use ndarray::{ArrayD, IxDyn};
-use std::io::Read;
 use std::path::Path;
 
 /// Texts and their labels (`[n, 1]`).
@@ -21,15 +20,7 @@ pub struct Texts {
 pub fn load(source: &str, columns: &str, label: &str) -> Result<Texts, String> {
     let path = Path::new(source);
     let bytes = std::fs::read(path).map_err(|e| format!("{source}: {e}"))?;
-    let bytes = if source.ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| format!("{source}: not a gzip file: {e}"))?;
-        out
-    } else {
-        bytes
-    };
+    let bytes = kiln::datasets::idx::decompress(&bytes, path).map_err(|e| e.to_string())?;
     let mut reader = csv::Reader::from_reader(&bytes[..]);
     let header = reader
         .headers()

@@ -453,11 +453,6 @@ mod tests {
             }
         }
     }
-}
-
-#[cfg(test)]
-mod dropout_tests {
-    use super::*;
 
     /// Keras draws a recurrent layer's dropout masks once per batch: with the same input at
     /// every step and no recurrence, every step's output is the same in training, and differs
