@@ -553,18 +553,18 @@ fn a_cycle_is_refused() {
     let nodes = vec![
         Node {
             layer: 0,
-            inputs: vec![Source::Node(1)],
+            inputs: vec![Source::Node(1, 0)],
         },
         Node {
             layer: 1,
-            inputs: vec![Source::Input(0), Source::Node(0)],
+            inputs: vec![Source::Input(0), Source::Node(0, 0)],
         },
     ];
     let inputs = vec![InputSpec {
         name: "x".into(),
         shape: Shape::new([3]),
     }];
-    let e = Graph::new(inputs, layers, nodes, vec![Source::Node(1)])
+    let e = Graph::new(inputs, layers, nodes, vec![Source::Node(1, 0)])
         .unwrap_err()
         .to_string();
     assert!(

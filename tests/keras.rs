@@ -162,8 +162,9 @@ fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 4] {
 /// The sequence family: Embedding with a mask through SimpleRNN, LSTM (backwards) and GRU, all
 /// returning sequences but the last; GRU without `reset_after` and TimeDistributed on rows of
 /// pixels; Bidirectional LSTM and GRU on a masked embedding, one merged by concatenation and
-/// averaged over the unmasked steps, one merged by their mean.
-fn sequence_family(sgd_rate: f64) -> [(&'static str, Model, bool); 3] {
+/// averaged over the unmasked steps, one merged by their mean; recurrent layers' final states
+/// (`return_state`) as outputs and as other layers' initial states.
+fn sequence_family(sgd_rate: f64) -> [(&'static str, Model, bool); 4] {
     let sgd = || Optimizer::sgd(sgd_rate);
     let cpu = || Device::cpu().unwrap();
     let ce = || Loss::CategoricalCrossentropy;
@@ -207,7 +208,45 @@ fn sequence_family(sgd_rate: f64) -> [(&'static str, Model, bool); 3] {
         ("recurrent", recurrent, true),
         ("rows", rows, false),
         ("bidirectional", bidirectional, true),
+        ("states", states_model(sgd_rate), true),
     ]
+}
+
+/// `return_state` and initial states on a masked embedding: an LSTM's sequence and final
+/// states start a backwards LSTM; a GRU's final state starts a SimpleRNN; a Bidirectional LSTM
+/// gives both directions' states; a Bidirectional SimpleRNN starts from the GRU's and the
+/// SimpleRNN's states. Outputs and states (`c` too) meet in the classifier.
+fn states_model(sgd_rate: f64) -> Model {
+    let all =
+        |layer: kiln::layers::Layer, inputs: Vec<&SymbolicTensor>| layer.apply_all(inputs).unwrap();
+    let ids = Input::new([20]);
+    let e = Embedding::new(10, 6).mask_zero(true).apply(&ids).unwrap();
+    let encoder = LSTM::new(4).return_sequences(true).return_state(true);
+    let [seq, h, c] = <[SymbolicTensor; 3]>::try_from(all(encoder.into(), vec![&e])).unwrap();
+    let decoded = LSTM::new(4)
+        .go_backwards(true)
+        .apply([&seq, &h, &c])
+        .unwrap();
+    let gru = GRU::new(3).return_state(true);
+    let [g_out, g_h] = <[SymbolicTensor; 2]>::try_from(all(gru.into(), vec![&e])).unwrap();
+    let simple = SimpleRNN::new(3).return_state(true);
+    let [_, s_h] = <[SymbolicTensor; 2]>::try_from(all(simple.into(), vec![&e, &g_h])).unwrap();
+    let bi = Bidirectional::new(LSTM::new(2).return_state(true));
+    let [b_out, _, f_c, b_h, _] =
+        <[SymbolicTensor; 5]>::try_from(all(bi.into(), vec![&e])).unwrap();
+    let bi_simple = Bidirectional::new(SimpleRNN::new(3).return_sequences(true))
+        .apply([&e, &g_h, &s_h])
+        .unwrap();
+    let pooled = GlobalAveragePooling1D::new().apply(&bi_simple).unwrap();
+    let both = Concatenate::new()
+        .apply([&decoded, &c, &g_out, &s_h, &b_out, &f_c, &b_h, &pooled])
+        .unwrap();
+    let digit = Dense::new(10).activation(Softmax).apply(&both).unwrap();
+    Functional::new([&ids], [&digit])
+        .unwrap()
+        .device(Device::cpu().unwrap())
+        .compile(Optimizer::sgd(sgd_rate), Loss::CategoricalCrossentropy, &[])
+        .unwrap()
 }
 
 /// Saves `model` as it starts, fits it on the first `samples` training images in batches of

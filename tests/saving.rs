@@ -77,18 +77,18 @@ fn shared_layer_graph() -> Model {
         },
         Node {
             layer: 0,
-            inputs: vec![Source::Node(0)],
+            inputs: vec![Source::Node(0, 0)],
         },
         Node {
             layer: 1,
-            inputs: vec![Source::Node(1)],
+            inputs: vec![Source::Node(1, 0)],
         },
     ];
     let input = InputSpec {
         name: "x".into(),
         shape: Shape::new([4]),
     };
-    let graph = Graph::new(vec![input], layers, nodes, vec![Source::Node(2)]).unwrap();
+    let graph = Graph::new(vec![input], layers, nodes, vec![Source::Node(2, 0)]).unwrap();
     Model::build("shared", Arc::new(graph), cpu()).unwrap()
 }
 

@@ -94,15 +94,43 @@ fn token_ids_outside_the_vocabulary_are_errors() {
 
 #[test]
 fn unsupported_recurrent_settings_are_refused_at_build() {
-    let mut lstm = LSTM::new(4);
-    lstm.options.return_state = true;
     let err = Sequential::new()
         .input([5, 3])
-        .add(lstm)
+        .add(LSTM::new(4).return_state(true))
         .build()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("return_state"), "{err}");
+    assert!(
+        err.contains("`lstm`") && err.contains("3 outputs") && err.contains("apply_all"),
+        "{err}"
+    );
+    let x = Input::new([5, 3]);
+    let err = GRU::new(4)
+        .return_state(true)
+        .apply(&x)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2 outputs") && err.contains("apply_all"),
+        "{err}"
+    );
+    let h = Input::new([4]);
+    let err = LSTM::new(4).apply([&x, &h]).unwrap_err().to_string();
+    assert!(
+        err.contains("1 initial state") && err.contains("`c`"),
+        "{err}"
+    );
+    let small = Input::new([2]);
+    let err = GRU::new(4).apply([&x, &small]).unwrap_err().to_string();
+    assert!(
+        err.contains("initial state 0") && err.contains("(None, 2)"),
+        "{err}"
+    );
+    let err = TimeDistributed::new(GRU::new(4).return_state(true))
+        .apply(Input::new([2, 5, 3]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("2 outputs"), "{err}");
     let err = Sequential::new()
         .input([5, 3])
         .add(GRU::new(4).dropout(1.5))
@@ -175,4 +203,89 @@ fn recurrent_layers_learn_a_running_sum_and_reload() {
         let gap = max_gap(&back.predict(&x).unwrap(), &model.predict(&x).unwrap());
         assert!(gap < 1e-6, "{name}: the reloaded model is {gap} away");
     }
+}
+
+/// `return_state`: the final states are outputs of their own (an LSTM's `h` is its last
+/// output, its `c` is not; masked steps leave them as they were), they start another layer
+/// (its initial states), a saved model keeps those connections, and the summary lists every
+/// output.
+#[test]
+fn final_states_are_outputs_and_start_other_layers() {
+    kiln::set_random_seed(4);
+    let ids = Input::new([6]);
+    let e = Embedding::new(5, 3).mask_zero(true).apply(&ids).unwrap();
+    let outs = LSTM::new(4)
+        .return_sequences(true)
+        .return_state(true)
+        .apply_all(&e)
+        .unwrap();
+    let [seq, h, c] = <[SymbolicTensor; 3]>::try_from(outs).unwrap();
+    let decoded = GRU::new(4).apply([&seq, &h]).unwrap();
+    let mut model = Functional::new([&ids], [&seq, &h, &c, &decoded])
+        .unwrap()
+        .compile(Optimizer::adam(1e-2), Loss::MeanSquaredError, &[])
+        .unwrap();
+    let summary = model.summary().to_string();
+    assert!(
+        summary.contains("[(None, 6, 4), (None, 4), (None, 4)]") && summary.contains("lstm[0][1]"),
+        "{summary}"
+    );
+    // the second sample ends in padding: its states stop at step 3
+    let x = ndarray::array![
+        [1.0, 2.0, 3.0, 4.0, 1.0, 2.0],
+        [3.0, 1.0, 4.0, 0.0, 0.0, 0.0]
+    ];
+    let outs = model.predict_outputs(&x).unwrap();
+    let (seq, h, c) = (&outs[0], &outs[1], &outs[2]);
+    assert_eq!(
+        (seq.shape(), h.shape(), c.shape(), outs[3].shape()),
+        (&[2, 6, 4][..], &[2, 4][..], &[2, 4][..], &[2, 4][..])
+    );
+    for (sample, last) in [(0, 5), (1, 2)] {
+        for j in 0..4 {
+            assert!((seq[[sample, last, j]] - h[[sample, j]]).abs() < 1e-6);
+        }
+    }
+    assert!(max_gap(&h.clone(), &c.clone()) > 1e-3, "c is not h");
+    // the same weights with the GRU started from zeros: another output
+    let ids_b = Input::new([6]);
+    let e_b = Embedding::new(5, 3).mask_zero(true).apply(&ids_b).unwrap();
+    let seq_b = LSTM::new(4).return_sequences(true).apply(&e_b).unwrap();
+    let decoded_b = GRU::new(4).apply(&seq_b).unwrap();
+    let mut zero_start = Functional::new([&ids_b], [&decoded_b])
+        .unwrap()
+        .build()
+        .unwrap();
+    zero_start.set_weights(&model.get_weights()).unwrap();
+    let gap = max_gap(&zero_start.predict(&x).unwrap(), &outs[3]);
+    assert!(gap > 1e-3, "the initial state changed nothing ({gap})");
+
+    let path = std::env::temp_dir().join(format!("kiln-states-{}.safetensors", std::process::id()));
+    model.save(&path).unwrap();
+    let json = std::fs::read(&path).unwrap();
+    assert!(
+        String::from_utf8_lossy(&json).contains("node:1:1"),
+        "the file names the state output"
+    );
+    let back = kiln::load_model(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    for (a, b) in back.predict_outputs(&x).unwrap().iter().zip(&outs) {
+        assert!(max_gap(a, b) < 1e-6);
+    }
+    // training through the states (four outputs, one loss each)
+    let targets: Vec<ArrayD<f32>> = outs.iter().map(|o| o.mapv(|v| 0.5 - v)).collect();
+    let history = model
+        .fit(
+            &x,
+            &targets,
+            FitOptions::default().epochs(20).batch_size(2).verbose(0),
+        )
+        .unwrap();
+    let losses = history.get("loss").unwrap();
+    assert!(
+        losses[19] < 0.5 * losses[0],
+        "the loss fell from {} to {}",
+        losses[0],
+        losses[19]
+    );
 }

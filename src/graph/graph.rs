@@ -15,14 +15,15 @@ pub struct InputSpec {
     pub shape: Shape,
 }
 
-/// Where a node reads a tensor from. In JSON: `"input:0"`, `"node:3"`.
+/// Where a node reads a tensor from. In JSON: `"input:0"`, `"node:3"` (the first output of
+/// node 3), `"node:3:1"` (its second output: a recurrent layer's state with `return_state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "SourceSpec", into = "String")]
 pub enum Source {
     /// The model input with this index.
     Input(usize),
-    /// The output of the node with this index.
-    Node(usize),
+    /// Output `.1` of the node with index `.0` (0 for a layer with one output).
+    Node(usize, usize),
 }
 
 /// A source as JSON gives it: `"node:3"`, or the older `{"node": 3}`.
@@ -42,15 +43,24 @@ impl TryFrom<SourceSpec> for Source {
     type Error = String;
 
     fn try_from(spec: SourceSpec) -> std::result::Result<Self, String> {
-        let bad =
-            |s: &str| format!("`{s}` is not a source; write `input:<index>` or `node:<index>`");
+        let bad = |s: &str| {
+            format!(
+                "`{s}` is not a source; write `input:<index>`, `node:<index>` or \
+                 `node:<index>:<output>`"
+            )
+        };
         match spec {
             SourceSpec::Text(text) => {
-                let (kind, index) = text.split_once(':').ok_or_else(|| bad(&text))?;
-                let index: usize = index.parse().map_err(|_| bad(&text))?;
-                match kind {
-                    "input" => Ok(Source::Input(index)),
-                    "node" => Ok(Source::Node(index)),
+                let mut parts = text.split(':');
+                let kind = parts.next().unwrap_or_default();
+                let numbers = parts
+                    .map(|p| p.parse::<usize>())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|_| bad(&text))?;
+                match (kind, numbers.as_slice()) {
+                    ("input", [k]) => Ok(Source::Input(*k)),
+                    ("node", [j]) => Ok(Source::Node(*j, 0)),
+                    ("node", [j, k]) => Ok(Source::Node(*j, *k)),
                     _ => Err(bad(&text)),
                 }
             }
@@ -61,7 +71,7 @@ impl TryFrom<SourceSpec> for Source {
             SourceSpec::Tagged {
                 input: None,
                 node: Some(j),
-            } => Ok(Source::Node(j)),
+            } => Ok(Source::Node(j, 0)),
             SourceSpec::Tagged { .. } => Err(bad("{..}")),
         }
     }
@@ -71,7 +81,8 @@ impl From<Source> for String {
     fn from(s: Source) -> String {
         match s {
             Source::Input(k) => format!("input:{k}"),
-            Source::Node(j) => format!("node:{j}"),
+            Source::Node(j, 0) => format!("node:{j}"),
+            Source::Node(j, k) => format!("node:{j}:{k}"),
         }
     }
 }
@@ -100,7 +111,8 @@ pub struct Graph {
     layers: Vec<Layer>,
     nodes: Vec<Node>,
     outputs: Vec<Source>,
-    shapes: Vec<Shape>,
+    /// Each node's output shapes (one per output).
+    shapes: Vec<Vec<Shape>>,
     last_uses: Vec<usize>,
 }
 
@@ -166,7 +178,29 @@ impl Graph {
             ));
         }
         let (nodes, outputs) = chain(layers.len());
-        Graph::new(vec![input], layers, nodes, outputs)
+        let graph = Graph::new(vec![input], layers, nodes, outputs)?;
+        graph.check_single_outputs()?;
+        Ok(graph)
+    }
+
+    /// Refuses a layer with several outputs in a chain, as Keras' Sequential does: the next
+    /// layer could read only one of them.
+    fn check_single_outputs(&self) -> Result<()> {
+        match (0..self.nodes.len()).find(|&i| self.shapes[i].len() > 1) {
+            Some(i) => Err(Error::config(
+                format!(
+                    "layer `{}`",
+                    self.layers[self.nodes[i].layer].name().unwrap_or_default()
+                ),
+                format!(
+                    "it has {} outputs (a recurrent layer with return_state gives its states \
+                     too), and each layer of a Sequential model must have one; build the model \
+                     with the Functional API (`apply_all`) instead",
+                    self.shapes[i].len()
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Whether this is the chain of [`Graph::sequential`]: one input, each layer applied once
@@ -213,8 +247,8 @@ impl Graph {
                 Some(_) => {}
                 None => first_inputs[node.layer] = Some(inputs.clone()),
             }
-            let output = layer.output_shape_of(&inputs)?;
-            self.shapes.push(output);
+            let outputs = layer.output_shapes_of(&inputs)?;
+            self.shapes.push(outputs);
         }
         for out in &self.outputs {
             self.source_shape(*out, self.nodes.len(), "output")?;
@@ -226,13 +260,15 @@ impl Graph {
     fn source_shape(&self, source: Source, reader: usize, name: &str) -> Result<Shape> {
         match source {
             Source::Input(k) => self.inputs.get(k).map(|s| s.shape.clone()),
-            Source::Node(j) if j < reader => self.shapes.get(j).cloned(),
-            Source::Node(_) => None,
+            Source::Node(j, k) if j < reader => self.shapes.get(j).and_then(|s| s.get(k)).cloned(),
+            Source::Node(..) => None,
         }
         .ok_or_else(|| {
             Error::config(
                 format!("layer `{name}`"),
-                format!("it reads {source:?}, which is not an input or an earlier node"),
+                format!(
+                    "it reads {source:?}, which is not an input or an output of an earlier node"
+                ),
             )
         })
     }
@@ -257,8 +293,13 @@ impl Graph {
         &self.outputs
     }
 
-    /// The output shape of node `i`.
+    /// The (first) output shape of node `i`.
     pub fn node_shape(&self, i: usize) -> &Shape {
+        &self.shapes[i][0]
+    }
+
+    /// The shapes of every output of node `i`: one, unless its layer has several outputs.
+    pub fn node_shapes(&self, i: usize) -> &[Shape] {
         &self.shapes[i]
     }
 
@@ -280,7 +321,7 @@ impl Graph {
     pub fn shape_of(&self, source: Source) -> Shape {
         match source {
             Source::Input(k) => self.inputs[k].shape.clone(),
-            Source::Node(j) => self.shapes[j].clone(),
+            Source::Node(j, k) => self.shapes[j][k].clone(),
         }
     }
 
@@ -305,7 +346,8 @@ impl Graph {
             .fold(ParamCount::default(), |a, b| a + b)
     }
 
-    /// For each node, the index of the last node that reads it (`usize::MAX` for outputs).
+    /// For each node, the index of the last node that reads one of its outputs (`usize::MAX`
+    /// for the model's outputs).
     pub(crate) fn last_uses(&self) -> &[usize] {
         &self.last_uses
     }
@@ -314,13 +356,13 @@ impl Graph {
         let mut last = vec![0; self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate() {
             for s in &node.inputs {
-                if let Source::Node(j) = s {
+                if let Source::Node(j, _) = s {
                     last[*j] = i;
                 }
             }
         }
         for s in &self.outputs {
-            if let Source::Node(j) = s {
+            if let Source::Node(j, _) = s {
                 last[*j] = usize::MAX;
             }
         }
@@ -346,7 +388,7 @@ fn sort_nodes(
     };
     for (i, node) in nodes.iter().enumerate() {
         for s in &node.inputs {
-            if let Source::Node(j) = s
+            if let Source::Node(j, _) = s
                 && *j >= nodes.len()
             {
                 return Err(Error::config(
@@ -366,7 +408,7 @@ fn sort_nodes(
             !placed[i]
                 && nodes[i].inputs.iter().all(|s| match s {
                     Source::Input(_) => true,
-                    Source::Node(j) => placed[*j],
+                    Source::Node(j, _) => placed[*j],
                 })
         });
         let Some(i) = ready else {
@@ -391,7 +433,7 @@ fn sort_nodes(
         new_index[*old] = new;
     }
     let renumber = |s: &Source| match s {
-        Source::Node(j) => Source::Node(new_index[*j]),
+        Source::Node(j, k) => Source::Node(new_index[*j], *k),
         input => *input,
     };
     let sorted = order
@@ -412,11 +454,11 @@ fn chain(n: usize) -> (Vec<Node>, Vec<Source>) {
             inputs: vec![if i == 0 {
                 Source::Input(0)
             } else {
-                Source::Node(i - 1)
+                Source::Node(i - 1, 0)
             }],
         })
         .collect();
-    (nodes, vec![Source::Node(n.saturating_sub(1))])
+    (nodes, vec![Source::Node(n.saturating_sub(1), 0)])
 }
 
 /// A graph as written in JSON, checked and completed by [`Graph::new`] when read. A chain
@@ -592,7 +634,7 @@ mod tests {
         let out_of_order = vec![
             Node {
                 layer: 1,
-                inputs: vec![Source::Node(1)],
+                inputs: vec![Source::Node(1, 0)],
             },
             Node {
                 layer: 0,
@@ -603,23 +645,23 @@ mod tests {
             inputs.clone(),
             layers.clone(),
             out_of_order,
-            vec![Source::Node(0)],
+            vec![Source::Node(0, 0)],
         )
         .unwrap();
         assert_eq!(g.nodes()[0].layer, 0);
-        assert_eq!(g.nodes()[1].inputs, vec![Source::Node(0)]);
-        assert_eq!(g.outputs(), &[Source::Node(1)]);
+        assert_eq!(g.nodes()[1].inputs, vec![Source::Node(0, 0)]);
+        assert_eq!(g.outputs(), &[Source::Node(1, 0)]);
         let cycle = vec![
             Node {
                 layer: 0,
-                inputs: vec![Source::Node(1)],
+                inputs: vec![Source::Node(1, 0)],
             },
             Node {
                 layer: 1,
-                inputs: vec![Source::Node(0)],
+                inputs: vec![Source::Node(0, 0)],
             },
         ];
-        let e = Graph::new(inputs, layers, cycle, vec![Source::Node(1)])
+        let e = Graph::new(inputs, layers, cycle, vec![Source::Node(1, 0)])
             .unwrap_err()
             .to_string();
         assert!(
@@ -638,14 +680,14 @@ mod tests {
             },
             Node {
                 layer: 1,
-                inputs: vec![Source::Node(7)],
+                inputs: vec![Source::Node(7, 0)],
             },
         ];
         let inputs = vec![InputSpec {
             name: "x".into(),
             shape: Shape::new([3]),
         }];
-        let e = Graph::new(inputs, layers, nodes, vec![Source::Node(1)]).unwrap_err();
+        let e = Graph::new(inputs, layers, nodes, vec![Source::Node(1, 0)]).unwrap_err();
         assert!(e.to_string().contains("node 7"), "{e}");
     }
 
@@ -690,14 +732,14 @@ mod tests {
             },
             Node {
                 layer: 0,
-                inputs: vec![Source::Node(0)],
+                inputs: vec![Source::Node(0, 0)],
             },
         ];
         let inputs = vec![InputSpec {
             name: "x".into(),
             shape: Shape::new([3]),
         }];
-        let g = Graph::new(inputs, layers, nodes, vec![Source::Node(1)]).unwrap();
+        let g = Graph::new(inputs, layers, nodes, vec![Source::Node(1, 0)]).unwrap();
         assert!(!g.is_chain());
         let json = serde_json::to_string(&g).unwrap();
         assert!(json.contains("\"nodes\""), "{json}");
@@ -706,13 +748,29 @@ mod tests {
 
     #[test]
     fn sources_read_as_text_or_tagged() {
-        let s: Vec<Source> = serde_json::from_str(r#"["input:0", "node:3", {"node": 2}]"#).unwrap();
-        assert_eq!(s, [Source::Input(0), Source::Node(3), Source::Node(2)]);
+        let s: Vec<Source> =
+            serde_json::from_str(r#"["input:0", "node:3", {"node": 2}, "node:4:2"]"#).unwrap();
+        assert_eq!(
+            s,
+            [
+                Source::Input(0),
+                Source::Node(3, 0),
+                Source::Node(2, 0),
+                Source::Node(4, 2)
+            ]
+        );
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"["input:0","node:3","node:2"]"#
+            r#"["input:0","node:3","node:2","node:4:2"]"#
         );
-        assert!(serde_json::from_str::<Source>(r#""layer:1""#).is_err());
+        for bad in [
+            r#""layer:1""#,
+            r#""input:1:1""#,
+            r#""node:1:x""#,
+            r#""node""#,
+        ] {
+            assert!(serde_json::from_str::<Source>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

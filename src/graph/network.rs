@@ -188,27 +188,34 @@ impl Network {
     pub fn forward(&self, inputs: Vec<Value>) -> Result<Vec<Output>> {
         let graph = &self.graph;
         let last_uses = graph.last_uses();
-        let mut values: Vec<Option<(Output, Layout)>> =
-            (0..graph.nodes().len()).map(|_| None).collect();
-        // each node's output mask (Keras' `_keras_mask`), kept beside its value
-        let mut masks: Vec<Option<Mask>> = vec![None; graph.nodes().len()];
+        let mut values: Vec<Option<Computed>> = (0..graph.nodes().len()).map(|_| None).collect();
         for (i, node) in graph.nodes().iter().enumerate() {
+            // the mask of the first input, read before the inputs are taken: each node's
+            // first output carries one (Keras' `_keras_mask`), a recurrent layer's states none
+            let mask = match node.inputs.first() {
+                Some(Source::Node(j, 0)) => values[*j].as_ref().and_then(|c| c.mask.clone()),
+                _ => None,
+            };
             let mut xs = Vec::with_capacity(node.inputs.len());
             for (p, source) in node.inputs.iter().enumerate() {
                 xs.push(match *source {
                     Source::Input(k) => (inputs[k].clone(), Layout::ChannelsLast),
-                    // the last read of a value takes it, so that its buffer can be reused
-                    Source::Node(j)
-                        if last_uses[j] == i && !node.inputs[p + 1..].contains(source) =>
+                    // the last read of a node takes its outputs, so that their buffers can be
+                    // reused
+                    Source::Node(j, k)
+                        if last_uses[j] == i
+                            && !node.inputs[p + 1..]
+                                .iter()
+                                .any(|s| matches!(s, Source::Node(l, _) if *l == j)) =>
                     {
-                        let (out, layout) = values[j]
+                        let mut computed = values[j]
                             .take()
                             .expect("node value read after its last use");
-                        (out.value, layout)
+                        (computed.values.swap_remove(k), computed.layout)
                     }
-                    Source::Node(j) => {
-                        let (out, layout) = values[j].as_ref().expect("node value missing");
-                        (out.value.clone(), *layout)
+                    Source::Node(j, k) => {
+                        let computed = values[j].as_ref().expect("node value missing");
+                        (computed.values[k].clone(), computed.layout)
                     }
                 });
             }
@@ -219,18 +226,27 @@ impl Network {
                 .map(|(x, layout)| x.relayout(layout, layout_out))
                 .collect();
             let batch = xs.first().map_or(0, Value::batch);
-            let mask = match node.inputs.first() {
-                Some(Source::Node(j)) => masks[*j].as_ref(),
-                _ => None,
-            };
+            let shapes = graph.node_shapes(i);
             let crate::layers::Called {
-                value,
+                values: outs,
                 logits,
                 mask,
-            } = layer.call_masked(&self.layers[node.layer], xs, layout_out, mask)?;
-            check_output(layer, &value, graph.node_shape(i), batch, layout_out)?;
-            values[i] = Some((Output { value, logits }, layout_out));
-            masks[i] = mask;
+            } = layer.call_masked(
+                &self.layers[node.layer],
+                xs,
+                layout_out,
+                mask.as_ref(),
+                shapes.len(),
+            )?;
+            for (value, shape) in outs.iter().zip(shapes) {
+                check_output(layer, value, shape, batch, layout_out)?;
+            }
+            values[i] = Some(Computed {
+                values: outs,
+                logits,
+                mask,
+                layout: layout_out,
+            });
         }
         Ok(graph
             .outputs()
@@ -240,20 +256,29 @@ impl Network {
                     value: inputs[k].clone(),
                     logits: None,
                 },
-                Source::Node(j) => {
-                    let (out, layout) = values[j].clone().expect("output value missing");
-                    let last = |v: Value| v.relayout(layout, Layout::ChannelsLast);
+                Source::Node(j, k) => {
+                    let computed = values[j].as_ref().expect("output value missing");
+                    let last = |v: Value| v.relayout(computed.layout, Layout::ChannelsLast);
                     Output {
-                        value: last(out.value),
-                        logits: out.logits.map(|l| Logits {
+                        value: last(computed.values[k].clone()),
+                        logits: computed.logits.as_ref().filter(|_| k == 0).map(|l| Logits {
                             activation: l.activation,
-                            value: last(l.value),
+                            value: last(l.value.clone()),
                         }),
                     }
                 }
             })
             .collect())
     }
+}
+
+/// What the executor keeps of a node until its last reader: its outputs, the logits and mask
+/// of the first, and the layout they are in.
+struct Computed {
+    values: Vec<Value>,
+    logits: Option<Logits>,
+    mask: Option<Mask>,
+    layout: Layout,
 }
 
 /// Checks that a layer gave the shape it promised (a layer of the user's may not): the

@@ -111,6 +111,16 @@ pub trait LayerConfig:
     /// non-zero dimensions.
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape>;
 
+    /// The shapes of every output, for a layer with several (a recurrent layer with
+    /// `return_state`: its output, then its final states). Only
+    /// [`output_shape`](Self::output_shape)'s by default. A layer with several outputs gives
+    /// them all from [`call_outputs`](Self::call_outputs), the first from
+    /// [`call`](Self::call), and is applied with
+    /// [`Apply::apply_all`](crate::models::Apply::apply_all).
+    fn output_shapes(&self, name: &str, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        Ok(vec![self.output_shape(name, inputs)?])
+    }
+
     /// Declares the layer's weights for these input shapes, in the order files list them:
     /// Keras' `build`, with [`WeightSpecs::add_weight`] as `add_weight`. Shapes are in Keras'
     /// layout; names are those of Keras (`kernel`, `bias`). No weights by default.
@@ -169,6 +179,17 @@ pub trait LayerConfig:
     /// [`layout`](Self::layout)), written with Burn tensor operations over the module's
     /// weights. [`Call::training`] says whether this is a training step.
     fn call(&self, module: &Self::Module, inputs: Vec<Value>, call: &Call) -> Result<Value>;
+
+    /// Every output of the forward pass, in the order of
+    /// [`output_shapes`](Self::output_shapes); [`call`](Self::call)'s one by default.
+    fn call_outputs(
+        &self,
+        module: &Self::Module,
+        inputs: Vec<Value>,
+        call: &Call,
+    ) -> Result<Vec<Value>> {
+        Ok(vec![self.call(module, inputs, call)?])
+    }
 
     /// The forward pass and, when the output ends in softmax or sigmoid, the logits before it
     /// (which losses use to compute crossentropy stably). Only [`call`](Self::call)'s output

@@ -20,10 +20,10 @@ use std::fmt;
 /// with [`Layer::downcast_ref`].
 pub struct Layer(Box<dyn DynLayer>);
 
-/// What a layer's call gives: its output, the logits of a final softmax or sigmoid, and the
-/// output's mask.
+/// What a layer's call gives: its outputs (one, unless the layer has several), the logits of
+/// a final softmax or sigmoid before the first, and the first output's mask.
 pub(crate) struct Called {
-    pub value: Value,
+    pub values: Vec<Value>,
     pub logits: Option<Logits>,
     pub mask: Option<Mask>,
 }
@@ -63,7 +63,7 @@ trait DynLayer: Send + Sync + 'static {
     fn name(&self) -> Option<&str>;
     fn set_name(&mut self, name: String);
     fn arity(&self) -> (usize, usize);
-    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape>;
+    fn output_shapes(&self, name: &str, inputs: &[Shape]) -> Result<Vec<Shape>>;
     fn add_weights(&self, inputs: &[Shape], weights: &mut WeightSpecs) -> Result<()>;
     fn param_count(&self, inputs: &[Shape]) -> crate::layers::ParamCount;
     fn build(
@@ -79,7 +79,8 @@ trait DynLayer: Send + Sync + 'static {
         module: &LayerModule,
         inputs: Vec<Value>,
         call: &Call,
-    ) -> Result<(Value, Option<Logits>)>;
+        outputs: usize,
+    ) -> Result<(Vec<Value>, Option<Logits>)>;
     fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule>;
     fn element_order(&self) -> ElementOrder;
     fn savable(&self) -> Result<()>;
@@ -109,8 +110,8 @@ impl<T: LayerConfig> DynLayer for T {
     fn arity(&self) -> (usize, usize) {
         LayerConfig::arity(self)
     }
-    fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
-        LayerConfig::output_shape(self, name, inputs)
+    fn output_shapes(&self, name: &str, inputs: &[Shape]) -> Result<Vec<Shape>> {
+        LayerConfig::output_shapes(self, name, inputs)
     }
     fn add_weights(&self, inputs: &[Shape], weights: &mut WeightSpecs) -> Result<()> {
         LayerConfig::add_weights(self, inputs, weights)
@@ -137,14 +138,29 @@ impl<T: LayerConfig> DynLayer for T {
         module: &LayerModule,
         inputs: Vec<Value>,
         call: &Call,
-    ) -> Result<(Value, Option<Logits>)> {
+        outputs: usize,
+    ) -> Result<(Vec<Value>, Option<Logits>)> {
         let module = T::Module::of(module).ok_or_else(|| {
             Error::config(
                 format!("layer `{}`", call.name),
                 "its module is not the one its configuration builds",
             )
         })?;
-        self.call_with_logits(module, inputs, call)
+        if outputs == 1 {
+            let (value, logits) = self.call_with_logits(module, inputs, call)?;
+            return Ok((vec![value], logits));
+        }
+        let values = self.call_outputs(module, inputs, call)?;
+        if values.len() != outputs {
+            return Err(Error::config(
+                format!("layer `{}`", call.name),
+                format!(
+                    "its call_outputs gave {} outputs where its output_shapes promised {outputs}",
+                    values.len()
+                ),
+            ));
+        }
+        Ok((values, None))
     }
     fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule> {
         LayerConfig::torch(self, weights, torch)
@@ -222,9 +238,15 @@ impl Layer {
         self.output_shape_of(std::slice::from_ref(input))
     }
 
-    /// The output shape for the shapes of all the layer's inputs, or an error naming the layer
-    /// and the shapes.
+    /// The (first) output shape for the shapes of all the layer's inputs, or an error naming
+    /// the layer and the shapes.
     pub fn output_shape_of(&self, inputs: &[Shape]) -> Result<Shape> {
+        Ok(self.output_shapes_of(inputs)?.swap_remove(0))
+    }
+
+    /// The shapes of every output (one, unless the layer has several) for the shapes of all
+    /// the layer's inputs, or an error naming the layer and the shapes.
+    pub fn output_shapes_of(&self, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let base = self.base_name();
         let name = self.name().unwrap_or(&base);
         for input in inputs {
@@ -254,17 +276,25 @@ impl Layer {
                 "it is given no input",
             ));
         }
-        let output = self.0.output_shape(name, inputs)?;
-        if output.rank() == 0 || output.rank() > MAX_RANK || output.dims().contains(&0) {
-            return Err(Error::Shape {
-                layer: name.into(),
-                expected: format!(
-                    "an output of 1 to {MAX_RANK} non-zero dimensions besides the batch"
-                ),
-                received: format!("{output} for input {}", crate::shape::list(inputs)),
-            });
+        let outputs = self.0.output_shapes(name, inputs)?;
+        if outputs.is_empty() {
+            return Err(Error::config(
+                format!("layer `{name}`"),
+                "its output_shapes gave no shape; a layer has at least one output",
+            ));
         }
-        Ok(output)
+        for output in &outputs {
+            if output.rank() == 0 || output.rank() > MAX_RANK || output.dims().contains(&0) {
+                return Err(Error::Shape {
+                    layer: name.into(),
+                    expected: format!(
+                        "an output of 1 to {MAX_RANK} non-zero dimensions besides the batch"
+                    ),
+                    received: format!("{output} for input {}", crate::shape::list(inputs)),
+                });
+            }
+        }
+        Ok(outputs)
     }
 
     /// The layer's weight counts for a single input shape.
@@ -311,19 +341,20 @@ impl Layer {
         inputs: Vec<Value>,
         layout: Layout,
     ) -> Result<(Value, Option<Logits>)> {
-        let called = self.call_masked(module, inputs, layout, None)?;
-        Ok((called.value, called.logits))
+        let mut called = self.call_masked(module, inputs, layout, None, 1)?;
+        Ok((called.values.swap_remove(0), called.logits))
     }
 
     /// Runs the layer's forward pass on `inputs` (in `layout`) with the mask reaching its
-    /// first input: the output, the logits of a final softmax or sigmoid, and the output's
-    /// mask.
+    /// first input: its `outputs` outputs, the logits of a final softmax or sigmoid, and the
+    /// first output's mask.
     pub(crate) fn call_masked(
         &self,
         module: &LayerModule,
         inputs: Vec<Value>,
         layout: Layout,
         mask: Option<&Mask>,
+        outputs: usize,
     ) -> Result<Called> {
         let training = inputs.first().is_some_and(|x| x.device().is_autodiff());
         let name = self.name().unwrap_or_default();
@@ -335,9 +366,9 @@ impl Layer {
             layout,
             mask,
         };
-        let (value, logits) = self.0.call(module, inputs, &call)?;
+        let (values, logits) = self.0.call(module, inputs, &call, outputs)?;
         Ok(Called {
-            value,
+            values,
             logits,
             mask: out_mask,
         })

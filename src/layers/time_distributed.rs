@@ -77,7 +77,17 @@ impl LayerConfig for TimeDistributed {
 
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         let step = self.step(name, &inputs[0])?;
-        let out = self.inner().output_shape(&step)?;
+        let outs = self.inner().output_shapes_of(std::slice::from_ref(&step))?;
+        let [out] = outs.as_slice() else {
+            return Err(Error::config(
+                format!("layer `{name}` (TimeDistributed)"),
+                format!(
+                    "its layer has {} outputs; it wraps a layer with one (a recurrent layer \
+                     without return_state)",
+                    outs.len()
+                ),
+            ));
+        };
         let mut dims = vec![inputs[0].dims()[0]];
         dims.extend_from_slice(out.dims());
         Ok(Shape::new(dims))
@@ -108,7 +118,10 @@ impl LayerConfig for TimeDistributed {
         let inner = self.inner();
         let layout = inner.layout().unwrap_or(call.layout);
         let x = x.reshape(&steps).relayout(call.layout, layout);
-        let y = inner.call_masked(&m.inner[0], vec![x], layout, None)?.value;
+        let y = inner
+            .call_masked(&m.inner[0], vec![x], layout, None, 1)?
+            .values
+            .swap_remove(0);
         let y = y.relayout(layout, call.layout);
         let mut out = vec![batch, time];
         out.extend_from_slice(&y.dims()[1..]);

@@ -202,7 +202,7 @@ impl Tracer<'_> {
             SymbolicNode::Layer { layer, inputs, .. } => {
                 let key = Arc::as_ptr(&t.node);
                 if let Some(&i) = self.node_index.get(&key) {
-                    return Ok(Source::Node(i));
+                    return Ok(Source::Node(i, t.output));
                 }
                 let mut sources = Vec::with_capacity(inputs.len());
                 for input in inputs {
@@ -219,7 +219,7 @@ impl Tracer<'_> {
                 });
                 let i = self.nodes.len() - 1;
                 self.node_index.insert(key, i);
-                Ok(Source::Node(i))
+                Ok(Source::Node(i, t.output))
             }
         }
     }

@@ -439,7 +439,7 @@ impl Model {
             .iter()
             .map(|s| match *s {
                 crate::graph::Source::Input(k) => graph.inputs()[k].name.clone(),
-                crate::graph::Source::Node(j) => graph.layers()[graph.nodes()[j].layer]
+                crate::graph::Source::Node(j, _) => graph.layers()[graph.nodes()[j].layer]
                     .name()
                     .unwrap_or_default()
                     .to_string(),

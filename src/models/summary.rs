@@ -62,8 +62,8 @@ impl Summary {
         };
         let source_name = |s: &Source| match *s {
             Source::Input(k) => format!("{}[0][0]", graph.inputs()[k].name),
-            Source::Node(j) => format!(
-                "{}[{}][0]",
+            Source::Node(j, k) => format!(
+                "{}[{}][{k}]",
                 graph.layers()[graph.nodes()[j].layer]
                     .name()
                     .unwrap_or_default(),
@@ -83,7 +83,10 @@ impl Summary {
             rows.push(SummaryRow {
                 name: layer.name().unwrap_or_default().to_string(),
                 class_name: layer.class_name().to_string(),
-                output_shape: graph.node_shape(i).to_string(),
+                output_shape: match graph.node_shapes(i) {
+                    [one] => one.to_string(),
+                    several => format!("[{}]", crate::shape::list(several)),
+                },
                 params: graph.layer_params(node.layer).total(),
                 connected_to: if connected {
                     links.collect()

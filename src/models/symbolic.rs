@@ -21,6 +21,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct SymbolicTensor {
     pub(crate) node: Arc<SymbolicNode>,
+    /// Which of the node's outputs (0 unless its layer has several).
+    pub(crate) output: usize,
 }
 
 /// Where a symbolic tensor comes from.
@@ -32,7 +34,7 @@ pub(crate) enum SymbolicNode {
     Layer {
         layer: SharedLayer,
         inputs: Vec<SymbolicTensor>,
-        shape: Shape,
+        shapes: Vec<Shape>,
     },
 }
 
@@ -41,7 +43,7 @@ impl SymbolicTensor {
     pub fn shape(&self) -> &Shape {
         match &*self.node {
             SymbolicNode::Input(input) => input.shape(),
-            SymbolicNode::Layer { shape, .. } => shape,
+            SymbolicNode::Layer { shapes, .. } => &shapes[self.output],
         }
     }
 
@@ -52,7 +54,12 @@ impl SymbolicTensor {
                 Some(name) => format!("input `{name}`"),
                 None => format!("an unnamed input of shape {}", input.shape()),
             },
-            SymbolicNode::Layer { layer, .. } => format!("layer `{}`", layer.display_name()),
+            SymbolicNode::Layer { layer, .. } if self.output == 0 => {
+                format!("layer `{}`", layer.display_name())
+            }
+            SymbolicNode::Layer { layer, .. } => {
+                format!("output {} of layer `{}`", self.output, layer.display_name())
+            }
         }
     }
 }
@@ -61,6 +68,7 @@ impl From<&Input> for SymbolicTensor {
     fn from(input: &Input) -> Self {
         SymbolicTensor {
             node: Arc::new(SymbolicNode::Input(input.clone())),
+            output: 0,
         }
     }
 }
@@ -149,18 +157,51 @@ impl SharedLayer {
     }
 
     /// Applies the layer to `inputs`, inferring the output shape; errors name the layer and
-    /// the shapes it was given.
+    /// the shapes it was given. A layer with several outputs is applied with
+    /// [`apply_all`](Self::apply_all).
     pub fn apply(&self, inputs: impl Into<SymbolicInputs>) -> Result<SymbolicTensor> {
+        let mut outputs = self.apply_all(inputs)?;
+        if outputs.len() > 1 {
+            return Err(crate::Error::config(
+                format!("layer `{}`", self.display_name()),
+                format!(
+                    "it has {} outputs (a recurrent layer with return_state gives its final \
+                     states too); apply it with `apply_all`, which gives each",
+                    outputs.len()
+                ),
+            ));
+        }
+        Ok(outputs.swap_remove(0))
+    }
+
+    /// Applies the layer to `inputs` and gives every output: one for most layers; for a
+    /// recurrent layer with `return_state`, its output and then its final states (`h` and,
+    /// for an LSTM, `c`), as Keras' call returns them.
+    ///
+    /// ```
+    /// use kiln::prelude::*;
+    /// let x = Input::new([10, 3]);
+    /// let [out, h, c] = <[_; 3]>::try_from(LSTM::new(4).return_state(true).apply_all(&x)?)
+    ///     .expect("three outputs");
+    /// assert_eq!((out.shape().dims(), h.shape().dims(), c.shape().dims()), (&[4][..], &[4][..], &[4][..]));
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
+    pub fn apply_all(&self, inputs: impl Into<SymbolicInputs>) -> Result<Vec<SymbolicTensor>> {
         let inputs = inputs.into().0;
         let shapes: Vec<Shape> = inputs.iter().map(|t| t.shape().clone()).collect();
-        let shape = self.layer.output_shape_of(&shapes)?;
-        Ok(SymbolicTensor {
-            node: Arc::new(SymbolicNode::Layer {
-                layer: self.clone(),
-                inputs,
-                shape,
-            }),
-        })
+        let shapes = self.layer.output_shapes_of(&shapes)?;
+        let count = shapes.len();
+        let node = Arc::new(SymbolicNode::Layer {
+            layer: self.clone(),
+            inputs,
+            shapes,
+        });
+        Ok((0..count)
+            .map(|output| SymbolicTensor {
+                node: node.clone(),
+                output,
+            })
+            .collect())
     }
 }
 
@@ -170,6 +211,12 @@ pub trait Apply: Into<Layer> + Sized {
     /// with shared weights, make it [`shared`](Apply::shared) first.
     fn apply(self, inputs: impl Into<SymbolicInputs>) -> Result<SymbolicTensor> {
         SharedLayer::new(self).apply(inputs)
+    }
+
+    /// Applies this layer once and gives every output (see [`SharedLayer::apply_all`]):
+    /// `let outs = LSTM::new(8).return_state(true).apply_all(&x)?`.
+    fn apply_all(self, inputs: impl Into<SymbolicInputs>) -> Result<Vec<SymbolicTensor>> {
+        SharedLayer::new(self).apply_all(inputs)
     }
 
     /// The layer as a [`SharedLayer`], to apply several times with one set of weights.

@@ -4,7 +4,7 @@
 #![cfg_attr(feature = "ndarray", allow(deprecated))]
 
 pub(crate) use super::recurrent_host::{Act, Scan, ScanCell};
-use super::recurrent_host::{Dims, Tape, backward, forward};
+use super::recurrent_host::{Dims, Grads, Tape, backward, forward};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -23,18 +23,20 @@ use std::sync::Arc;
     Autodiff
 )]
 pub(crate) trait RecurrentScan: Backend {
-    /// The outputs `[batch, time, units]` (in the order of the steps) of `scan` over `xw`
-    /// `[batch, time, gates·units]`, with recurrent kernel `u`, recurrent bias `bias` and
-    /// `mask` `[batch, time]`.
+    /// The outputs (in the order of the steps) and final states `[batch, time + states,
+    /// units]` of `scan` over `xw` `[batch, time, gates·units]`, with recurrent kernel `u`,
+    /// recurrent bias `bias`, `mask` `[batch, time]` and initial states `init`
+    /// `[batch, states, units]`.
     fn recurrent_scan(
         xw: FloatTensor<Self>,
         u: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         mask: FloatTensor<Self>,
+        init: FloatTensor<Self>,
         scan: Scan,
     ) -> FloatTensor<Self> {
         let device = xw.device();
-        let (out, _) = run::<Self>(xw, u, bias, mask, &scan);
+        let (out, _) = run::<Self>(xw, u, bias, mask, init, &scan);
         Self::float_from_data(out, &device)
     }
 }
@@ -56,12 +58,14 @@ fn host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
     data.convert::<f32>().into_vec().expect("float values")
 }
 
-/// The forward pass on the host: the outputs as data, the tape, and `u`'s values.
+/// The forward pass on the host: the outputs and final states as data, the tape, and `u`'s
+/// values.
 fn run<B: Backend>(
     xw: FloatTensor<B>,
     u: FloatTensor<B>,
     bias: FloatTensor<B>,
     mask: FloatTensor<B>,
+    init: FloatTensor<B>,
     scan: &Scan,
 ) -> (TensorData, (Tape, Vec<f32>)) {
     let dims = xw.shape().dims::<3>();
@@ -77,32 +81,34 @@ fn run<B: Backend>(
         &u,
         &host::<B>(bias),
         &host::<B>(mask),
+        &host::<B>(init),
     );
-    let data = TensorData::new(out, [d.batch, d.time, scan.units]);
+    let data = TensorData::new(out, [d.batch, d.time + scan.states(), scan.units]);
     (data, (tape, u))
 }
 
-/// The scan's step in the backward pass; its parents are `xw`, `u` and `bias`.
+/// The scan's step in the backward pass; its parents are `xw`, `u`, `bias` and `init`.
 #[derive(Debug)]
 struct ScanBackward;
 
 /// What the backward pass keeps: the scan, the tape and `u`'s values, and the shapes.
 type State = (Scan, Arc<(Tape, Vec<f32>)>, [usize; 3]);
 
-impl<B: Backend> Backward<B, 3> for ScanBackward {
+impl<B: Backend> Backward<B, 4> for ScanBackward {
     type State = State;
 
-    fn backward(self, ops: Ops<State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
         let device = grad.device();
         let (scan, kept, [batch, time, width]) = ops.state;
         let (tape, u) = &*kept;
-        let (dxw, du, dbias) = backward(&scan, tape, u, &host::<B>(grad));
+        let g: Grads = backward(&scan, tape, u, &host::<B>(grad));
         let units = scan.units;
         let grads_of = [
-            TensorData::new(dxw, [batch, time, width]),
-            TensorData::new(du, [units, width]),
-            TensorData::new(dbias, [width]),
+            TensorData::new(g.xw, [batch, time, width]),
+            TensorData::new(g.u, [units, width]),
+            TensorData::new(g.bias, [width]),
+            TensorData::new(g.init, [batch, scan.states(), units]),
         ];
         for (parent, data) in ops.parents.iter().zip(grads_of) {
             if let Some(node) = parent {
@@ -118,11 +124,12 @@ impl<B: Backend + RecurrentScan, C: CheckpointStrategy> RecurrentScan for Autodi
         u: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         mask: FloatTensor<Self>,
+        init: FloatTensor<Self>,
         scan: Scan,
     ) -> FloatTensor<Self> {
         let dims = xw.shape().dims::<3>();
         match ScanBackward
-            .prepare::<C>([xw.node(), u.node(), bias.node()])
+            .prepare::<C>([xw.node(), u.node(), bias.node(), init.node()])
             .compute_bound()
             .stateful()
         {
@@ -133,6 +140,7 @@ impl<B: Backend + RecurrentScan, C: CheckpointStrategy> RecurrentScan for Autodi
                     u.into_primitive(),
                     bias.into_primitive(),
                     mask.into_primitive(),
+                    init.into_primitive(),
                     &scan,
                 );
                 let out = B::float_from_data(out, &device);
@@ -143,6 +151,7 @@ impl<B: Backend + RecurrentScan, C: CheckpointStrategy> RecurrentScan for Autodi
                 u.into_primitive(),
                 bias.into_primitive(),
                 mask.into_primitive(),
+                init.into_primitive(),
                 scan,
             )),
         }
@@ -151,14 +160,17 @@ impl<B: Backend + RecurrentScan, C: CheckpointStrategy> RecurrentScan for Autodi
 
 /// Runs `scan` over `xw` `[batch, time, gates·units]` (the inputs' projections, input bias
 /// included) with recurrent kernel `u` `[units, gates·units]`, recurrent bias `bias`
-/// `[gates·units]` (a GRU with `reset_after`; zeros otherwise) and `mask` `[batch, time]` (ones
-/// for none): the outputs `[batch, time, units]`, in the order the steps read the sequence.
-/// Differentiable in `xw`, `u` and `bias` on an autodiff device.
+/// `[gates·units]` (a GRU with `reset_after`; zeros otherwise), `mask` `[batch, time]` (ones
+/// for none) and initial states `init` `[batch, states, units]` (`h`, then an LSTM's `c`):
+/// the outputs in the order the steps read the sequence, then the final states,
+/// `[batch, time + states, units]`. Differentiable in `xw`, `u`, `bias` and `init` on an
+/// autodiff device.
 pub(crate) fn recurrent_scan(
     xw: Tensor<3>,
     u: Tensor<2>,
     bias: Tensor<1>,
     mask: Tensor<2>,
+    init: Tensor<3>,
     scan: Scan,
 ) -> Tensor<3> {
     Tensor::from_dispatch(<Dispatch as RecurrentScan>::recurrent_scan(
@@ -166,6 +178,7 @@ pub(crate) fn recurrent_scan(
         u.into_dispatch(),
         bias.into_dispatch(),
         mask.into_dispatch(),
+        init.into_dispatch(),
         scan,
     ))
 }

@@ -139,6 +139,11 @@ pub struct Scan {
 }
 
 impl Scan {
+    /// How many states the cell carries: `h`, and `c` for an LSTM.
+    pub(crate) fn states(&self) -> usize {
+        if self.cell == ScanCell::Lstm { 2 } else { 1 }
+    }
+
     fn gates(&self) -> usize {
         match self.cell {
             ScanCell::Simple => 1,
@@ -180,8 +185,10 @@ pub(crate) struct Dims {
 }
 
 /// Runs `scan` over `xw` (the inputs' projections, input bias included) with recurrent kernel
-/// `u` and recurrent bias `bias` (GRU `reset_after`; ignored by the others), skipping masked
-/// steps: the outputs `[batch, time, units]` in the order of the steps, and the tape.
+/// `u` and recurrent bias `bias` (GRU `reset_after`; ignored by the others), from the states
+/// `init` (`[batch, states, units]`: `h`, then `c` for an LSTM), skipping masked steps: the
+/// outputs in the order of the steps followed by the final states (`[batch, time + states,
+/// units]`), and the tape.
 pub(crate) fn forward(
     scan: &Scan,
     dims: Dims,
@@ -189,17 +196,26 @@ pub(crate) fn forward(
     u: &[f32],
     bias: &[f32],
     mask: &[f32],
+    init: &[f32],
 ) -> (Vec<f32>, Tape) {
     let Dims { batch, time } = dims;
     let n = scan.units;
     let w = scan.gates() * n;
+    let states = scan.states();
+    let rows = time + states;
     let u = ArrayView2::from_shape((n, w), u).expect("u is [units, width]");
     let (act, rec) = (scan.activation, scan.recurrent_activation);
-    let mut h = Array2::<f32>::zeros((batch, n));
-    let mut c = Array2::<f32>::zeros((batch, n));
+    let init =
+        ArrayView2::from_shape((batch, states * n), init).expect("init is [batch, states, units]");
+    let mut h = init.slice(s![.., ..n]).to_owned();
+    let mut c = if scan.cell == ScanCell::Lstm {
+        init.slice(s![.., n..]).to_owned()
+    } else {
+        Array2::<f32>::zeros((batch, n))
+    };
     let mut r_all = Array2::<f32>::zeros((batch, w));
     let mut q = Array2::<f32>::zeros((batch, n));
-    let mut out = vec![0.0f32; batch * time * n];
+    let mut out = vec![0.0f32; batch * rows * n];
     let mut tape = Tape {
         batch,
         time,
@@ -215,6 +231,8 @@ pub(crate) fn forward(
     };
     let mut h_new = vec![0.0f32; n];
     let mut c_new = vec![0.0f32; n];
+    // whether a step of each sample has run yet
+    let mut seen = vec![false; batch];
     for s in 0..time {
         let t = scan.time_of(s, time);
         let step = s * batch;
@@ -322,42 +340,65 @@ pub(crate) fn forward(
                     h_new[j] = z * h_prev[j] + (1.0 - z) * gates[2 * n + j];
                 }
             }
-            let o = &mut out[(b * time + s) * n..][..n];
-            let zero = scan.zero_output_for_mask;
+            let o = &mut out[(b * rows + s) * n..][..n];
+            // a masked step repeats the previous output, which is `h` once a step has run and
+            // zeros before (Keras' `prev_output` starts at zeros, whatever the initial state)
+            let repeat = !scan.zero_output_for_mask && seen[b];
             let mut h_row = h.row_mut(b);
             for j in 0..n {
-                let held = if zero { 0.0 } else { h_row[j] };
+                let held = if repeat { h_row[j] } else { 0.0 };
                 o[j] = m * h_new[j] + (1.0 - m) * held;
                 h_row[j] = m * h_new[j] + (1.0 - m) * h_row[j];
             }
+            seen[b] |= m != 0.0;
+        }
+    }
+    for b in 0..batch {
+        out[(b * rows + time) * n..][..n].copy_from_slice(h.row(b).as_slice().expect("contiguous"));
+        if scan.cell == ScanCell::Lstm {
+            out[(b * rows + time + 1) * n..][..n]
+                .copy_from_slice(c.row(b).as_slice().expect("contiguous"));
         }
     }
     (out, tape)
 }
 
-/// The gradients of a scan's `xw`, `u` and `bias` from the gradient of its outputs `grad`
-/// (`[batch, time, units]`), through every step back to the first.
-pub(crate) fn backward(
-    scan: &Scan,
-    tape: &Tape,
-    u: &[f32],
-    grad: &[f32],
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+/// The gradients of a scan's `xw`, `u`, `bias` and initial states from the gradient `grad` of
+/// its outputs and final states (`[batch, time + states, units]`), through every step back to
+/// the first.
+pub(crate) fn backward(scan: &Scan, tape: &Tape, u: &[f32], grad: &[f32]) -> Grads {
     let (batch, time) = (tape.batch, tape.time);
     let n = scan.units;
     let w = scan.gates() * n;
+    let states = scan.states();
+    let rows = time + states;
     let u = ArrayView2::from_shape((n, w), u).expect("u is [units, width]");
     let (act, rec) = (scan.activation, scan.recurrent_activation);
     let mut dxw = vec![0.0f32; batch * time * w];
     let mut du = Array2::<f32>::zeros((n, w));
     let mut dbias = vec![0.0f32; w];
-    let mut dh = Array2::<f32>::zeros((batch, n));
-    let mut dc = Array2::<f32>::zeros((batch, n));
+    // the gradients of the states after the last step: the final states'
+    let final_grad =
+        |k: usize| Array2::from_shape_fn((batch, n), |(b, j)| grad[(b * rows + time + k) * n + j]);
+    let mut dh = final_grad(0);
+    let mut dc = if scan.cell == ScanCell::Lstm {
+        final_grad(1)
+    } else {
+        Array2::<f32>::zeros((batch, n))
+    };
     let mut dh_prev = Array2::<f32>::zeros((batch, n));
     // the gradient of the recurrent product's output, `h·U` (+ bias)
     let mut dr = Array2::<f32>::zeros((batch, w));
     // GRU without reset_after: the gradient of `q = (r·h)·U_h`
     let mut dq = Array2::<f32>::zeros((batch, n));
+    // each sample's first step that runs: masked steps before it output zeros, not `h`
+    let first: Vec<usize> = (0..batch)
+        .map(|b| {
+            (0..time)
+                .find(|&s| tape.mask[b * time + scan.time_of(s, time)] != 0.0)
+                .unwrap_or(time)
+        })
+        .collect();
     for s in (0..time).rev() {
         let t = scan.time_of(s, time);
         let step = s * batch;
@@ -367,14 +408,14 @@ pub(crate) fn backward(
             let m = tape.mask[b * time + t];
             let gates = &tape.gates[(step + b) * w..][..w];
             let extra = &tape.extra[(step + b) * n..][..n];
-            let g_out = &grad[(b * time + s) * n..][..n];
+            let g_out = &grad[(b * rows + s) * n..][..n];
             let dx = &mut dxw[(b * time + t) * w..][..w];
             for j in 0..n {
                 let hp = h_prev[[b, j]];
                 let carried = dh[[b, j]];
                 let dh_new = m * (g_out[j] + carried);
                 let mut back = (1.0 - m) * carried;
-                if !scan.zero_output_for_mask {
+                if !scan.zero_output_for_mask && first[b] < s {
                     back += (1.0 - m) * g_out[j];
                 }
                 match scan.cell {
@@ -453,5 +494,27 @@ pub(crate) fn backward(
         }
         std::mem::swap(&mut dh, &mut dh_prev);
     }
-    (dxw, du.into_raw_vec_and_offset().0, dbias)
+    // after the first step, `dh` and `dc` are the initial states' gradients
+    let mut dinit = vec![0.0f32; batch * states * n];
+    for b in 0..batch {
+        let row = &mut dinit[b * states * n..][..states * n];
+        row[..n].copy_from_slice(dh.row(b).as_slice().expect("contiguous"));
+        if scan.cell == ScanCell::Lstm {
+            row[n..].copy_from_slice(dc.row(b).as_slice().expect("contiguous"));
+        }
+    }
+    Grads {
+        xw: dxw,
+        u: du.into_raw_vec_and_offset().0,
+        bias: dbias,
+        init: dinit,
+    }
+}
+
+/// The gradients [`backward`] gives, each laid out as its tensor.
+pub(crate) struct Grads {
+    pub xw: Vec<f32>,
+    pub u: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub init: Vec<f32>,
 }

@@ -90,12 +90,28 @@ def build(architecture):
     values = []
 
     def value(ref):
-        kind, index = ref.split(":")
-        return (inputs if kind == "input" else values)[int(index)]
+        kind, index, *output = ref.split(":")
+        if kind == "input":
+            return inputs[int(index)]
+        return values[int(index)][int(output[0]) if output else 0]
 
     for node in nodes:
         args = [value(r) for r in node["inputs"]]
-        values.append(layers[node["layer"]](args if len(args) > 1 else args[0]))
+        layer = layers[node["layer"]]
+        if len(args) > 1 and isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
+            # a recurrent layer's inputs after its sequence are its initial states. Keras 3.15
+            # hands a layer its input's mask only when that input is its one tensor argument,
+            # so with initial states the mask is dropped unless given: kiln keeps it (masked
+            # steps skipped, as documented), and the mask is given here to compare the same
+            out = layer(
+                args[0],
+                initial_state=args[1:],
+                mask=getattr(args[0], "_keras_mask", None),
+            )
+        else:
+            out = layer(args if len(args) > 1 else args[0])
+        # a layer with several outputs (return_state) gives a list
+        values.append(list(out) if isinstance(out, (list, tuple)) else [out])
     outputs = [value(r) for r in graph.get("outputs") or [f"node:{len(nodes) - 1}"]]
     return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs)
 

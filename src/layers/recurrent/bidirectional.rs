@@ -113,7 +113,7 @@ impl Bidirectional {
         ))
     }
 
-    fn returns_sequences(&self) -> bool {
+    fn options(&self) -> Option<&super::RecurrentOptions> {
         [
             self.layer.downcast_ref::<LSTM>().map(|l| &l.options),
             self.layer.downcast_ref::<GRU>().map(|l| &l.options),
@@ -121,7 +121,29 @@ impl Bidirectional {
         ]
         .into_iter()
         .flatten()
-        .any(|o| o.return_sequences)
+        .next()
+    }
+
+    fn returns_sequences(&self) -> bool {
+        self.options().is_some_and(|o| o.return_sequences)
+    }
+
+    /// How many states each direction carries: 2 for an LSTM, 1 otherwise.
+    fn states(&self) -> usize {
+        if self.layer.is::<LSTM>() { 2 } else { 1 }
+    }
+
+    /// The inputs of each direction: the sequence, then its half of the initial states
+    /// (Keras: the forward layer's first).
+    fn split<T: Clone>(&self, inputs: &[T]) -> [Vec<T>; 2] {
+        let states = &inputs[1..];
+        let half = states.len() / 2;
+        let with = |s: &[T]| {
+            std::iter::once(inputs[0].clone())
+                .chain(s.iter().cloned())
+                .collect()
+        };
+        [with(&states[..half]), with(&states[half..])]
     }
 }
 
@@ -130,26 +152,58 @@ impl LayerConfig for Bidirectional {
     type Module = WrappedModule;
     name_field!(name);
 
+    /// The sequence, then (Keras' `initial_state`) the forward layer's initial states and the
+    /// backward layer's.
+    fn arity(&self) -> (usize, usize) {
+        (1, 1 + 2 * self.states())
+    }
+
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
+        Ok(self.output_shapes(name, inputs)?.swap_remove(0))
+    }
+
+    /// The merged output, then with `return_state` the forward layer's final states and the
+    /// backward layer's.
+    fn output_shapes(&self, name: &str, inputs: &[Shape]) -> Result<Vec<Shape>> {
         let [forward, _] = self.directions(name)?;
-        let one = forward.output_shape_of(inputs)?;
-        Ok(match self.merge_mode {
+        let given = inputs.len() - 1;
+        if given != 0 && given != 2 * self.states() {
+            return Err(Error::config(
+                format!("layer `{name}` (Bidirectional)"),
+                format!(
+                    "it is given {given} initial state(s) after its sequence; it takes none or \
+                     {} (the forward layer's, then the backward layer's)",
+                    2 * self.states()
+                ),
+            ));
+        }
+        let [fw_inputs, _] = self.split(inputs);
+        let mut shapes = forward.output_shapes_of(&fw_inputs)?;
+        let one = &shapes[0];
+        let merged = match self.merge_mode {
             MergeMode::Concat => one.with_last(2 * one.last().unwrap_or(0)),
-            _ => one,
-        })
+            _ => one.clone(),
+        };
+        let states = shapes.split_off(1);
+        Ok(std::iter::once(merged)
+            .chain(states.clone())
+            .chain(states)
+            .collect())
     }
 
     fn param_count(&self, inputs: &[Shape]) -> ParamCount {
-        let one = self.layer.param_count_of(inputs);
+        let one = self.layer.param_count_of(&inputs[..1]);
         one + one
     }
 
     fn build(&self, inputs: &[Shape], _: WeightSpecs, device: &Device) -> Result<WrappedModule> {
         let name = self.name.clone().unwrap_or_default();
         let layers = self.directions(&name)?;
+        let halves = self.split(inputs);
         let modules = layers
             .iter()
-            .map(|l| l.build(inputs, device))
+            .zip(&halves)
+            .map(|(l, inputs)| l.build(inputs, device))
             .collect::<Result<Vec<_>>>()?;
         let names = layers
             .iter()
@@ -163,23 +217,47 @@ impl LayerConfig for Bidirectional {
     }
 
     fn call(&self, m: &WrappedModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
+        Ok(self.call_outputs(m, inputs, call)?.swap_remove(0))
+    }
+
+    fn call_outputs(
+        &self,
+        m: &WrappedModule,
+        inputs: Vec<Value>,
+        call: &Call,
+    ) -> Result<Vec<Value>> {
         let [forward, backward] = self.directions(call.name)?;
-        let run = |layer: &Layer, module, x: Vec<Value>| -> Result<Value> {
-            Ok(layer.call_masked(module, x, call.layout, call.mask)?.value)
+        let outputs = 1 + self
+            .options()
+            .filter(|o| o.return_state)
+            .map_or(0, |_| self.states());
+        let run = |layer: &Layer, module, x: Vec<Value>| -> Result<Vec<Value>> {
+            Ok(layer
+                .call_masked(module, x, call.layout, call.mask, outputs)?
+                .values)
         };
-        let y = run(&forward, &m.inner[0], inputs.clone())?;
-        let y_rev = run(&backward, &m.inner[1], inputs)?;
+        let [fw_inputs, bw_inputs] = self.split(&inputs);
+        let mut fw = run(&forward, &m.inner[0], fw_inputs)?;
+        let mut bw = run(&backward, &m.inner[1], bw_inputs)?;
+        let fw_states = fw.split_off(1);
+        let bw_states = bw.split_off(1);
         let mode = self.merge_mode;
-        match (y, y_rev) {
-            (Value::R2(a), Value::R2(b)) => Ok(Value::R2(merge(mode, a, b))),
+        let merged = match (fw.swap_remove(0), bw.swap_remove(0)) {
+            (Value::R2(a), Value::R2(b)) => Value::R2(merge(mode, a, b)),
             // the backward outputs come last step first: back in time order
-            (Value::R3(a), Value::R3(b)) => Ok(Value::R3(merge(mode, a, b.flip([1])))),
-            (a, b) => Err(Error::Shape {
-                layer: call.name.into(),
-                expected: "two outputs of one shape from the directions".into(),
-                received: format!("{:?} and {:?}", a.dims(), b.dims()),
-            }),
-        }
+            (Value::R3(a), Value::R3(b)) => Value::R3(merge(mode, a, b.flip([1]))),
+            (a, b) => {
+                return Err(Error::Shape {
+                    layer: call.name.into(),
+                    expected: "two outputs of one shape from the directions".into(),
+                    received: format!("{:?} and {:?}", a.dims(), b.dims()),
+                });
+            }
+        };
+        Ok(std::iter::once(merged)
+            .chain(fw_states)
+            .chain(bw_states)
+            .collect())
     }
 }
 

@@ -188,12 +188,15 @@ impl Cell {
         }
     }
 
-    fn state_count(&self) -> usize {
+    /// How many states the cell carries: `h`, and `c` for an LSTM.
+    pub fn state_count(&self) -> usize {
         if self.kind == CellKind::Lstm { 2 } else { 1 }
     }
 
-    /// Runs the cell over `x` `[batch, time, features]`: `[batch, time, units]` when
-    /// `return_sequences`, the last step's output `[batch, units]` otherwise.
+    /// Runs the cell over `x` `[batch, time, features]` from the states `initial` (`[batch,
+    /// units]` each; zeros when empty): the output, `[batch, time, units]` when
+    /// `return_sequences` and the last step's `[batch, units]` otherwise, and the final
+    /// states.
     ///
     /// The input's projection for every step is one product; each step adds one recurrent
     /// product. Masked steps (mask 0) keep the previous states and repeat the previous output
@@ -204,10 +207,11 @@ impl Cell {
         w: &Weights,
         x: Tensor<3>,
         mask: Option<&Mask>,
+        initial: &[Tensor<2>],
         options: &RecurrentOptions,
         training: bool,
-    ) -> Result<Value> {
-        self.run_as(w, x, mask, options, training, true)
+    ) -> Result<Ran> {
+        self.run_as(w, x, mask, initial, options, training, true)
     }
 
     /// The scan this cell runs as one operation ([`crate::ops::recurrent_scan`]), when its
@@ -239,18 +243,26 @@ impl Cell {
     /// [`run`](Self::run), as one scan operation when `fused` allows and the cell can (no
     /// recurrent dropout in training, activations the scan knows), else step by step in
     /// tensor operations.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run_as(
         &self,
         w: &Weights,
         x: Tensor<3>,
         mask: Option<&Mask>,
+        initial: &[Tensor<2>],
         options: &RecurrentOptions,
         training: bool,
         fused: bool,
-    ) -> Result<Value> {
+    ) -> Result<Ran> {
         let p = self.params(w)?;
         let [batch, time, features] = x.dims();
         let device = x.device();
+        let zeros = Tensor::<2>::zeros([batch, self.units], &device);
+        let initial: Vec<Tensor<2>> = if initial.is_empty() {
+            vec![zeros.clone(); self.state_count()]
+        } else {
+            initial.to_vec()
+        };
         let width = self.gates() * self.units;
         // Keras draws one dropout mask per gate when it has a recurrent dropout
         // (`implementation=1`), one mask for all gates otherwise
@@ -302,16 +314,21 @@ impl Cell {
                 Some(m) => m.clone(),
                 None => Tensor::ones([batch, time], &device),
             };
-            let out = crate::ops::recurrent_scan(xw, p.recurrent.clone(), bias, mask, scan);
-            return Ok(if options.return_sequences {
-                Value::R3(out)
+            let init = Tensor::stack(initial, 1);
+            let out = crate::ops::recurrent_scan(xw, p.recurrent.clone(), bias, mask, init, scan);
+            let row = |t: usize| out.clone().narrow(1, t, 1).reshape([batch, self.units]);
+            let states = (0..self.state_count()).map(|k| row(time + k)).collect();
+            let output = if options.return_sequences {
+                Value::R3(out.narrow(1, 0, time))
             } else {
-                Value::R2(out.narrow(1, time - 1, 1).reshape([batch, self.units]))
-            });
+                Value::R2(row(time - 1))
+            };
+            return Ok(Ran { output, states });
         }
 
-        let zeros = Tensor::<2>::zeros([batch, self.units], &device);
-        let mut states = vec![zeros.clone(); self.state_count()];
+        let mut states = initial;
+        // the output before the first step, which a masked first step repeats: Keras' backends
+        // start from zeros
         let mut output = zeros.clone();
         let mut outputs = Vec::with_capacity(if options.return_sequences { time } else { 0 });
         for s in 0..time {
@@ -348,12 +365,19 @@ impl Cell {
                 outputs.push(output.clone());
             }
         }
-        Ok(if options.return_sequences {
+        let output = if options.return_sequences {
             Value::R3(Tensor::stack(outputs, 1))
         } else {
             Value::R2(output)
-        })
+        };
+        Ok(Ran { output, states })
     }
+}
+
+/// What running a cell over a sequence gives: its output and its final states.
+pub(crate) struct Ran {
+    pub output: Value,
+    pub states: Vec<Tensor<2>>,
 }
 
 #[cfg(test)]
@@ -361,9 +385,10 @@ mod tests {
     use super::*;
     use burn::tensor::Distribution;
 
-    /// The scan operation and the step-by-step tensor operations agree, outputs and gradients,
-    /// for every cell, both directions, with a mask (both kinds of masked output), and for
-    /// activations other than the defaults.
+    /// The scan operation and the step-by-step tensor operations agree, outputs, final states
+    /// and gradients (initial states' included), for every cell, both directions, with a mask
+    /// (both kinds of masked output, and a sample whose first step is masked), from zero and
+    /// from given initial states, and for activations other than the defaults.
     #[test]
     fn the_scan_is_the_step_by_step_loop() {
         let device = crate::backend::test_device().autodiff();
@@ -383,11 +408,14 @@ mod tests {
             &device,
         );
         for kind in kinds {
-            for (backwards, zero, masked, act) in [
-                (false, false, false, Activation::Tanh),
-                (true, false, true, Activation::Tanh),
-                (false, true, true, Activation::Relu),
-                (true, true, true, Activation::LeakyRelu),
+            for (backwards, zero, masked, act, given) in [
+                (false, false, false, Activation::Tanh, false),
+                (true, false, true, Activation::Tanh, false),
+                (false, true, true, Activation::Relu, false),
+                (true, true, true, Activation::LeakyRelu, false),
+                (false, false, true, Activation::Tanh, true),
+                (true, false, false, Activation::Tanh, true),
+                (false, true, true, Activation::Tanh, true),
             ] {
                 let cell = Cell {
                     kind,
@@ -414,15 +442,26 @@ mod tests {
                     Tensor::<3>::random([batch, time, features], Distribution::Default, &device)
                         .require_grad();
                 let mask = masked.then_some(&mask);
-                let case =
-                    format!("{kind:?} backwards {backwards} zero {zero} mask {masked} {act:?}");
+                let initial: Vec<Tensor<2>> = if given {
+                    (0..cell.state_count())
+                        .map(|_| {
+                            Tensor::<2>::random([batch, units], Distribution::Default, &device)
+                                .require_grad()
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let case = format!(
+                    "{kind:?} backwards {backwards} zero {zero} mask {masked} {act:?} \
+                     initial {given}"
+                );
                 let mut results = Vec::new();
                 for fused in [true, false] {
-                    let y = cell
-                        .run_as(&w, x.clone(), mask, &options, true, fused)
-                        .unwrap()
-                        .into_tensor::<3>()
+                    let ran = cell
+                        .run_as(&w, x.clone(), mask, &initial, &options, true, fused)
                         .unwrap();
+                    let y = ran.output.into_tensor::<3>().unwrap();
                     // a weighting, so that each output's gradient differs
                     let n = batch * time * units;
                     let ramp: Vec<f32> = (0..n).map(|i| (i as f32 / 7.0).sin()).collect();
@@ -430,8 +469,25 @@ mod tests {
                         burn::tensor::TensorData::new(ramp, [batch, time, units]),
                         &device,
                     );
-                    let grads = (y.clone() * weights).sum().backward();
+                    let mut loss = (y.clone() * weights).sum();
+                    for (k, state) in ran.states.iter().enumerate() {
+                        loss = loss + state.clone().mul_scalar(0.5 + k as f32).sin().sum();
+                    }
+                    let grads = loss.backward();
                     let mut values: Vec<f32> = y.into_data().try_to_vec().unwrap();
+                    for state in &ran.states {
+                        values.extend(state.clone().into_data().try_to_vec::<f32>().unwrap());
+                    }
+                    for state in &initial {
+                        values.extend(
+                            state
+                                .grad(&grads)
+                                .unwrap()
+                                .into_data()
+                                .try_to_vec::<f32>()
+                                .unwrap(),
+                        );
+                    }
                     values.extend(
                         x.grad(&grads)
                             .unwrap()
@@ -483,8 +539,11 @@ mod tests {
             ..Default::default()
         };
         let run = |training: bool| -> Vec<f32> {
-            let y = cell.run(&w, x.clone(), None, &options, training).unwrap();
-            y.into_tensor::<3>()
+            let y = cell
+                .run(&w, x.clone(), None, &[], &options, training)
+                .unwrap();
+            y.output
+                .into_tensor::<3>()
                 .unwrap()
                 .into_data()
                 .try_to_vec()

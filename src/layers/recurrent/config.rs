@@ -9,11 +9,26 @@ macro_rules! recurrent_layer {
             type Module = $crate::layers::Weights;
             $crate::layers::config::name_field!(name);
 
+            /// The sequence, then (Keras' `initial_state`) the initial states, `h` and an
+            /// LSTM's `c`.
+            fn arity(&self) -> (usize, usize) {
+                (1, 1 + self.cell().state_count())
+            }
+
             fn output_shape(
                 &self,
                 name: &str,
                 inputs: &[$crate::Shape],
             ) -> $crate::Result<$crate::Shape> {
+                Ok(self.output_shapes(name, inputs)?.swap_remove(0))
+            }
+
+            /// The output, then with `return_state` the final states (`h`, and an LSTM's `c`).
+            fn output_shapes(
+                &self,
+                name: &str,
+                inputs: &[$crate::Shape],
+            ) -> $crate::Result<Vec<$crate::Shape>> {
                 let input = &inputs[0];
                 if input.rank() != 2 {
                     return Err($crate::Error::Shape {
@@ -29,7 +44,14 @@ macro_rules! recurrent_layer {
                     ));
                 }
                 self.options.check(name)?;
-                Ok(self.cell().output_shape(input, &self.options))
+                let cell = self.cell();
+                let state = $crate::Shape::new(vec![self.units]);
+                super::config::check_initial_states(name, $class, &inputs[1..], &cell, &state)?;
+                let mut shapes = vec![cell.output_shape(input, &self.options)];
+                if self.options.return_state {
+                    shapes.extend(std::iter::repeat_n(state, cell.state_count()));
+                }
+                Ok(shapes)
             }
 
             fn add_weights(
@@ -54,14 +76,66 @@ macro_rules! recurrent_layer {
             fn call(
                 &self,
                 w: &$crate::layers::Weights,
-                mut inputs: Vec<$crate::Value>,
+                inputs: Vec<$crate::Value>,
                 call: &$crate::layers::Call,
             ) -> $crate::Result<$crate::Value> {
-                let x = inputs.swap_remove(0).into_tensor::<3>()?;
-                self.cell()
-                    .run(w, x, call.mask, &self.options, call.training)
+                Ok(self.call_outputs(w, inputs, call)?.swap_remove(0))
+            }
+
+            fn call_outputs(
+                &self,
+                w: &$crate::layers::Weights,
+                inputs: Vec<$crate::Value>,
+                call: &$crate::layers::Call,
+            ) -> $crate::Result<Vec<$crate::Value>> {
+                let mut inputs = inputs.into_iter();
+                let x = inputs.next().expect("arity checked").into_tensor::<3>()?;
+                let initial = inputs
+                    .map(|s| s.into_tensor::<2>())
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                let ran =
+                    self.cell()
+                        .run(w, x, call.mask, &initial, &self.options, call.training)?;
+                let mut outputs = vec![ran.output];
+                if self.options.return_state {
+                    outputs.extend(ran.states.into_iter().map($crate::Value::R2));
+                }
+                Ok(outputs)
             }
         }
     };
 }
 pub(crate) use recurrent_layer;
+
+/// Checks a recurrent layer's initial states (the inputs after the sequence): none, or one
+/// `[units]` tensor per state of the cell.
+pub(crate) fn check_initial_states(
+    name: &str,
+    class: &str,
+    given: &[crate::Shape],
+    cell: &super::cell::Cell,
+    state: &crate::Shape,
+) -> crate::Result<()> {
+    let count = cell.state_count();
+    if !given.is_empty() && given.len() != count {
+        return Err(crate::Error::config(
+            format!("layer `{name}` ({class})"),
+            format!(
+                "it is given {} initial state(s) after its sequence; it takes none or {count} \
+                 ({})",
+                given.len(),
+                if count == 2 { "`h` and `c`" } else { "`h`" }
+            ),
+        ));
+    }
+    for (k, shape) in given.iter().enumerate() {
+        if shape != state {
+            return Err(crate::Error::Shape {
+                layer: name.into(),
+                expected: format!("initial state {k} of shape {state} (the layer's units)"),
+                received: shape.to_string(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -26,8 +26,8 @@ pub struct RecurrentOptions {
     /// step's `[batch, units]`.
     #[serde(default)]
     pub return_sequences: bool,
-    /// Whether the final states are outputs too. kiln's graph gives each layer one output, so
-    /// this is refused when a model is built.
+    /// Whether the final states are outputs too, after the output: `h`, and an LSTM's `c`
+    /// (apply the layer with [`apply_all`](crate::models::Apply::apply_all)).
     #[serde(default)]
     pub return_state: bool,
     /// Whether to read the sequence from its end; the outputs come in that (reversed) order,
@@ -63,13 +63,6 @@ impl RecurrentOptions {
                     format!("{rate} is not a fraction in [0, 1)"),
                 ));
             }
-        }
-        if self.return_state {
-            return Err(Error::config(
-                what("return_state"),
-                "a layer has one output in kiln's models, so the final states cannot be \
-                 outputs; use return_sequences, or the last step's output (the final `h`)",
-            ));
         }
         if self.stateful {
             return Err(Error::config(
@@ -130,6 +123,14 @@ macro_rules! option_builders {
         /// Sets whether the whole sequence is returned (default false: the last step).
         pub fn return_sequences(mut self, yes: bool) -> Self {
             self.options.return_sequences = yes;
+            self
+        }
+
+        /// Sets whether the final states are outputs too, after the output (default false):
+        /// apply the layer with [`apply_all`](crate::models::Apply::apply_all), and give states
+        /// to another recurrent layer as its initial states (inputs after its sequence).
+        pub fn return_state(mut self, yes: bool) -> Self {
+            self.options.return_state = yes;
             self
         }
 
