@@ -163,8 +163,10 @@ fn layer_family(sgd_rate: f64) -> [(&'static str, Model); 4] {
 /// returning sequences but the last; GRU without `reset_after` and TimeDistributed on rows of
 /// pixels; Bidirectional LSTM and GRU on a masked embedding, one merged by concatenation and
 /// averaged over the unmasked steps, one merged by their mean; recurrent layers' final states
-/// (`return_state`) as outputs and as other layers' initial states.
-fn sequence_family(sgd_rate: f64) -> [(&'static str, Model, bool); 4] {
+/// (`return_state`) as outputs and as other layers' initial states; a tagger whose loss counts
+/// only the unmasked steps. Each with its data: images, or token ids with a digit's class, or
+/// with a class per step.
+fn sequence_family(sgd_rate: f64) -> [(&'static str, Model, Data); 5] {
     let sgd = || Optimizer::sgd(sgd_rate);
     let cpu = || Device::cpu().unwrap();
     let ce = || Loss::CategoricalCrossentropy;
@@ -204,12 +206,31 @@ fn sequence_family(sgd_rate: f64) -> [(&'static str, Model, bool); 4] {
         .device(cpu())
         .compile(sgd(), ce(), &[])
         .unwrap();
+    let tagger = Sequential::new()
+        .input([20])
+        .add(Embedding::new(10, 6).mask_zero(true))
+        .add(LSTM::new(5).return_sequences(true))
+        .add(Dense::new(10).activation(Softmax))
+        .device(cpu())
+        .compile(sgd(), ce(), &[])
+        .unwrap();
     [
-        ("recurrent", recurrent, true),
-        ("rows", rows, false),
-        ("bidirectional", bidirectional, true),
-        ("states", states_model(sgd_rate), true),
+        ("recurrent", recurrent, Data::Ids),
+        ("rows", rows, Data::Images),
+        ("bidirectional", bidirectional, Data::Ids),
+        ("states", states_model(sgd_rate), Data::Ids),
+        ("tagger", tagger, Data::Tags),
     ]
+}
+
+/// What a sequence case trains on.
+enum Data {
+    /// MNIST images and their one-hot digits.
+    Images,
+    /// Token ids (see [`token_ids`]) and the one-hot digits.
+    Ids,
+    /// Token ids, and at each step the one-hot of the next step's id (the last step: its own).
+    Tags,
 }
 
 /// `return_state` and initial states on a masked embedding: an LSTM's sequence and final
@@ -352,16 +373,24 @@ fn one_step_of_each_sequence_model_matches_keras_in_float64() {
     let m = mnist::subset().unwrap();
     let family = sequence_family(STEP_LEARNING_RATE);
     let count = family.len();
-    for (name, model, ids) in family {
-        if ids {
-            let data = [
-                token_ids(&m.x_train, 64),
-                python::one_hot(&m.y_train, 64),
-                token_ids(&m.x_test, TEST_SAMPLES),
-            ];
-            write_case_on(&dir, name, model, data, 1, 64);
-        } else {
-            write_case(&dir, name, model, 64, 1, 64);
+    for (name, model, data) in family {
+        let ids = || token_ids(&m.x_train, 64);
+        let test_ids = || token_ids(&m.x_test, TEST_SAMPLES);
+        match data {
+            Data::Images => write_case(&dir, name, model, 64, 1, 64),
+            Data::Ids => {
+                let y = python::one_hot(&m.y_train, 64);
+                write_case_on(&dir, name, model, [ids(), y, test_ids()], 1, 64);
+            }
+            Data::Tags => {
+                let x = ids();
+                let (n, time) = (x.shape()[0], x.shape()[1]);
+                let y = ndarray::Array3::from_shape_fn((n, time, 10), |(i, t, k)| {
+                    let next = x[[i, (t + 1).min(time - 1)]];
+                    f32::from(next as usize == k)
+                });
+                write_case_on(&dir, name, model, [x, y.into_dyn(), test_ids()], 1, 64);
+            }
         }
     }
     let rate = STEP_LEARNING_RATE.to_string();

@@ -289,3 +289,75 @@ fn final_states_are_outputs_and_start_other_layers() {
         losses[19]
     );
 }
+
+/// A tagger's loss and accuracy count only the unmasked steps, as Keras': the loss of a batch
+/// is the mean over its unmasked steps (batches weighed by their samples, as Keras' loss
+/// tracker), the accuracy the share of unmasked steps right over the whole set (Keras' metrics
+/// weigh by the mask). Checked against the predictions, by hand.
+#[test]
+fn a_masked_sequence_output_is_scored_on_its_unmasked_steps() {
+    kiln::set_random_seed(8);
+    let mut model = Sequential::new()
+        .input([5])
+        .add(Embedding::new(4, 3).mask_zero(true))
+        .add(LSTM::new(4).return_sequences(true))
+        .add(Dense::new(3).activation(Softmax))
+        .compile(
+            Optimizer::adam(1e-2),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    // padding of every length, so that batches hold different numbers of unmasked steps
+    let x = ndarray::array![
+        [1.0, 2.0, 3.0, 1.0, 2.0],
+        [3.0, 0.0, 0.0, 0.0, 0.0],
+        [2.0, 2.0, 0.0, 0.0, 0.0],
+        [1.0, 3.0, 3.0, 2.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+    ];
+    let y = x.mapv(|v| (v as usize % 3) as f32);
+    model
+        .fit(
+            &x,
+            &y,
+            FitOptions::default().epochs(3).batch_size(2).verbose(0),
+        )
+        .unwrap();
+    let p = model.predict(&x).unwrap();
+    let (mut loss, mut right, mut valid) = (0.0f64, 0.0f64, 0.0f64);
+    for batch in [0..2, 2..4, 4..5] {
+        let (mut sum, mut count) = (0.0f64, 0.0f64);
+        for i in batch.clone() {
+            for t in 0..5 {
+                if x[[i, t]] == 0.0 {
+                    continue;
+                }
+                let class = y[[i, t]] as usize;
+                sum -= f64::from(p[[i, t, class]]).ln();
+                count += 1.0;
+                let best = (0..3)
+                    .max_by(|&a, &b| p[[i, t, a]].total_cmp(&p[[i, t, b]]))
+                    .unwrap();
+                right += f64::from(best == class);
+            }
+        }
+        valid += count;
+        // an all-masked batch scores 0 (Keras divides without NaN)
+        let mean = if count > 0.0 { sum / count } else { 0.0 };
+        loss += mean * batch.len() as f64 / 5.0;
+    }
+    let logs = model
+        .evaluate_with(&x, &y, EvalOptions::default().batch_size(2).verbose(0))
+        .unwrap();
+    let (got_loss, got_accuracy) = (logs.get("loss").unwrap(), logs.get("accuracy").unwrap());
+    assert!(
+        (got_loss - loss).abs() < 1e-5,
+        "loss {got_loss}, by hand {loss}"
+    );
+    let accuracy = right / valid;
+    assert!(
+        (got_accuracy - accuracy).abs() < 1e-6,
+        "accuracy {got_accuracy}, by hand {accuracy} ({right} of {valid})"
+    );
+}

@@ -15,6 +15,9 @@ pub struct Output {
     pub value: Value,
     /// When the output ends in softmax or sigmoid, the logits before it.
     pub logits: Option<Logits>,
+    /// The output's time-step mask (a sequence returned by a recurrent layer fed a masked
+    /// input): losses and metrics count only its unmasked steps, as in Keras.
+    pub mask: Option<Mask>,
 }
 
 /// The input of a final softmax or sigmoid, which losses use to compute crossentropy stably.
@@ -255,6 +258,7 @@ impl Network {
                 Source::Input(k) => Output {
                     value: inputs[k].clone(),
                     logits: None,
+                    mask: None,
                 },
                 Source::Node(j, k) => {
                     let computed = values[j].as_ref().expect("output value missing");
@@ -265,6 +269,7 @@ impl Network {
                             activation: l.activation,
                             value: last(l.value.clone()),
                         }),
+                        mask: computed.mask.clone().filter(|_| k == 0),
                     }
                 }
             })

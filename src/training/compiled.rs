@@ -112,15 +112,12 @@ impl Compiled {
     }
 
     /// The total loss (tracked, for the backward pass) and every value of [`Self::names`]
-    /// (detached).
-    pub(crate) fn score(
-        &self,
-        outputs: &[Output],
-        targets: &[Target],
-    ) -> (Tensor<1>, Vec<Tensor<1>>) {
+    /// (detached), with their weights.
+    pub(crate) fn score(&self, outputs: &[Output], targets: &[Target]) -> (Tensor<1>, Scores) {
         let mut total: Option<Tensor<1>> = None;
         let mut losses = Vec::with_capacity(self.heads.len());
         let mut metrics = Vec::new();
+        let mut metric_weights = Vec::new();
         for ((head, out), target) in self.heads.iter().zip(outputs).zip(targets) {
             let loss = head.loss.compute(out, target);
             let weighted = if head.weight == 1.0 {
@@ -136,16 +133,25 @@ impl Compiled {
             let detached = Output {
                 value: map_value!(out.value.clone(), t => t.detach()),
                 logits: None,
+                mask: out.mask.clone(),
             };
-            metrics.extend(head.metrics.iter().map(|m| m.compute(&detached, target)));
+            let weight = MetricFn::weight(&detached);
+            for m in &head.metrics {
+                metrics.push(m.compute(&detached, target));
+                metric_weights.push(weight.clone());
+            }
         }
         let total = total.expect("a compiled model has an output");
         let mut values = vec![total.clone().detach()];
         if self.heads.len() > 1 {
             values.extend(losses);
         }
+        // losses weigh by the batch's samples (Keras' loss tracker), metrics by their
+        // unmasked steps when their output carries a mask
+        let mut weights = vec![None; values.len()];
         values.extend(metrics);
-        (total, values)
+        weights.extend(metric_weights);
+        (total, Scores { values, weights })
     }
 
     /// The targets of samples `indices` of `ys` (one array per output), on `device`.
@@ -220,11 +226,21 @@ impl Head {
     }
 }
 
-/// Sample-weighted running means of the values of one epoch, summed on the device and read
-/// once per display.
+/// A batch's values (one per [`Compiled::names`], batch means) and the weight of each in the
+/// epoch's mean: `None` for the batch's samples, or a count on the device (a masked output's
+/// unmasked steps).
+pub(crate) struct Scores {
+    pub values: Vec<Tensor<1>>,
+    pub weights: Vec<Option<Tensor<1>>>,
+}
+
+/// Weighted running means of the values of one epoch, summed on the device and read once per
+/// display.
 pub(crate) struct Running {
     names: Vec<String>,
     sums: Option<Vec<Tensor<1>>>,
+    /// Per value, the sum of its weights when they are counts on the device.
+    weights: Vec<Option<Tensor<1>>>,
     samples: usize,
 }
 
@@ -233,32 +249,67 @@ impl Running {
         Running {
             names: compiled.names().map(String::from).collect(),
             sums: None,
+            weights: Vec::new(),
             samples: 0,
         }
     }
 
-    /// Adds the batch means `values` of a batch of `n` samples.
-    pub(crate) fn add(&mut self, values: Vec<Tensor<1>>, n: usize) {
-        let weighted = values.into_iter().map(|v| v.mul_scalar(n as f64));
+    /// Adds the batch means of a batch of `n` samples, each weighed as `scores` says.
+    pub(crate) fn add(&mut self, scores: Scores, n: usize) {
+        let Scores { values, weights } = scores;
+        let weighted = values.into_iter().zip(&weights).map(|(v, w)| match w {
+            Some(w) => v * w.clone(),
+            None => v.mul_scalar(n as f64),
+        });
         self.sums = Some(match self.sums.take() {
             None => weighted.collect(),
             Some(sums) => sums.into_iter().zip(weighted).map(|(s, v)| s + v).collect(),
         });
+        if self.weights.is_empty() {
+            self.weights = weights;
+        } else {
+            for (total, w) in self.weights.iter_mut().zip(weights) {
+                if let (Some(t), Some(w)) = (total.as_mut(), w) {
+                    *t = t.clone() + w;
+                }
+            }
+        }
         self.samples += n;
     }
 
-    /// The means so far, read from the device in one transfer.
+    /// The means so far, read from the device in one transfer (two when a value is weighed
+    /// by a mask).
     pub(crate) fn logs(&self) -> Logs {
         let mut logs = Logs::default();
         let Some(sums) = &self.sums else {
             return logs;
         };
-        let all: Vec<f32> = Tensor::cat(sums.clone(), 0)
-            .into_data()
-            .try_to_vec()
-            .expect("metric sums are f32");
-        for (name, sum) in self.names.iter().zip(all) {
-            logs.insert(name.clone(), sum as f64 / self.samples as f64);
+        let read = |ts: Vec<Tensor<1>>| -> Vec<f32> {
+            Tensor::cat(ts, 0)
+                .into_data()
+                .try_to_vec()
+                .expect("metric sums are f32")
+        };
+        let all = read(sums.clone());
+        let counted: Vec<Tensor<1>> = self.weights.iter().flatten().cloned().collect();
+        let mut counts = if counted.is_empty() {
+            Vec::new()
+        } else {
+            read(counted)
+        }
+        .into_iter();
+        for ((name, sum), weight) in self.names.iter().zip(all).zip(&self.weights) {
+            let denominator = match weight {
+                Some(_) => counts.next().expect("one count per weight") as f64,
+                None => self.samples as f64,
+            };
+            // Keras divides without NaN: nothing counted is 0
+            let mean = if denominator > 0.0 {
+                sum as f64 / denominator
+            } else {
+                0.0
+            };
+            logs.insert(name.clone(), mean);
         }
         logs
     }

@@ -5,12 +5,11 @@ use crate::data::{Batcher, HostArray, batch_ranges};
 use crate::error::Result;
 use crate::graph::{Network, Value};
 use crate::models::Model;
-use crate::training::compiled::{Compiled, Running};
+use crate::training::compiled::{Compiled, Running, Scores};
 use crate::training::loss::Target;
 use crate::training::{FitOptions, Logs};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
 /// The inputs of samples `indices` of `xs` (one array per model input), on `device`.
@@ -37,7 +36,7 @@ pub(crate) fn train_step(
     compiled: &mut Compiled,
     xs: Vec<Value>,
     targets: &[Target],
-) -> Result<(Network, Vec<Tensor<1>>)> {
+) -> Result<(Network, Scores)> {
     let outputs = network.forward(xs)?;
     let (loss, values) = compiled.score(&outputs, targets);
     if !loss.is_tracked() {

@@ -162,8 +162,14 @@ impl LossConfig {
         )))
     }
 
-    /// The mean loss over a batch, as a one-element tensor.
+    /// The mean loss over a batch, as a one-element tensor: over the output's unmasked
+    /// steps when it carries a mask, as Keras weighs a masked output.
     pub(crate) fn compute(&self, out: &Output, target: &Target) -> Tensor<1> {
+        masked_mean(self.per_row(out, target), out)
+    }
+
+    /// The loss of each row of the output's last axis.
+    fn per_row(&self, out: &Output, target: &Target) -> Tensor<1> {
         let logits = |activation: Activation| -> Option<Tensor<2>> {
             if self.from_logits {
                 return Some(rows(&out.value));
@@ -173,41 +179,62 @@ impl LossConfig {
                 .filter(|l| l.activation == activation)
                 .map(|l| rows(&l.value))
         };
+        let each = |t: Tensor<2>| -> Tensor<1> {
+            let n = t.dims()[0];
+            t.reshape([n])
+        };
         match (self.loss, target) {
             (Loss::CategoricalCrossentropy, Target::Dense(y)) => {
                 let log_p = log_probabilities(logits(Activation::Softmax), &out.value);
-                (rows(y) * log_p).sum_dim(1).mean().neg()
+                each((rows(y) * log_p).sum_dim(1).neg())
             }
             (Loss::SparseCategoricalCrossentropy, Target::Sparse(labels)) => {
                 let log_p = log_probabilities(logits(Activation::Softmax), &out.value);
                 let n = labels.dims()[0];
-                log_p.gather(1, labels.clone().reshape([n, 1])).mean().neg()
+                each(log_p.gather(1, labels.clone().reshape([n, 1])).neg())
             }
             (Loss::BinaryCrossentropy, Target::Dense(y)) => {
                 let y = rows(y);
-                match logits(Activation::Sigmoid) {
+                each(match logits(Activation::Sigmoid) {
                     // max(z, 0) - z y + log(1 + exp(-|z|))
                     Some(z) => {
-                        (relu(z.clone()) - z.clone() * y + z.abs().neg().exp().log1p()).mean()
+                        (relu(z.clone()) - z.clone() * y + z.abs().neg().exp().log1p()).mean_dim(1)
                     }
                     None => {
                         let p = rows(&out.value).clamp(EPSILON, 1.0 - EPSILON);
                         let one_minus = p.clone().neg().add_scalar(1.0);
                         (y.clone() * p.log() + y.neg().add_scalar(1.0) * one_minus.log())
-                            .mean()
+                            .mean_dim(1)
                             .neg()
                     }
-                }
+                })
             }
             (Loss::MeanSquaredError, Target::Dense(y)) => {
-                (rows(y) - rows(&out.value)).square().mean()
+                each((rows(y) - rows(&out.value)).square().mean_dim(1))
             }
             (Loss::MeanAbsoluteError, Target::Dense(y)) => {
-                (rows(y) - rows(&out.value)).abs().mean()
+                each((rows(y) - rows(&out.value)).abs().mean_dim(1))
             }
             (loss, _) => unreachable!("targets for {} are built to match it", loss.name()),
         }
     }
+}
+
+/// The mean of `values` (one per row of the output's last axis), or, when the output carries
+/// a mask with one entry per row (`[batch, time]` for `[batch, time, k]`), their mean over the
+/// unmasked rows (0 when every row is masked), as Keras' `apply_mask`.
+pub(crate) fn masked_mean(values: Tensor<1>, out: &Output) -> Tensor<1> {
+    match mask_rows(out, values.dims()[0]) {
+        Some(m) => (values * m.clone()).sum() / m.sum().clamp_min(1.0),
+        None => values.mean(),
+    }
+}
+
+/// The output's mask flattened to one weight per row, when it has one per row.
+pub(crate) fn mask_rows(out: &Output, rows: usize) -> Option<Tensor<1>> {
+    let m = out.mask.as_ref()?;
+    let [batch, time] = m.dims();
+    (batch * time == rows).then(|| m.clone().reshape([rows]))
 }
 
 /// Log-probabilities of rows: from logits when there are some, else from clipped probabilities
@@ -247,6 +274,7 @@ mod tests {
         Output {
             value: Activation::Softmax.apply(zv.clone()),
             logits: Logits::of(Activation::Softmax, &zv),
+            mask: None,
         }
     }
 
@@ -256,6 +284,7 @@ mod tests {
         let out = Output {
             value: value(&p),
             logits: None,
+            mask: None,
         };
         let y = Target::Dense(value(&[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]));
         let expected = -(0.7f32.ln() + 0.8f32.ln()) / 2.0;
@@ -289,6 +318,7 @@ mod tests {
         let raw = Output {
             value: value(&z),
             logits: None,
+            mask: None,
         };
         let got2 = scalar(
             Loss::CategoricalCrossentropy
@@ -310,10 +340,12 @@ mod tests {
         let with = Output {
             value: sig.clone(),
             logits: Logits::of(Activation::Sigmoid, &zv),
+            mask: None,
         };
         let without = Output {
             value: sig,
             logits: None,
+            mask: None,
         };
         let a = scalar(bce.compute(&with, &y));
         let b = scalar(bce.compute(&without, &y));
@@ -321,6 +353,7 @@ mod tests {
             &Output {
                 value: zv,
                 logits: None,
+                mask: None,
             },
             &y,
         ));
@@ -334,6 +367,7 @@ mod tests {
         let out = Output {
             value: value(&[[1.0, 2.0, 3.0]]),
             logits: None,
+            mask: None,
         };
         let y = Target::Dense(value(&[[1.5, 2.0, 1.0]]));
         let mse = scalar(LossConfig::from(Loss::MeanSquaredError).compute(&out, &y));

@@ -108,29 +108,39 @@ pub(crate) enum MetricFn {
 impl MetricFn {
     /// The metric's mean over one batch, as a one-element tensor.
     pub(crate) fn compute(self, out: &Output, target: &Target) -> Tensor<1> {
+        crate::training::loss::masked_mean(self.per_row(out, target), out)
+    }
+
+    /// The metric's value for each row of the output's last axis.
+    fn per_row(self, out: &Output, target: &Target) -> Tensor<1> {
         let p = rows(&out.value);
+        let n = p.dims()[0];
         match (self, target) {
             (MetricFn::CategoricalAccuracy, Target::Dense(y)) => {
-                p.argmax(1).equal(rows(y).argmax(1)).float().mean()
+                p.argmax(1).equal(rows(y).argmax(1)).float().reshape([n])
             }
             (MetricFn::SparseCategoricalAccuracy, Target::Sparse(labels)) => {
-                let n = labels.dims()[0];
-                p.argmax(1)
-                    .reshape([n])
-                    .equal(labels.clone())
-                    .float()
-                    .mean()
+                p.argmax(1).reshape([n]).equal(labels.clone()).float()
             }
             (MetricFn::BinaryAccuracy, Target::Dense(y)) => p
                 .greater_elem(0.5)
                 .float()
                 .equal(rows(y).greater_elem(0.5).float())
                 .float()
-                .mean(),
-            (MetricFn::Mse, Target::Dense(y)) => (rows(y) - p).square().mean(),
-            (MetricFn::Mae, Target::Dense(y)) => (rows(y) - p).abs().mean(),
+                .mean_dim(1)
+                .reshape([n]),
+            (MetricFn::Mse, Target::Dense(y)) => (rows(y) - p).square().mean_dim(1).reshape([n]),
+            (MetricFn::Mae, Target::Dense(y)) => (rows(y) - p).abs().mean_dim(1).reshape([n]),
             (m, _) => unreachable!("{m:?} is resolved to match its targets"),
         }
+    }
+
+    /// How much a batch's value weighs in the epoch's mean: its unmasked rows when the output
+    /// carries a mask (Keras' metrics weigh by the mask), none (the batch's samples) otherwise.
+    pub(crate) fn weight(out: &Output) -> Option<Tensor<1>> {
+        let dims = out.value.dims();
+        let rows = dims.iter().product::<usize>() / dims.last().copied().unwrap_or(1).max(1);
+        crate::training::loss::mask_rows(out, rows).map(|m| m.sum())
     }
 }
 
@@ -145,6 +155,7 @@ mod tests {
         Output {
             value: Value::from_host(flat, &[rows.len(), 2], &crate::backend::test_device()),
             logits: None,
+            mask: None,
         }
     }
 
