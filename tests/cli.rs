@@ -501,3 +501,132 @@ fn text_columns_train_a_text_model_file() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && err.contains("`title`"), "{err}");
 }
+
+/// A daily series as a CSV: `date, p, hi, lo, w`, the maximum a sine of period 30 days.
+fn series_csv(days: usize) -> String {
+    let mut csv = String::from("date,p,hi,lo,w\n");
+    for t in 0..days {
+        let hi = 20.0 + 8.0 * (t as f64 * std::f64::consts::TAU / 30.0).sin();
+        let p = ((t * 7) % 5) as f64 * 0.5;
+        csv += &format!("d{t},{p},{hi:.3},{:.3},3.0\n", hi - 5.0);
+    }
+    csv
+}
+
+/// `--window`: the weather model file trains on a CSV's raw rows, its two `Normalization`
+/// layers adapted to the training rows (those before the held-out windows), the forecast in
+/// the target's units; `evaluate` scores the saved model on the same test rows alike.
+#[test]
+fn window_flags_train_a_forecaster_on_a_csv_series() {
+    let data = temp("series.csv");
+    std::fs::write(&data, series_csv(300)).unwrap();
+    let out_dir = temp("series_run");
+    let data = data.to_str().unwrap();
+    let series = [
+        "--data",
+        data,
+        "--window",
+        "14",
+        "--columns",
+        "p,hi,lo,w",
+        "--target",
+        "hi",
+        "--test-from",
+        "d250",
+        "--device",
+        "cpu",
+    ];
+    let mut args = vec![
+        "train",
+        "models/weather_lstm_normalized.json",
+        "--epochs",
+        "30",
+        "--validation-split",
+        "0.2",
+        "--seed",
+        "1",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    args.extend(series);
+    let run = kiln(&args);
+    let text = stdout(&run);
+    assert!(
+        run.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // 236 training windows, the last 47 held out: statistics from the rows before theirs
+    assert!(
+        text.contains("adapted `normalization` to the window columns of 203 rows")
+            && text.contains("adapted `normalization_1` to the target of 203 rows"),
+        "{text}"
+    );
+    let test_line = text.lines().last().unwrap();
+    let scores = values(test_line);
+    let mae = scores.iter().find(|(k, _)| k == "test_mae").unwrap().1;
+    // tomorrow as today misses a sine of amplitude 8 and period 30 by 1.07 on average
+    assert!(mae < 1.0, "{test_line}");
+    let mut args = vec!["evaluate"];
+    let saved = out_dir.join("model.safetensors");
+    args.push(saved.to_str().unwrap());
+    args.extend(series);
+    let eval = kiln(&args);
+    let eval_text = stdout(&eval);
+    assert!(eval.status.success(), "{eval_text}");
+    assert_eq!(eval_text.lines().last(), Some(test_line), "{eval_text}");
+}
+
+#[test]
+fn window_flags_name_what_is_missing_or_wrong() {
+    let data = temp("series_errors.csv");
+    std::fs::write(&data, series_csv(40)).unwrap();
+    let data = data.to_str().unwrap();
+    let train = |extra: &[&'static str]| -> Vec<&str> {
+        let mut args = vec![
+            "train",
+            "models/weather_lstm_normalized.json",
+            "--data",
+            data,
+            "--window",
+            "14",
+        ];
+        args.extend(extra);
+        args
+    };
+    fails(
+        &train(&["--columns", "p,hi,lo,w"]),
+        "--window needs --target",
+    );
+    fails(
+        &train(&["--columns", "p,hi,x,w", "--target", "hi"]),
+        "no column `x`",
+    );
+    fails(
+        &train(&[
+            "--columns",
+            "p,hi,lo,w",
+            "--target",
+            "hi",
+            "--test-from",
+            "d99",
+        ]),
+        "no row has `d99` in column `date`",
+    );
+    fails(
+        &train(&[
+            "--columns",
+            "p,hi,lo,w",
+            "--target",
+            "hi",
+            "--test-from",
+            "d10",
+        ]),
+        "cannot give windows of 14 rows",
+    );
+    // two columns for a model of four: the adapted layer names both
+    fails(
+        &train(&["--columns", "p,hi", "--target", "hi"]),
+        "`normalization` (Normalization): 2 means and 2 variances for 4 features",
+    );
+}

@@ -61,6 +61,10 @@ fn the_sequence_model_files_are_the_example_models() {
     check("spam_bilstm.json", architectures::spam_bilstm);
     check("spam_conv.json", architectures::spam_conv);
     check("weather_lstm.json", architectures::weather_lstm);
+    check(
+        "weather_lstm_normalized.json",
+        architectures::weather_lstm_normalized,
+    );
 }
 
 /// Keras' summaries of the three models (Keras 3.15, same layers): the BiLSTM 1,304,897

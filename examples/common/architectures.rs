@@ -154,3 +154,22 @@ pub fn weather_lstm(device: Device) -> kiln::Result<Model> {
             &[Metric::Mae],
         )
 }
+
+/// The weather LSTM with its normalization inside, for the `kiln` command on the raw CSV
+/// (`--window 14`): the window columns normalized (their `Normalization` adapted to the training
+/// rows), the forecast brought back to °C (an inverted `Normalization` adapted to the target).
+pub fn weather_lstm_normalized(device: Device) -> kiln::Result<Model> {
+    Sequential::new()
+        .name("weather_lstm_normalized")
+        .input([14, 4])
+        .add(kiln::layers::Normalization::new())
+        .add(LSTM::new(32))
+        .add(Dense::new(1))
+        .add(kiln::layers::Normalization::new().invert(true))
+        .device(device)
+        .compile(
+            Optimizer::adam(1e-3),
+            Loss::MeanSquaredError,
+            &[Metric::Mae],
+        )
+}

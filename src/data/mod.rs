@@ -4,8 +4,10 @@ mod array;
 mod arrays;
 mod batches;
 mod categorical;
+mod timeseries;
 
 pub use array::{Element, HostArray, ToHostArray};
 pub use arrays::{Arrays, ToArrays};
 pub(crate) use batches::{Batcher, batch_ranges};
 pub use categorical::to_categorical;
+pub use timeseries::timeseries_windows;

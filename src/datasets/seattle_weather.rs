@@ -104,21 +104,13 @@ impl SeattleWeather {
         let mean = train.mean_axis(Axis(0)).expect("days exist");
         let std = train.std_axis(Axis(0), 0.0);
         let normalized = (&self.values - &mean) / &std;
+        let temp_max = normalized.slice(s![.., 1..2]);
         let windows = |targets: std::ops::Range<usize>| {
-            let n = targets.len();
-            let mut x = Array3::<f32>::zeros((n, lookback, COLUMNS.len()));
-            let mut y = Array2::<f32>::zeros((n, 1));
-            let mut today = Array2::<f32>::zeros((n, 1));
-            for (i, t) in targets.enumerate() {
-                x.slice_mut(s![i, .., ..])
-                    .assign(&normalized.slice(s![t - lookback..t, ..]));
-                y[[i, 0]] = normalized[[t, 1]];
-                today[[i, 0]] = normalized[[t - 1, 1]];
-            }
-            (x, y, today)
+            crate::data::timeseries_windows(normalized.view(), temp_max, lookback, targets)
         };
-        let (x_train, y_train, _) = windows(lookback..TRAIN_DAYS);
-        let (x_test, y_test, persistence) = windows(TRAIN_DAYS..days);
+        let (x_train, y_train) = windows(lookback..TRAIN_DAYS)?;
+        let (x_test, y_test) = windows(TRAIN_DAYS..days)?;
+        let persistence = temp_max.slice(s![TRAIN_DAYS - 1..days - 1, ..]).to_owned();
         Ok(Forecast {
             x_train,
             y_train,

@@ -2,8 +2,8 @@
 
 use crate::data::{self, Split};
 use crate::npy::read_npy;
-use crate::text;
 use crate::{Common, TrainArgs};
+use crate::{series, text};
 use kiln::callbacks::EarlyStopping;
 use kiln::io::ModelConfig;
 use kiln::{
@@ -43,8 +43,25 @@ pub fn train(args: TrainArgs) -> Result {
     if let Some(seed) = args.seed {
         kiln::set_random_seed(seed);
     }
-    let (mut model, data) = match &args.common.text_column {
-        Some(columns) => {
+    let series = args.common.series()?;
+    let (mut model, data) = match (&args.common.text_column, series) {
+        (Some(_), Some(_)) => {
+            return Err("give --text-column or --window, not both".into());
+        }
+        (None, Some(series_args)) => {
+            let series = series::load(&args.data, &series_args)?;
+            let device = device(&args.common)?;
+            // the statistics come from the rows before the held-out windows' targets
+            let n = series.train_windows();
+            let held = ((n as f64 * args.validation_split.clamp(0.0, 1.0)) as usize).min(n);
+            let rows = series.test_start - held;
+            let model = match args.model.extension().and_then(|e| e.to_str()) {
+                Some("json") => series.open_adapted(&args.model, device, rows)?,
+                _ => open(&args.model, device)?,
+            };
+            (model, series.dataset()?)
+        }
+        (Some(columns), None) => {
             let texts = text::load(&args.data, columns, &args.common.label_column)?;
             let device = device(&args.common)?;
             // the vocabulary comes from the training rows, not the held-out ones
@@ -58,7 +75,7 @@ pub fn train(args: TrainArgs) -> Result {
             let data = text::dataset(&model, texts)?;
             (model, data)
         }
-        None => (
+        (None, None) => (
             open(&args.model, device(&args.common)?)?,
             data::load(&args.data, &args.common.label_column)?,
         ),
@@ -173,9 +190,12 @@ pub fn evaluate(path: &Path, source: &str, common: &Common) -> Result {
             path.display()
         ));
     }
-    let data = match &common.text_column {
-        Some(columns) => text::dataset(&model, text::load(source, columns, &common.label_column)?)?,
-        None => data::load(source, &common.label_column)?,
+    let data = match (&common.text_column, common.series()?) {
+        (Some(columns), _) => {
+            text::dataset(&model, text::load(source, columns, &common.label_column)?)?
+        }
+        (None, Some(series_args)) => series::load(source, &series_args)?.dataset()?,
+        (None, None) => data::load(source, &common.label_column)?,
     };
     let (name, split) = match data.test {
         Some(test) => ("test", test),

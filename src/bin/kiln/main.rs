@@ -5,11 +5,16 @@
 //! kiln train models/mnist_cnn.json --data mnist --epochs 3 --out runs/cnn
 //! kiln evaluate runs/cnn/model.safetensors --data mnist
 //! kiln predict runs/cnn/model.safetensors --input digit.png
+//! kiln train models/weather_lstm_normalized.json --data seattle-weather.csv --window 14 \
+//!     --columns precipitation,temp_max,temp_min,wind --target temp_max --test-from 2015/01/01
 //! ```
 
+mod adapt;
 mod commands;
 mod data;
 mod npy;
+mod series;
+mod table;
 mod text;
 
 use clap::{Args, Parser, Subcommand};
@@ -73,6 +78,45 @@ struct Common {
     /// the data is text, which the model's TextVectorization turns into token ids.
     #[arg(long)]
     text_column: Option<String>,
+    /// The data is a time series in a .csv or .csv.gz: each sample is this many consecutive
+    /// rows of --columns, its target the --target column of the row after them. The model
+    /// file's Normalization layers adapt to the training rows first.
+    #[arg(long)]
+    window: Option<usize>,
+    /// With --window: the columns a window holds (comma-separated).
+    #[arg(long)]
+    columns: Option<String>,
+    /// With --window: the column to forecast.
+    #[arg(long)]
+    target: Option<String>,
+    /// With --window: the rows from the first whose --date-column holds this value are the
+    /// test set (their windows may start before it); without it, every row trains.
+    #[arg(long)]
+    test_from: Option<String>,
+    /// With --test-from: the column it is looked up in.
+    #[arg(long, default_value = "date")]
+    date_column: String,
+}
+
+impl Common {
+    /// The time series the flags describe, when --window is given.
+    fn series(&self) -> Result<Option<series::SeriesArgs<'_>>, String> {
+        let Some(window) = self.window else {
+            return Ok(None);
+        };
+        fn need<'a>(value: &'a Option<String>, flag: &str) -> Result<&'a str, String> {
+            value
+                .as_deref()
+                .ok_or_else(|| format!("--window needs {flag}"))
+        }
+        Ok(Some(series::SeriesArgs {
+            window,
+            columns: need(&self.columns, "--columns (the columns a window holds)")?,
+            target: need(&self.target, "--target (the column to forecast)")?,
+            test_from: self.test_from.as_deref(),
+            date_column: &self.date_column,
+        }))
+    }
 }
 
 #[derive(Args)]

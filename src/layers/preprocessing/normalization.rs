@@ -17,6 +17,15 @@ const EPSILON: f32 = 1e-7;
 /// given, or learned by [`adapt`](Self::adapt) (the population variance, as Keras), and kept in
 /// the configuration, so a saved model keeps them.
 ///
+/// Before it is adapted (no mean and variance) it passes its input on unchanged, as Keras'
+/// layer does with its starting weights, so that a model file can hold it unadapted (the
+/// `kiln` command adapts it to the training rows).
+///
+/// The layer is therefore Keras' `Normalization(mean=..., variance=...)`, which has no weights
+/// either: its summary counts 0 parameters. Keras' layer adapted in place keeps its statistics
+/// as weights instead (`mean`, `variance` and `count`: `2·features + 1` non-trainable
+/// parameters); the numbers it computes are the same.
+///
 /// ```
 /// use kiln::layers::Normalization;
 ///
@@ -103,11 +112,16 @@ impl LayerConfig for Normalization {
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         let features = inputs[0].last().unwrap_or(0);
         let what = || format!("layer `{name}` (Normalization)");
-        let (Some(mean), Some(variance)) = (&self.mean, &self.variance) else {
-            return Err(Error::config(
-                what(),
-                "it has no mean and variance: call adapt on data, or give them",
-            ));
+        let (mean, variance) = match (&self.mean, &self.variance) {
+            (Some(mean), Some(variance)) => (mean, variance),
+            // not adapted yet: Keras' starting weights, the identity
+            (None, None) => return Ok(inputs[0].clone()),
+            _ => {
+                return Err(Error::config(
+                    what(),
+                    "it has a mean without a variance or a variance without a mean; give both",
+                ));
+            }
         };
         if mean.len() != features || variance.len() != features {
             return Err(Error::config(
@@ -132,10 +146,9 @@ impl LayerConfig for Normalization {
     fn call(&self, _: &Weights, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
         let x = inputs.swap_remove(0);
         let device = x.device();
-        let (mean, variance) = (
-            self.mean.clone().unwrap_or_default(),
-            self.variance.clone().unwrap_or_default(),
-        );
+        let (Some(mean), Some(variance)) = (self.mean.clone(), self.variance.clone()) else {
+            return Ok(x);
+        };
         let n = mean.len();
         let std: Vec<f32> = variance.iter().map(|v| v.sqrt().max(EPSILON)).collect();
         let mean = Tensor::<1>::from_data(TensorData::new(mean, [n]), &device);
@@ -144,5 +157,58 @@ impl LayerConfig for Normalization {
             let (m, s) = (mean.clone().unsqueeze(), std.clone().unsqueeze());
             if self.invert { t * s + m } else { (t - m) / s }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Layer;
+    use crate::graph::Layout;
+
+    fn run(norm: Normalization, rows: &[[f32; 2]]) -> Result<Vec<f32>> {
+        let device = crate::backend::test_device();
+        let layer = Layer::new(norm);
+        let shape = Shape::new([2]);
+        layer.output_shape(&shape)?;
+        let module = layer.build(std::slice::from_ref(&shape), &device)?;
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        let x = Value::from_host(flat, &[rows.len(), 2], &device);
+        let (y, _) = layer.call(&module, vec![x], Layout::ChannelsLast)?;
+        Ok(y.into_tensor::<2>()?.into_data().try_to_vec().unwrap())
+    }
+
+    #[test]
+    fn features_are_shifted_and_scaled_and_back() {
+        let stats = || Normalization::new().mean_variance(vec![2.0, -1.0], vec![4.0, 0.0]);
+        // (x - mean) / max(sqrt(variance), 1e-7): a zero variance divides by 1e-7
+        let y = run(stats(), &[[4.0, -1.0], [0.0, -0.5]]).unwrap();
+        let expected = [1.0, 0.0, -1.0, 5e6];
+        for (a, b) in y.iter().zip(expected) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{y:?}");
+        }
+        let back = run(stats().invert(true), &[[1.0, 5e6]]).unwrap();
+        assert!(
+            (back[0] - 4.0).abs() < 1e-6 && (back[1] + 0.5).abs() < 1e-5,
+            "{back:?}"
+        );
+    }
+
+    #[test]
+    fn an_unadapted_layer_is_the_identity_and_half_statistics_are_refused() {
+        assert_eq!(
+            run(Normalization::new(), &[[3.0, -2.0]]).unwrap(),
+            vec![3.0, -2.0]
+        );
+        let mut half = Normalization::new();
+        half.mean = Some(vec![0.0, 0.0]);
+        let err = run(half, &[[1.0, 1.0]]).unwrap_err().to_string();
+        assert!(err.contains("without a variance"), "{err}");
+        let wrong = Normalization::new().mean_variance(vec![0.0; 3], vec![1.0; 3]);
+        let err = run(wrong, &[[1.0, 1.0]]).unwrap_err().to_string();
+        assert!(
+            err.contains("3 means and 3 variances for 2 features"),
+            "{err}"
+        );
     }
 }
