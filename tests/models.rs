@@ -95,5 +95,5 @@ fn every_model_file_round_trips_byte_identical() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 7);
 }
