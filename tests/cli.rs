@@ -630,3 +630,49 @@ fn window_flags_name_what_is_missing_or_wrong() {
         "`normalization` (Normalization): 2 means and 2 variances for 4 features",
     );
 }
+
+/// `--tensorboard DIR`: event files for training and validation, written as training goes
+/// (their contents are read by TensorBoard itself in `tests/tensorboard.rs`).
+#[test]
+fn tensorboard_flag_writes_event_files() {
+    let logs = temp("tb_logs");
+    let out_dir = temp("tb_run");
+    let run = kiln(&[
+        "train",
+        "models/mnist_dense.json",
+        "--data",
+        SUBSET,
+        "--epochs",
+        "2",
+        "--validation-split",
+        "0.2",
+        "--tensorboard",
+        logs.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}{}",
+        stdout(&run),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for run_dir in ["train", "validation"] {
+        let files: Vec<_> = std::fs::read_dir(logs.join(run_dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let name = files[0].file_name().unwrap().to_str().unwrap().to_string();
+        assert!(
+            name.starts_with("events.out.tfevents.") && name.ends_with(".v2"),
+            "{name}"
+        );
+        assert!(
+            std::fs::metadata(&files[0]).unwrap().len() > 100,
+            "{name} is empty"
+        );
+    }
+}

@@ -6,7 +6,7 @@
 pub mod architectures;
 pub mod gated_dense;
 
-use kiln::callbacks::EarlyStopping;
+use kiln::callbacks::{EarlyStopping, TensorBoard};
 use kiln::datasets::mnist::{self, Mnist};
 use kiln::{DeviceChoice, EvalOptions, FitOptions, Model, ToHostArray};
 use ndarray::{Array2, Array4};
@@ -26,10 +26,12 @@ pub struct Args {
     pub model: Option<String>,
     /// `--data PATH`: where an example's data set is.
     pub data: Option<PathBuf>,
+    /// `--tensorboard DIR`: TensorBoard logs of the training there.
+    pub tensorboard: Option<PathBuf>,
 }
 
 /// Parses `--epochs N`, `--seed N`, `--device auto|cpu|cpu-ndarray|gpu`, `--save PATH`,
-/// `--early-stopping PATIENCE`, `--model NAME` and `--data PATH`.
+/// `--early-stopping PATIENCE`, `--model NAME`, `--data PATH` and `--tensorboard DIR`.
 pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
     let mut args = Args {
         epochs: default_epochs,
@@ -40,6 +42,7 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
         early_stopping: None,
         model: None,
         data: None,
+        tensorboard: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +69,7 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
             "--save" => args.save = Some(value()?.into()),
             "--model" => args.model = Some(value()?),
             "--data" => args.data = Some(value()?.into()),
+            "--tensorboard" => args.tensorboard = Some(value()?.into()),
             "--early-stopping" => {
                 let v = value()?;
                 args.early_stopping = Some(v.parse().map_err(|_| bad("--early-stopping", &v))?);
@@ -73,7 +77,7 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
             "-h" | "--help" => {
                 println!(
                     "flags: --epochs N  --seed N  --device auto|cpu|cpu-ndarray|gpu  --save PATH  \
-                     --early-stopping PATIENCE  --model NAME  --data PATH"
+                     --early-stopping PATIENCE  --model NAME  --data PATH  --tensorboard DIR"
                 );
                 std::process::exit(0);
             }
@@ -81,13 +85,21 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
                 return Err(kiln::Error::Config {
                     what: format!("flag {other}"),
                     message: "unknown; use --epochs N, --seed N, --device auto|cpu|gpu, \
-                              --save PATH, --model NAME or --data PATH"
+                              --save PATH, --model NAME, --data PATH or --tensorboard DIR"
                         .into(),
                 });
             }
         }
     }
     Ok(args)
+}
+
+/// With `--tensorboard DIR`, the callback writing TensorBoard logs there (scalars each epoch,
+/// weight histograms every epoch): `tensorboard --logdir DIR` shows the run as it trains.
+pub fn tensorboard(args: &Args) -> Option<TensorBoard> {
+    args.tensorboard
+        .as_ref()
+        .map(|dir| TensorBoard::new(dir).histogram_freq(1))
 }
 
 /// The exit status of an example: its error, if any, printed as a sentence (`error: ...`), not
@@ -163,6 +175,10 @@ pub fn train_and_report(
     });
     if let Some(stop) = &mut stop {
         options = options.validation_split(0.1).callback(stop);
+    }
+    let mut board = tensorboard(args);
+    if let Some(board) = &mut board {
+        options = options.callback(board);
     }
     model.fit(train.0, train.1, options)?;
     let fit_seconds = start.elapsed().as_secs_f64();

@@ -16,6 +16,7 @@ mod list;
 mod monitor;
 mod plot;
 pub(crate) mod progbar;
+mod tensorboard;
 mod terminate_on_nan;
 
 pub use backup::BackupAndRestore;
@@ -27,4 +28,5 @@ pub use lambda::LambdaCallback;
 pub use learning_rate::{LearningRateScheduler, ReduceLROnPlateau};
 pub(crate) use list::CallbackList;
 pub use monitor::Mode;
+pub use tensorboard::{TensorBoard, UpdateFreq};
 pub use terminate_on_nan::TerminateOnNaN;

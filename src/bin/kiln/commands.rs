@@ -4,7 +4,7 @@ use crate::data::{self, Split};
 use crate::npy::read_npy;
 use crate::{Common, TrainArgs};
 use crate::{series, text};
-use kiln::callbacks::EarlyStopping;
+use kiln::callbacks::{EarlyStopping, TensorBoard};
 use kiln::io::ModelConfig;
 use kiln::{
     Device, DeviceChoice, EvalOptions, FitOptions, Logs, Loss, Losses, Metric, Metrics, Model,
@@ -103,6 +103,13 @@ pub fn train(args: TrainArgs) -> Result {
     });
     if let Some(stop) = &mut stop {
         options = options.callback(stop);
+    }
+    let mut board = args
+        .tensorboard
+        .as_ref()
+        .map(|dir| TensorBoard::new(dir).histogram_freq(1));
+    if let Some(board) = &mut board {
+        options = options.callback(board);
     }
     let history = model.fit(&x, &y, options).map_err(text)?;
 

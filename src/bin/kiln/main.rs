@@ -155,6 +155,11 @@ struct TrainArgs {
     /// Seed the weights and the shuffling, for a reproducible run.
     #[arg(long)]
     seed: Option<u64>,
+    /// Write TensorBoard logs of the training to this directory (`train/` and `validation/`
+    /// event files; scalars each epoch, weight histograms every epoch), to watch with
+    /// `tensorboard --logdir DIR`.
+    #[arg(long)]
+    tensorboard: Option<std::path::PathBuf>,
     #[command(flatten)]
     common: Common,
 }

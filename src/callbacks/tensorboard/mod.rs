@@ -1,0 +1,7 @@
+//! The `TensorBoard` callback and the event files it writes.
+
+mod callback;
+mod events;
+mod proto;
+
+pub use callback::{TensorBoard, UpdateFreq};
