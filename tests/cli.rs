@@ -676,3 +676,32 @@ fn tensorboard_flag_writes_event_files() {
         );
     }
 }
+
+/// `kiln plot`: SVG, PNG and DOT from a model file; another extension is an error.
+#[test]
+fn plot_draws_a_model_file() {
+    for ext in ["svg", "png", "dot"] {
+        let out = temp(&format!("resnet.{ext}"));
+        let run = kiln(&["plot", "models/mnist_resnet.json", out.to_str().unwrap()]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let bytes = std::fs::read(&out).unwrap();
+        match ext {
+            "png" => assert_eq!(&bytes[1..4], b"PNG"),
+            _ => {
+                let text = String::from_utf8(bytes).unwrap();
+                assert!(
+                    text.contains("batch_normalization_1 (BatchNormalization)"),
+                    "{text}"
+                );
+            }
+        }
+    }
+    fails(
+        &["plot", "models/mnist_resnet.json", "resnet.jpg"],
+        ".svg or .png",
+    );
+}

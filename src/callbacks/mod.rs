@@ -14,7 +14,7 @@ mod lambda;
 mod learning_rate;
 mod list;
 mod monitor;
-mod plot;
+pub(crate) mod plot;
 pub(crate) mod progbar;
 mod tensorboard;
 mod terminate_on_nan;

@@ -11,6 +11,15 @@ use std::sync::Once;
 const FONT: &[u8] = include_bytes!("DejaVuSansMono.ttf");
 const FAMILY: &str = "sans-serif";
 
+/// The bundled font's family for plotters, registered on first use (plots and model diagrams).
+pub(crate) fn font() -> &'static str {
+    static FONT_ONCE: Once = Once::new();
+    FONT_ONCE.call_once(|| {
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
+    });
+    FAMILY
+}
+
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VALIDATION: RGBColor = RGBColor(255, 127, 14);
 
@@ -31,10 +40,7 @@ impl History {
                 "the history is empty: there is nothing to plot",
             ));
         }
-        static FONT_ONCE: Once = Once::new();
-        FONT_ONCE.call_once(|| {
-            let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
-        });
+        font();
         let panels: Vec<&str> = ["loss", "accuracy"]
             .into_iter()
             .filter(|m| self.get(m).is_some())

@@ -1,6 +1,7 @@
 //! Models: the Sequential builder, the Functional API (symbolic tensors and the graph they
 //! trace), the built and compiled `Model`, its summary.
 
+mod diagram;
 mod functional;
 mod input;
 mod layer_access;

@@ -39,6 +39,20 @@ pub fn summary(path: &Path) -> Result {
     Ok(())
 }
 
+pub fn plot(path: &Path, out: &Path) -> Result {
+    let model = open(path, Device::cpu().map_err(text)?)?;
+    if out.extension().is_some_and(|e| e == "dot") {
+        let tmp = out.with_extension("dot.tmp");
+        std::fs::write(&tmp, model.to_dot())
+            .and_then(|()| std::fs::rename(&tmp, out))
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+    } else {
+        model.plot(out).map_err(text)?;
+    }
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
 pub fn train(args: TrainArgs) -> Result {
     if let Some(seed) = args.seed {
         kiln::set_random_seed(seed);

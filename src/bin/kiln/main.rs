@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! kiln summary models/mnist_cnn.json
+//! kiln plot models/mnist_cnn.json mnist_cnn.svg
 //! kiln train models/mnist_cnn.json --data mnist --epochs 3 --out runs/cnn
 //! kiln evaluate runs/cnn/model.safetensors --data mnist
 //! kiln predict runs/cnn/model.safetensors --input digit.png
@@ -49,6 +50,14 @@ enum Command {
         data: String,
         #[command(flatten)]
         common: Common,
+    },
+    /// Draw a model's architecture (an architecture .json or a saved model) to an .svg or
+    /// .png, or write it as Graphviz DOT to a .dot.
+    Plot {
+        /// The model file.
+        model: PathBuf,
+        /// The picture: out.svg, out.png or out.dot.
+        out: PathBuf,
     },
     /// Print the top class and the probabilities a saved model gives each input.
     Predict {
@@ -169,6 +178,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Summary { model } => commands::summary(&model),
         Command::Train(args) => commands::train(args),
+        Command::Plot { model, out } => commands::plot(&model, &out),
         Command::Evaluate {
             model,
             data,
