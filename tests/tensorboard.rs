@@ -121,9 +121,15 @@ fn tensorboard_reads_the_logs_of_an_mnist_run() {
         "histograms": histograms,
         "summary": "Total params: 407,050",
         "steps": expected_steps,
+        "graph": {
+            "input_layer": [],
+            "dense": ["input_layer"],
+            "dense_1": ["dense"],
+        },
     });
     let text = check(&python, &dir, expected);
     assert!(text.contains("batch_loss steps ok"), "{text}");
+    assert!(text.contains("graph ok"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -197,5 +203,57 @@ fn a_resumed_run_continues_the_same_curves() {
     let text = check(&python, &dir, expected);
     assert!(text.contains("batch_loss steps ok"), "{text}");
     assert!(text.contains("epoch steps ok"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The graph dashboard's graph of a model with branches: two inputs, a shared layer, a merge,
+/// two outputs, as TensorBoard's own converter reads the `keras` tag.
+#[test]
+fn tensorboard_draws_the_graph_of_a_branched_model() {
+    let Some(python) = python() else {
+        return;
+    };
+    let (a, b) = (Input::new([4]).name("a"), Input::new([4]).name("b"));
+    let shared = Dense::new(3).name("encoder").shared();
+    let (ea, eb) = (shared.apply(&a).unwrap(), shared.apply(&b).unwrap());
+    let both = Concatenate::new().apply([&ea, &eb]).unwrap();
+    let score = Dense::new(1).name("score").apply(&both).unwrap();
+    let class = Dense::new(2).name("class").apply(&both).unwrap();
+    let mut model = Functional::new([&a, &b], [&score, &class])
+        .unwrap()
+        .compile(Optimizer::sgd(0.1), Loss::MeanSquaredError, &[])
+        .unwrap();
+    let x = ndarray::Array2::<f32>::ones((8, 4));
+    let (y1, y2) = (
+        ndarray::Array2::<f32>::ones((8, 1)),
+        ndarray::Array2::<f32>::ones((8, 2)),
+    );
+    let dir = temp("graph");
+    let mut board = TensorBoard::new(&dir);
+    model
+        .fit(
+            &[&x, &x],
+            &[&y1, &y2],
+            FitOptions::default()
+                .epochs(1)
+                .verbose(0)
+                .callback(&mut board),
+        )
+        .unwrap();
+    drop(board);
+    let expected = json!({
+        "scalars": {"train": {}},
+        "histograms": {},
+        "summary": "encoder (Dense)",
+        "graph": {
+            "a": [], "b": [],
+            "encoder": ["a", "b"],
+            "concatenate": ["encoder", "encoder"],
+            "score": ["concatenate"],
+            "class": ["concatenate"],
+        },
+    });
+    let text = check(&python, &dir, expected);
+    assert!(text.contains("graph ok"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

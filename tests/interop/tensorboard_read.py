@@ -22,6 +22,22 @@ def records(path):
     return list(tf.compat.v1.io.tf_record_iterator(path))
 
 
+def check_graph(acc, expected, problems):
+    """The `keras` tag's model JSON, turned into a GraphDef by TensorBoard's graph plugin: its
+    nodes (without the model's name scope) and their inputs are the graph's."""
+    from tensorboard.plugins.graph import keras_util
+
+    event = acc.Tensors("keras")[0]
+    config = json.loads(tf.make_ndarray(event.tensor_proto).item().decode())
+    graph = keras_util.keras_model_to_graph_def(config)
+    scope = config["config"]["name"] + "/"
+    got = {n.name.removeprefix(scope): [i.removeprefix(scope) for i in n.input] for n in graph.node}
+    if got != expected:
+        problems.append(f"graph {got}, expected {expected}")
+    else:
+        print(f"graph ok: {len(got)} nodes, {sum(len(v) for v in got.values())} edges")
+
+
 def main():
     log_dir, expected_path = sys.argv[1], sys.argv[2]
     with open(expected_path) as f:
@@ -77,6 +93,8 @@ def main():
             if expected["summary"] not in text:
                 problems.append(f"the summary text lacks {expected['summary']!r}: {text}")
             print(f"model_summary: {len(text.splitlines())} lines")
+            if "graph" in expected:
+                check_graph(acc, expected["graph"], problems)
     steps = expected.get("steps", {})
     train = event_accumulator.EventAccumulator(os.path.join(log_dir, "train"), size_guidance=guidance)
     train.Reload()

@@ -28,7 +28,9 @@ pub enum UpdateFreq {
 /// - each evaluation during `fit` as `evaluation_<name>_vs_iterations` under `validation`;
 /// - every weight's histogram (`dense/kernel/histogram`) every
 ///   [`histogram_freq`](Self::histogram_freq) epochs;
-/// - the model's summary table as text (`model_summary`, step 0).
+/// - the model's summary table as text (`model_summary`, step 0);
+/// - with [`write_graph`](Self::write_graph) (the default), the model's graph for the graph
+///   dashboard (tag `keras`, Keras 3's model JSON, as Keras writes it).
 ///
 /// ```no_run
 /// use kiln::callbacks::{TensorBoard, UpdateFreq};
@@ -41,6 +43,7 @@ pub struct TensorBoard {
     log_dir: PathBuf,
     update_freq: UpdateFreq,
     histogram_freq: usize,
+    write_graph: bool,
     train: Option<EventFile>,
     validation: Option<EventFile>,
 }
@@ -52,6 +55,7 @@ impl TensorBoard {
             log_dir: log_dir.into(),
             update_freq: UpdateFreq::Epoch,
             histogram_freq: 0,
+            write_graph: true,
             train: None,
             validation: None,
         }
@@ -60,6 +64,13 @@ impl TensorBoard {
     /// How often the training scalars are written (default: once per epoch).
     pub fn update_freq(mut self, freq: UpdateFreq) -> Self {
         self.update_freq = freq;
+        self
+    }
+
+    /// Whether to write the model's graph for TensorBoard's graph dashboard (default true, as
+    /// Keras).
+    pub fn write_graph(mut self, yes: bool) -> Self {
+        self.write_graph = yes;
         self
     }
 
@@ -106,6 +117,10 @@ impl Callback for TensorBoard {
             .map(|l| format!("    {l}\n"))
             .collect();
         train.text("model_summary", &table, 0)?;
+        if self.write_graph {
+            let json = super::keras_graph::keras_model_json(model.name(), model.graph());
+            train.keras_model("keras", &json, 0)?;
+        }
         self.train = Some(train);
         Ok(())
     }

@@ -67,12 +67,30 @@ impl EventFile {
 
     /// A text (the text plugin's string tensor, shown as markdown) at `step`.
     pub fn text(&mut self, tag: &str, text: &str, step: i64) -> Result<()> {
+        self.string(tag, text, "text", b"", step)
+    }
+
+    /// A model's JSON for the graph dashboard's conceptual graph (the `graph_keras_model`
+    /// plugin, version 1), at `step`.
+    pub fn keras_model(&mut self, tag: &str, json: &str, step: i64) -> Result<()> {
+        self.string(tag, json, "graph_keras_model", b"1", step)
+    }
+
+    /// A string tensor for `plugin` (with its `content`) at `step`.
+    fn string(
+        &mut self,
+        tag: &str,
+        text: &str,
+        plugin: &str,
+        content: &[u8],
+        step: i64,
+    ) -> Result<()> {
         // TensorProto: dtype DT_STRING (7), a scalar shape, one string
         let tensor = Message::new()
             .int(1, 7)
             .message(2, Message::new())
             .bytes(8, text.as_bytes());
-        let plugin = Message::new().bytes(1, b"text");
+        let plugin = Message::new().bytes(1, plugin.as_bytes()).bytes(2, content);
         let value = Message::new()
             .bytes(1, tag.as_bytes())
             .message(8, tensor)

@@ -2,6 +2,7 @@
 
 mod callback;
 mod events;
+mod keras_graph;
 mod proto;
 
 pub use callback::{TensorBoard, UpdateFreq};
