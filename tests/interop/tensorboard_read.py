@@ -36,6 +36,13 @@ def check_graph(acc, expected, problems):
         problems.append(f"graph {got}, expected {expected}")
     else:
         print(f"graph ok: {len(got)} nodes, {sum(len(v) for v in got.values())} edges")
+    # the op graph (the run's GraphDef), a node per layer, the same edges
+    ops = acc.Graph()
+    got = {n.name: list(n.input) for n in ops.node}
+    if got != expected:
+        problems.append(f"op graph {got}, expected {expected}")
+    else:
+        print(f"op graph ok: {len(got)} nodes")
 
 
 def main():

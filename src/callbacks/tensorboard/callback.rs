@@ -30,7 +30,8 @@ pub enum UpdateFreq {
 ///   [`histogram_freq`](Self::histogram_freq) epochs;
 /// - the model's summary table as text (`model_summary`, step 0);
 /// - with [`write_graph`](Self::write_graph) (the default), the model's graph for the graph
-///   dashboard (tag `keras`, Keras 3's model JSON, as Keras writes it).
+///   dashboard: the conceptual graph (tag `keras`, Keras 3's model JSON, as Keras writes it),
+///   and a layer-level op graph (a node per layer, its class as the op).
 ///
 /// ```no_run
 /// use kiln::callbacks::{TensorBoard, UpdateFreq};
@@ -120,6 +121,7 @@ impl Callback for TensorBoard {
         if self.write_graph {
             let json = super::keras_graph::keras_model_json(model.name(), model.graph());
             train.keras_model("keras", &json, 0)?;
+            train.graph(&super::keras_graph::op_graph(model.graph()))?;
         }
         self.train = Some(train);
         Ok(())

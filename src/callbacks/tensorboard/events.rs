@@ -76,6 +76,27 @@ impl EventFile {
         self.string(tag, json, "graph_keras_model", b"1", step)
     }
 
+    /// A graph for the graph dashboard's op graph: one `NodeDef` per `(name, op, inputs)`, in
+    /// a `GraphDef`.
+    pub fn graph(&mut self, nodes: &[(String, String, Vec<String>)]) -> Result<()> {
+        let mut graph = Message::new();
+        for (name, op, inputs) in nodes {
+            let mut node = Message::new()
+                .bytes(1, name.as_bytes())
+                .bytes(2, op.as_bytes());
+            for input in inputs {
+                node = node.bytes(3, input.as_bytes());
+            }
+            graph = graph.message(1, node);
+        }
+        // versions { producer: 22 }, as TensorFlow 2 writes it
+        graph = graph.message(4, Message::new().int(1, 22));
+        let event = Message::new()
+            .double(1, now())
+            .bytes(4, &graph.into_bytes());
+        self.write(event)
+    }
+
     /// A string tensor for `plugin` (with its `content`) at `step`.
     fn string(
         &mut self,

@@ -89,3 +89,28 @@ pub(crate) fn keras_model_json(name: &str, graph: &Graph) -> String {
     })
     .to_string()
 }
+
+/// The layer-level op graph of `graph`: a node per input (`Placeholder`) and per layer (its
+/// class as the op), its inputs the layers it reads (a layer applied twice reads both).
+pub(crate) fn op_graph(graph: &Graph) -> Vec<(String, String, Vec<String>)> {
+    let layer_name = |l: usize| graph.layers()[l].name().unwrap_or_default().to_string();
+    let mut nodes: Vec<(String, String, Vec<String>)> = graph
+        .inputs()
+        .iter()
+        .map(|i| (i.name.clone(), "Placeholder".to_string(), Vec::new()))
+        .collect();
+    for (l, layer) in graph.layers().iter().enumerate() {
+        let inputs = graph
+            .nodes()
+            .iter()
+            .filter(|n| n.layer == l)
+            .flat_map(|n| n.inputs.iter())
+            .map(|s| match *s {
+                Source::Input(k) => graph.inputs()[k].name.clone(),
+                Source::Node(j, _) => layer_name(graph.nodes()[j].layer),
+            })
+            .collect();
+        nodes.push((layer_name(l), layer.class_name().to_string(), inputs));
+    }
+    nodes
+}
