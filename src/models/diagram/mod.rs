@@ -103,6 +103,33 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_model_is_one_box() {
+        let encoder = Sequential::new()
+            .name("encoder")
+            .input([4])
+            .add(Dense::new(3))
+            .add(Dense::new(2))
+            .build()
+            .unwrap();
+        let x = Input::new([4]);
+        let h = encoder.apply(&x).unwrap();
+        let out = Dense::new(1).name("head").apply(&h).unwrap();
+        let model = Functional::new([&x], [&out]).unwrap().build().unwrap();
+        let d = super::layout::layout(model.name(), model.graph());
+        let titles: Vec<&str> = d.boxes.iter().map(|b| b.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "input_layer (InputLayer)",
+                "encoder (Sequential)",
+                "head (Dense)"
+            ]
+        );
+        assert_eq!(d.boxes[1].shapes, "(None, 4) → (None, 2)");
+        assert_eq!(d.edges, [(0, 1), (1, 2)]);
+    }
+
+    #[test]
     fn dot_and_svg_escape_names() {
         let model = Sequential::new()
             .input([3])
