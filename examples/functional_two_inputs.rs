@@ -41,18 +41,7 @@ fn run() -> kiln::Result<()> {
     }
     let mnist = common::load_mnist()?;
 
-    let top = Input::new([14 * 28]).name("top");
-    let bottom = Input::new([14 * 28]).name("bottom");
-    let encoder = Dense::new(128)
-        .activation(Relu)
-        .name("half_encoder")
-        .shared();
-    let both = Concatenate::new().apply([&encoder.apply(&top)?, &encoder.apply(&bottom)?])?;
-    let h = Dense::new(64).activation(Relu).apply(&both)?;
-    let digit = Dense::new(10).activation(Softmax).name("digit").apply(&h)?;
-    let big_out = Dense::new(1).activation(Sigmoid).name("big").apply(&h)?;
-    let mut model = Functional::new([&top, &bottom], [&digit, &big_out])?
-        .name("two_halves")
+    let mut model = common::architectures::two_halves()?
         .device(Device::new(args.device)?)
         .compile(
             Optimizer::adam(1e-3),

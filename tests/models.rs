@@ -5,6 +5,7 @@
 //! rewrites the files.
 
 #[path = "../examples/common/architectures.rs"]
+#[allow(dead_code)] // two_halves has no model file; tests/plot.rs draws it
 mod architectures;
 
 use kiln::io::ModelConfig;

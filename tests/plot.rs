@@ -8,6 +8,9 @@ use kiln::prelude::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
+#[path = "../examples/common/architectures.rs"]
+#[allow(dead_code)] // the other examples' models
+mod architectures;
 #[allow(dead_code)] // the helpers of the other Python tests
 mod python;
 
@@ -18,38 +21,6 @@ fn reference(file: &str) -> Model {
     ModelConfig::read(path)
         .unwrap()
         .build(Device::cpu().unwrap())
-        .unwrap()
-}
-
-/// The two-input model of `examples/functional_two_inputs.rs`: a shared encoder, a merge,
-/// two outputs.
-fn two_inputs() -> Model {
-    let top = Input::new([14 * 28]).name("top");
-    let bottom = Input::new([14 * 28]).name("bottom");
-    let encoder = Dense::new(128)
-        .activation(Relu)
-        .name("half_encoder")
-        .shared();
-    let both = Concatenate::new()
-        .apply([
-            &encoder.apply(&top).unwrap(),
-            &encoder.apply(&bottom).unwrap(),
-        ])
-        .unwrap();
-    let h = Dense::new(64).activation(Relu).apply(&both).unwrap();
-    let digit = Dense::new(10)
-        .activation(Softmax)
-        .name("digit")
-        .apply(&h)
-        .unwrap();
-    let big = Dense::new(1)
-        .activation(Sigmoid)
-        .name("big")
-        .apply(&h)
-        .unwrap();
-    Functional::new([&top, &bottom], [&digit, &big])
-        .unwrap()
-        .build()
         .unwrap()
 }
 
@@ -95,7 +66,10 @@ fn diagrams_draw_every_layer_once_and_exactly_the_graphs_edges() {
         ("mnist_dense", reference("mnist_dense.json")),
         ("mnist_cnn", reference("mnist_cnn.json")),
         ("mnist_resnet", reference("mnist_resnet.json")),
-        ("two_inputs", two_inputs()),
+        (
+            "two_inputs",
+            architectures::two_halves().unwrap().build().unwrap(),
+        ),
     ];
     for (name, model) in models {
         let svg = dir.join(format!("{name}.svg"));

@@ -173,3 +173,21 @@ pub fn weather_lstm_normalized(device: Device) -> kiln::Result<Model> {
             &[Metric::Mae],
         )
 }
+
+/// The two-input model of `functional_two_inputs`: the top and bottom halves of an image
+/// (`top`, `bottom`, 392 pixels each) through one shared encoder (Dense 128 relu), concatenated,
+/// Dense 64 relu, then the digit (`digit`, 10 softmax) and whether it is 5 or more (`big`, one
+/// sigmoid).
+pub fn two_halves() -> kiln::Result<Functional> {
+    let top = Input::new([14 * 28]).name("top");
+    let bottom = Input::new([14 * 28]).name("bottom");
+    let encoder = Dense::new(128)
+        .activation(Relu)
+        .name("half_encoder")
+        .shared();
+    let both = Concatenate::new().apply([&encoder.apply(&top)?, &encoder.apply(&bottom)?])?;
+    let h = Dense::new(64).activation(Relu).apply(&both)?;
+    let digit = Dense::new(10).activation(Softmax).name("digit").apply(&h)?;
+    let big = Dense::new(1).activation(Sigmoid).name("big").apply(&h)?;
+    Ok(Functional::new([&top, &bottom], [&digit, &big])?.name("two_halves"))
+}
