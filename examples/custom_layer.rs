@@ -63,14 +63,11 @@ fn run() -> kiln::Result<()> {
             &[Metric::Accuracy],
         )?;
     model.summary().print();
-    let mut options = FitOptions::default()
+    let options = FitOptions::default()
         .epochs(args.epochs)
         .batch_size(args.batch_size);
     let mut board = common::tensorboard(&args);
-    if let Some(board) = &mut board {
-        options = options.callback(board);
-    }
-    model.fit(&train.0, &train.1, options)?;
+    model.fit(&train.0, &train.1, common::with_board(options, &mut board))?;
     let test_accuracy = accuracy(&model, &test)?;
     let path = args.save.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("kiln-gated-{}.safetensors", std::process::id()))

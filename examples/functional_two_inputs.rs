@@ -57,15 +57,12 @@ fn run() -> kiln::Result<()> {
     let (train_top, train_bottom) = halves(&mnist.x_train);
     let (train_digit, train_big) = (mnist.y_train.mapv(f32::from), big(&mnist.y_train));
     let start = Instant::now();
-    let mut options = FitOptions::default().epochs(args.epochs).batch_size(128);
     let mut board = common::tensorboard(&args);
-    if let Some(board) = &mut board {
-        options = options.callback(board);
-    }
+    let options = FitOptions::default().epochs(args.epochs).batch_size(128);
     model.fit(
         &[("top", &train_top), ("bottom", &train_bottom)],
         &[("digit", &train_digit), ("big", &train_big)],
-        options,
+        common::with_board(options, &mut board),
     )?;
     println!("fit_seconds={:.3}", start.elapsed().as_secs_f64());
 

@@ -32,13 +32,11 @@ fn run() -> kiln::Result<()> {
     let mut model = architectures::weather_lstm(kiln::Device::new(args.device)?)?;
     model.summary().print();
     let start = Instant::now();
-    let mut options = FitOptions::default()
+    let options = FitOptions::default()
         .epochs(args.epochs)
         .batch_size(args.batch_size);
     let mut board = common::tensorboard(&args);
-    if let Some(board) = &mut board {
-        options = options.callback(board);
-    }
+    let options = common::with_board(options, &mut board);
     model.fit(&task.x_train, &task.y_train, options)?;
     println!("fit_seconds={:.3}", start.elapsed().as_secs_f64());
     if let Some(path) = &args.save {

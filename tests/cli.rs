@@ -14,6 +14,19 @@ fn kiln(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the command, fails the test with its output unless it succeeds, and gives its
+/// standard output.
+fn succeeds(args: &[&str]) -> String {
+    let run = kiln(args);
+    let text = stdout(&run);
+    assert!(
+        run.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    text
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -35,7 +48,7 @@ fn values(line: &str) -> Vec<(String, f64)> {
 #[test]
 fn train_then_evaluate_and_predict_with_the_written_file() {
     let out_dir = temp("run");
-    let run = kiln(&[
+    let text = succeeds(&[
         "train",
         "models/mnist_dense.json",
         "--data",
@@ -51,12 +64,6 @@ fn train_then_evaluate_and_predict_with_the_written_file() {
         "--device",
         "cpu",
     ]);
-    let text = stdout(&run);
-    assert!(
-        run.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     assert!(text.contains("Training on: cpu"), "{text}");
     let last = text.lines().last().unwrap();
     let scores = values(last);
@@ -439,7 +446,7 @@ fn text_columns_train_a_text_model_file() {
         data.to_str().unwrap(),
         out_dir.to_str().unwrap(),
     );
-    let run = kiln(&[
+    let text = succeeds(&[
         "train",
         file,
         "--data",
@@ -459,12 +466,6 @@ fn text_columns_train_a_text_model_file() {
         "--device",
         "cpu",
     ]);
-    let text = stdout(&run);
-    assert!(
-        run.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     assert!(
         text.contains("adapted `text_vectorization` to 30 texts"),
         "{text}"
@@ -549,13 +550,7 @@ fn window_flags_train_a_forecaster_on_a_csv_series() {
         out_dir.to_str().unwrap(),
     ];
     args.extend(series);
-    let run = kiln(&args);
-    let text = stdout(&run);
-    assert!(
-        run.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let text = succeeds(&args);
     // 236 training windows, the last 47 held out: statistics from the rows before theirs
     assert!(
         text.contains("adapted `normalization` to the window columns of 203 rows")

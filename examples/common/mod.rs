@@ -102,6 +102,17 @@ pub fn tensorboard(args: &Args) -> Option<TensorBoard> {
         .map(|dir| TensorBoard::new(dir).histogram_freq(1))
 }
 
+/// `options` with `board` among its callbacks, when there is one.
+pub fn with_board<'a>(
+    options: FitOptions<'a>,
+    board: &'a mut Option<TensorBoard>,
+) -> FitOptions<'a> {
+    match board {
+        Some(board) => options.callback(board),
+        None => options,
+    }
+}
+
 /// The exit status of an example: its error, if any, printed as a sentence (`error: ...`), not
 /// as `Debug` output.
 pub fn exit_status(result: kiln::Result<()>) -> std::process::ExitCode {
@@ -177,10 +188,7 @@ pub fn train_and_report(
         options = options.validation_split(0.1).callback(stop);
     }
     let mut board = tensorboard(args);
-    if let Some(board) = &mut board {
-        options = options.callback(board);
-    }
-    model.fit(train.0, train.1, options)?;
+    model.fit(train.0, train.1, with_board(options, &mut board))?;
     let fit_seconds = start.elapsed().as_secs_f64();
     if let Some(path) = &args.save {
         model.save(path)?;

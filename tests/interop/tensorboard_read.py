@@ -105,18 +105,19 @@ def main():
     steps = expected.get("steps", {})
     train = event_accumulator.EventAccumulator(os.path.join(log_dir, "train"), size_guidance=guidance)
     train.Reload()
-    if "batch" in steps:
-        got = [e.step for e in train.Scalars("batch_loss")]
-        if got != steps["batch"]:
-            problems.append(f"batch_loss steps {got}, expected {steps['batch']}")
+
+    def check_steps(acc, key, tag, label):
+        """The steps of scalar `tag` against the expected `steps[key]`, when given."""
+        if key not in steps:
+            return
+        got = [e.step for e in acc.Scalars(tag)]
+        if got != steps[key]:
+            problems.append(f"{tag} steps {got} (all files), expected {steps[key]}")
         else:
-            print(f"batch_loss steps ok: {len(got)}, {got[0]} to {got[-1]}")
-    if "epoch" in steps:
-        got = [e.step for e in train.Scalars("epoch_loss")]
-        if got != steps["epoch"]:
-            problems.append(f"epoch_loss steps {got} across the files, expected {steps['epoch']}")
-        else:
-            print(f"epoch steps ok: {got}")
+            print(f"{label} steps ok: {len(got)}, {got[0]} to {got[-1]}")
+
+    check_steps(train, "batch", "batch_loss", "batch_loss")
+    check_steps(train, "epoch", "epoch_loss", "epoch")
     for tag, points in steps.get("last_epochs", {}).items():
         got = {e.step: e.value for e in train.Scalars(tag)}
         for step, value in points:
@@ -126,11 +127,7 @@ def main():
         val = event_accumulator.EventAccumulator(
             os.path.join(log_dir, "validation"), size_guidance=guidance)
         val.Reload()
-        got = [e.step for e in val.Scalars("evaluation_loss_vs_iterations")]
-        if got != steps["evaluation"]:
-            problems.append(f"evaluation steps {got}, expected {steps['evaluation']}")
-        else:
-            print(f"evaluation steps ok: {got}")
+        check_steps(val, "evaluation", "evaluation_loss_vs_iterations", "evaluation")
     if problems:
         print("\n".join(problems))
         sys.exit(1)
