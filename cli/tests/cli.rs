@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SUBSET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/datasets/mnist_subset");
+/// The repository root, where `models/` is: the tests run the command from there.
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+const SUBSET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/datasets/mnist_subset");
 
 fn kiln(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kiln"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(ROOT)
         .output()
         .unwrap()
 }
@@ -102,7 +104,7 @@ fn train_then_evaluate_and_predict_with_the_written_file() {
             "auto",
         ])
         .env_remove("XDG_RUNTIME_DIR")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(ROOT)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&probed.stderr);
