@@ -1,8 +1,9 @@
-//! The four commands.
+//! The commands.
 
 use crate::data::{self, Split};
 use crate::npy::read_npy;
-use crate::{Common, TrainArgs};
+use crate::serve::{self, ServeOptions};
+use crate::{Common, ServeArgs, TrainArgs};
 use crate::{series, text};
 use kiln::callbacks::{EarlyStopping, TensorBoard};
 use kiln::io::ModelConfig;
@@ -230,8 +231,32 @@ pub fn evaluate(path: &Path, source: &str, common: &Common) -> Result {
     Ok(())
 }
 
-pub fn predict(path: &Path, input: &Path, limit: Option<usize>, common: &Common) -> Result {
+pub fn predict(
+    path: &Path,
+    input: &Path,
+    output: Option<&Path>,
+    batch_size: usize,
+    limit: Option<usize>,
+    common: &Common,
+) -> Result {
     let model = kiln::load_model_on(path, device(common)?).map_err(text)?;
+    if input
+        .extension()
+        .is_some_and(|e| e == "jsonl" || e == "json")
+    {
+        let out = output.ok_or("a .jsonl input needs --output DIR for the predictions")?;
+        let report = crate::jsonl::predict_file(&model, input, out, batch_size)?;
+        println!(
+            "predicted={} errors={} results={}",
+            report.predicted,
+            report.errors,
+            out.join(crate::jsonl::RESULTS).display()
+        );
+        return Ok(());
+    }
+    if output.is_some() {
+        return Err("--output is for .jsonl inputs; other inputs' predictions are printed".into());
+    }
     let (x, bytes) = read_inputs(&model, input)?;
     let x = data::inputs(&model, &x, bytes)?;
     let probabilities = model.predict(&x).map_err(text)?;
@@ -306,4 +331,37 @@ fn png(model: &Model, input: &Path) -> Result<ArrayD<f32>> {
         _ => return Err(format!("the model takes {c} channels; images have 1 or 3")),
     };
     ArrayD::from_shape_vec(IxDyn(&[1, h, w, c]), pixels).map_err(text)
+}
+
+pub fn serve(args: ServeArgs) -> Result {
+    let seconds = |value: f64, flag: &str| {
+        std::time::Duration::try_from_secs_f64(value)
+            .map_err(|_| format!("{flag} must be a number of seconds, not {value}"))
+    };
+    if args.max_batch_size == 0 {
+        return Err("--max-batch-size must be at least 1".into());
+    }
+    let source = match (args.model, args.model_base_path) {
+        (Some(file), _) => serve::ModelSource::File(file),
+        (None, Some(base)) => serve::ModelSource::Base(base),
+        (None, None) => return Err("give --model-base-path DIR or --model FILE".into()),
+    };
+    serve::run(ServeOptions {
+        name: args.model_name,
+        source,
+        device: Device::new(args.device.parse::<DeviceChoice>().map_err(text)?).map_err(text)?,
+        address: std::net::SocketAddr::new(args.host, args.rest_api_port),
+        batching: serve::BatchingOptions {
+            merge: args.enable_batching,
+            max_batch_size: args.max_batch_size,
+            batch_timeout: std::time::Duration::from_micros(args.batch_timeout_micros),
+            max_enqueued: args.max_enqueued.max(1),
+        },
+        poll: seconds(args.poll_seconds, "--file-system-poll-wait-seconds")?,
+        max_body: args.max_body_bytes,
+        max_in_flight: args.max_in_flight.max(1),
+        request_timeout: seconds(args.request_timeout_secs, "--request-timeout-secs")?,
+        header_timeout: seconds(args.header_timeout_secs, "--header-timeout-secs")?,
+        drain_timeout: seconds(args.drain_timeout_secs, "--drain-timeout-secs")?,
+    })
 }

@@ -6,6 +6,8 @@
 //! kiln train models/mnist_cnn.json --data mnist --epochs 3 --out runs/cnn
 //! kiln evaluate runs/cnn/model.safetensors --data mnist
 //! kiln predict runs/cnn/model.safetensors --input digit.png
+//! kiln predict runs/cnn/model.safetensors --input instances.jsonl --output predictions/
+//! kiln serve --model-name mnist --model-base-path serving/mnist --rest-api-port 8501
 //! kiln train models/weather_lstm_normalized.json --data seattle-weather.csv --window 14 \
 //!     --columns precipitation,temp_max,temp_min,wind --target temp_max --test-from 2015/01/01
 //! ```
@@ -13,12 +15,16 @@
 mod adapt;
 mod commands;
 mod data;
+mod jsonl;
 mod npy;
 mod series;
+mod serve;
 mod table;
 mod text;
+mod tf_json;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,19 +65,112 @@ enum Command {
         /// The picture: out.svg, out.png or out.dot.
         out: PathBuf,
     },
-    /// Print the top class and the probabilities a saved model gives each input.
+    /// Print the top class and the probabilities a saved model gives each input; or, for a
+    /// JSON-lines file, write every prediction to --output (a batch prediction job).
     Predict {
         /// The saved model.
         model: PathBuf,
-        /// The inputs: a .png image, an .idx(.gz) file of images, or a .npy array.
+        /// The inputs: a .png image, an .idx(.gz) file of images, a .npy array, or a .jsonl
+        /// file of instances (one per line, or {"key": ..., "instance": ...}).
         #[arg(long)]
         input: PathBuf,
+        /// With a .jsonl input: the folder that gets prediction.results-00000-of-00001 and
+        /// prediction.errors_stats-00000-of-00001.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// With a .jsonl input: instances per forward pass.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
         /// Print at most this many samples (default: all).
         #[arg(long)]
         limit: Option<usize>,
         #[command(flatten)]
         common: Common,
     },
+    /// Serve a model over TensorFlow Serving's REST API (GET /v1/models/NAME,
+    /// .../metadata, POST /v1/models/NAME:predict), polling a folder of numeric versions.
+    Serve(ServeArgs),
+}
+
+/// `kiln serve`'s flags: TensorFlow Serving's names, with dashes or underscores.
+#[derive(Args)]
+struct ServeArgs {
+    /// The name in the model's URLs (/v1/models/NAME).
+    #[arg(long = "model-name", alias = "model_name", default_value = "default")]
+    model_name: String,
+    /// A folder of numeric version folders (1/, 2/, ...), each holding a model file
+    /// (model.safetensors); the highest that loads is served, and new ones are picked up.
+    #[arg(
+        long = "model-base-path",
+        alias = "model_base_path",
+        required_unless_present = "model"
+    )]
+    model_base_path: Option<PathBuf>,
+    /// One model file, served as version 1 (instead of --model-base-path).
+    #[arg(long, conflicts_with = "model_base_path")]
+    model: Option<PathBuf>,
+    /// The port of the REST API (0: any free port; the log names it).
+    #[arg(
+        long = "rest-api-port",
+        alias = "rest_api_port",
+        default_value_t = 8501
+    )]
+    rest_api_port: u16,
+    /// The address listened on.
+    #[arg(long, default_value = "0.0.0.0")]
+    host: IpAddr,
+    /// Merge concurrent requests into one forward pass (--enable-batching=false runs each
+    /// alone).
+    #[arg(long = "enable-batching", alias = "enable_batching", default_value_t = true,
+          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    enable_batching: bool,
+    /// The most samples in one forward pass.
+    #[arg(
+        long = "max-batch-size",
+        alias = "max_batch_size",
+        default_value_t = 128
+    )]
+    max_batch_size: usize,
+    /// How long a batch's first request waits for more (0: merge only the requests already
+    /// waiting when the model is free).
+    #[arg(
+        long = "batch-timeout-micros",
+        alias = "batch_timeout_micros",
+        default_value_t = 0
+    )]
+    batch_timeout_micros: u64,
+    /// The most requests waiting for the model; beyond it, 503.
+    #[arg(
+        long = "max-enqueued",
+        alias = "max_enqueued_batches",
+        default_value_t = 256
+    )]
+    max_enqueued: usize,
+    /// Requests read, parsed or computed at once; beyond it, 429.
+    #[arg(long = "max-in-flight", default_value_t = 512)]
+    max_in_flight: usize,
+    /// Seconds between looks at --model-base-path for new versions.
+    #[arg(
+        long = "file-system-poll-wait-seconds",
+        alias = "file_system_poll_wait_seconds",
+        default_value_t = 1.0
+    )]
+    poll_seconds: f64,
+    /// The largest request body, in bytes (413 beyond).
+    #[arg(long = "max-body-bytes", default_value_t = 16 << 20)]
+    max_body_bytes: usize,
+    /// The longest a request may take, from its first byte to its answer (408 beyond).
+    #[arg(long = "request-timeout-secs", default_value_t = 30.0)]
+    request_timeout_secs: f64,
+    /// The longest a client may take to send a request's headers before it is dropped.
+    #[arg(long = "header-timeout-secs", default_value_t = 10.0)]
+    header_timeout_secs: f64,
+    /// On SIGTERM, how long to wait for requests in flight.
+    #[arg(long = "drain-timeout-secs", default_value_t = 30.0)]
+    drain_timeout_secs: f64,
+    /// Where to run: auto (a GPU when one works, else the CPU), cpu, cpu-ndarray or gpu.
+    #[arg(long, default_value = "auto")]
+    device: String,
 }
 
 /// Flags every command that runs a model takes.
@@ -187,9 +286,19 @@ fn main() -> ExitCode {
         Command::Predict {
             model,
             input,
+            output,
+            batch_size,
             limit,
             common,
-        } => commands::predict(&model, &input, limit, &common),
+        } => commands::predict(
+            &model,
+            &input,
+            output.as_deref(),
+            batch_size,
+            limit,
+            &common,
+        ),
+        Command::Serve(args) => commands::serve(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
