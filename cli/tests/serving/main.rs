@@ -280,6 +280,45 @@ fn health_waits_for_a_first_version() {
 }
 
 #[test]
+fn a_text_model_takes_strings() {
+    use kiln::layers::{Embedding, GlobalAveragePooling1D, TextVectorization};
+    use kiln::prelude::*;
+    let d = dir("text");
+    let file = d.join("text.safetensors");
+    let mut tv = TextVectorization::new().output_sequence_length(6);
+    tv.adapt(["free money now", "meeting at noon", "win money"]);
+    kiln::set_random_seed(7);
+    let model = Sequential::new()
+        .input([6])
+        .add(tv)
+        .add(Embedding::new(16, 4))
+        .add(GlobalAveragePooling1D::new())
+        .add(Dense::new(2).activation(Softmax))
+        .build()
+        .unwrap();
+    model.save(&file).unwrap();
+    let server = Server::start(&["--model-name", "spam", "--model", file.to_str().unwrap()]);
+    let texts = ["free money", "see you at noon", "WIN!"];
+    let expected = model.predict_text(&texts).unwrap();
+    let (code, answer) = server.post("/v1/models/spam:predict", &json!({"instances": texts}));
+    assert_eq!(code, 200, "{answer}");
+    assert!(gap(&answer["predictions"], &expected) < 1e-6);
+    let (_, meta) = server.get_json("/v1/models/spam/metadata");
+    let input = &meta["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+        [&model.input_names()[0]];
+    assert_eq!(input["dtype"], "DT_STRING", "{meta}");
+    let (code, answer) = server.post("/v1/models/spam:predict", &json!({"instances": [7]}));
+    assert_eq!(code, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("the model reads text"),
+        "{answer}"
+    );
+}
+
+#[test]
 fn several_inputs_and_outputs_by_name() {
     let d = dir("two");
     let file = d.join("two.safetensors");
