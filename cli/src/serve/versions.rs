@@ -296,10 +296,48 @@ fn model_file(dir_or_file: &Path) -> (Result<PathBuf, String>, Fingerprint) {
     (file, fingerprint)
 }
 
-/// A line of the server's log, on standard error.
+/// A line of the server's log, on standard error, stamped with the UTC time.
 pub fn log(message: &str) {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    eprintln!("[{now:.3}] kiln serve: {message}");
+        .unwrap_or_default();
+    eprintln!(
+        "{} kiln serve: {message}",
+        utc(now.as_secs(), now.subsec_millis())
+    );
+}
+
+/// `2026-11-30T23:34:30.123Z` for a Unix time.
+fn utc(seconds: u64, millis: u32) -> String {
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // Howard Hinnant's days-to-civil algorithm
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn utc_times_by_hand() {
+        assert_eq!(utc(0, 0), "1970-01-01T00:00:00.000Z");
+        // 2000-02-29 (a leap day in a century year divisible by 400), 12:34:56
+        assert_eq!(utc(951_827_696, 7), "2000-02-29T12:34:56.007Z");
+        assert_eq!(utc(1_796_081_673, 519), "2026-11-30T23:34:33.519Z");
+        assert_eq!(utc(4_102_444_800, 0), "2100-01-01T00:00:00.000Z");
+    }
 }
