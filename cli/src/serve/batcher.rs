@@ -117,7 +117,21 @@ fn forward(model: &Model, jobs: Vec<Job>, max_batch_size: usize) {
     let options = EvalOptions::default()
         .batch_size(merged.rows.clamp(1, max_batch_size.max(1)))
         .verbose(0);
-    match model.predict_outputs_with(&merged.arrays, options) {
+    // a panic inside the model must not end this version's thread: its requests get a 500
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        model
+            .predict_outputs_with(&merged.arrays, options)
+            .map_err(|e| e.to_string())
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        Err(format!("the model's forward pass panicked: {why}"))
+    });
+    match result {
         Ok(outputs) => {
             let mut start = 0;
             for job in jobs {
@@ -131,11 +145,120 @@ fn forward(model: &Model, jobs: Vec<Job>, max_batch_size: usize) {
                 let _ = job.reply.send(Ok(rows));
             }
         }
-        Err(e) => {
-            let message = e.to_string();
+        Err(message) => {
             for job in jobs {
                 let _ = job.reply.send(Err(message.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln::Value;
+    use kiln::layers::Lambda;
+    use kiln::prelude::Sequential;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn batch(rows: usize, value: f32) -> Batch {
+        Batch {
+            rows,
+            arrays: vec![ndarray::ArrayD::from_elem(
+                ndarray::IxDyn(&[rows, 2]),
+                value,
+            )],
+        }
+    }
+
+    /// Set to make `fragile` models panic.
+    static PANIC: AtomicBool = AtomicBool::new(false);
+
+    /// A model that gives its input back; a `fragile` one panics while `PANIC` is set.
+    fn identity(fragile: bool) -> Model {
+        let identity = Lambda::new(move |x: Value| {
+            assert!(!(fragile && PANIC.load(Ordering::SeqCst)), "told to panic");
+            Ok(x)
+        });
+        Sequential::new().input([2]).add(identity).build().unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_are_merged_and_each_gets_its_rows() {
+        let options = BatchingOptions {
+            merge: true,
+            max_batch_size: 8,
+            batch_timeout: Duration::from_millis(200),
+            max_enqueued: 8,
+        };
+        let metrics = Arc::new(Metrics::new());
+        let batcher =
+            Batcher::start(identity(false), options, metrics.clone(), "t".into()).unwrap();
+        let answers: Vec<_> = (1..=3)
+            .map(|k| batcher.submit(batch(k, k as f32)).unwrap())
+            .collect();
+        for (k, answer) in (1..=3).zip(answers) {
+            let outputs = answer.await.unwrap().unwrap();
+            assert_eq!(outputs[0].shape(), &[k, 2]);
+            assert!(outputs[0].iter().all(|v| *v == k as f32));
+        }
+        // one forward pass of 6 samples
+        assert!(
+            metrics.encode().contains("kiln_batch_size_sum 6.0"),
+            "{}",
+            metrics.encode()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_model_fails_its_requests_and_keeps_serving() {
+        let options = BatchingOptions {
+            merge: false,
+            max_batch_size: 8,
+            batch_timeout: Duration::ZERO,
+            max_enqueued: 8,
+        };
+        let batcher = Batcher::start(
+            identity(true),
+            options,
+            Arc::new(Metrics::new()),
+            "t".into(),
+        )
+        .unwrap();
+        PANIC.store(true, Ordering::SeqCst);
+        let failed = batcher.submit(batch(1, 1.0)).unwrap().await.unwrap();
+        PANIC.store(false, Ordering::SeqCst);
+        let message = failed.unwrap_err();
+        assert!(message.contains("panicked: told to panic"), "{message}");
+        let ok = batcher
+            .submit(batch(2, 1.5))
+            .unwrap()
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(ok[0].iter().all(|v| *v == 1.5));
+    }
+
+    #[test]
+    fn a_full_queue_refuses() {
+        let options = BatchingOptions {
+            merge: false,
+            max_batch_size: 1,
+            batch_timeout: Duration::ZERO,
+            max_enqueued: 1,
+        };
+        // a model that takes 100 ms a pass: the queue of one is full after two requests
+        let slow = Lambda::new(|x: Value| {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(x)
+        });
+        let model = Sequential::new().input([2]).add(slow).build().unwrap();
+        let batcher = Batcher::start(model, options, Arc::new(Metrics::new()), "t".into()).unwrap();
+        let submitted: Vec<_> = (0..10).map(|_| batcher.submit(batch(1, 1.0))).collect();
+        let refused = submitted
+            .iter()
+            .filter(|r| matches!(r, Err(Refused::Full(1))))
+            .count();
+        assert!((8..=9).contains(&refused), "{refused} of 10 refused");
     }
 }
