@@ -7,11 +7,14 @@
 //!   the architecture and compile settings ([`ModelConfig`]).
 //! - [`Model::save`](crate::Model::save) / [`load_model`]: both in one safetensors file, the
 //!   JSON in its `__metadata__`, so the file alone rebuilds the model.
+//! - [`load_keras`]: Keras 3's `.keras` files (the `keras` feature, on by default).
 //!
 //! Every write goes to a temporary file that is renamed over the target once complete.
 
 mod atomic;
 mod config;
+#[cfg(feature = "keras")]
+mod keras;
 mod model_file;
 mod tensors;
 mod torch;
@@ -19,4 +22,6 @@ mod weights;
 
 pub(crate) use atomic::write_atomic;
 pub use config::{CompileConfig, FORMAT, FORMAT_VERSION, ModelConfig};
+#[cfg(feature = "keras")]
+pub use keras::{load_keras, load_keras_on};
 pub use model_file::{SaveOptions, WeightLayout, load_model, load_model_on};
