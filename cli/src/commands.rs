@@ -24,12 +24,15 @@ fn device(common: &Common) -> Result<Device> {
     Device::new(common.device.parse::<DeviceChoice>().map_err(text)?).map_err(text)
 }
 
-/// A model from an architecture `.json` (fresh weights) or a saved `.safetensors`.
-fn open(path: &Path, device: Device) -> Result<Model> {
+/// A model from an architecture `.json` (fresh weights), a saved `.safetensors`, or a Keras
+/// `.keras` file.
+pub(crate) fn open(path: &Path, device: Device) -> Result<Model> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("json") => ModelConfig::read(path)
             .and_then(|c| c.build(device))
             .map_err(text),
+        #[cfg(feature = "keras")]
+        Some("keras") => kiln::io::load_keras_on(path, device).map_err(text),
         _ => kiln::load_model_on(path, device).map_err(text),
     }
 }
@@ -37,6 +40,20 @@ fn open(path: &Path, device: Device) -> Result<Model> {
 pub fn summary(path: &Path) -> Result {
     let model = open(path, Device::cpu().map_err(text)?)?;
     model.summary().print();
+    Ok(())
+}
+
+/// Writes the model in `input` (a `.keras` file, a saved model, an architecture) as one kiln
+/// model file.
+pub fn convert(input: &Path, output: &Path) -> Result {
+    let model = open(input, Device::cpu().map_err(text)?)?;
+    model.save(output).map_err(text)?;
+    println!(
+        "wrote {} ({} layers, {} weights)",
+        output.display(),
+        model.layers().len(),
+        model.summary().total_params
+    );
     Ok(())
 }
 
@@ -205,7 +222,7 @@ fn line(prefix: &str, scores: &Logs) -> String {
 }
 
 pub fn evaluate(path: &Path, source: &str, common: &Common) -> Result {
-    let model = kiln::load_model_on(path, device(common)?).map_err(text)?;
+    let model = open(path, device(common)?)?;
     if model.compile_config().is_none() {
         return Err(format!(
             "{} was saved without compile settings; it cannot be scored",
@@ -239,7 +256,7 @@ pub fn predict(
     limit: Option<usize>,
     common: &Common,
 ) -> Result {
-    let model = kiln::load_model_on(path, device(common)?).map_err(text)?;
+    let model = open(path, device(common)?)?;
     if input
         .extension()
         .is_some_and(|e| e == "jsonl" || e == "json")

@@ -57,6 +57,14 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Convert a model to one kiln model file (.safetensors): a Keras 3 .keras file, or any
+    /// model file kiln reads.
+    Convert {
+        /// The model: model.keras, a saved .safetensors, or an architecture .json.
+        input: PathBuf,
+        /// The kiln model file to write.
+        output: PathBuf,
+    },
     /// Draw a model's architecture (an architecture .json or a saved model) to an .svg or
     /// .png, or write it as Graphviz DOT to a .dot.
     Plot {
@@ -278,6 +286,7 @@ fn main() -> ExitCode {
         Command::Summary { model } => commands::summary(&model),
         Command::Train(args) => commands::train(args),
         Command::Plot { model, out } => commands::plot(&model, &out),
+        Command::Convert { input, output } => commands::convert(&input, &output),
         Command::Evaluate {
             model,
             data,

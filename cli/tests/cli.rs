@@ -702,3 +702,31 @@ fn plot_draws_a_model_file() {
         ".svg or .png",
     );
 }
+
+/// `kiln convert` writes a Keras file as a kiln model file that predicts what Keras printed
+/// (tests/fixtures/keras/tiny.keras, see tests/keras_import.rs); `kiln summary` reads the
+/// `.keras` file itself.
+#[test]
+fn convert_writes_a_keras_file_as_a_kiln_model() {
+    let keras = format!("{ROOT}/tests/fixtures/keras/tiny.keras");
+    let out = temp("tiny.safetensors");
+    let text = succeeds(&["convert", &keras, out.to_str().unwrap()]);
+    assert!(text.contains("2 layers, 23 weights"), "{text}");
+    let model = kiln::load_model(&out).unwrap();
+    let x = ndarray::arr2(&[[0.1f32, -0.2, 0.3, 0.4], [1.0, 0.5, -0.5, 0.0]]);
+    let p = model.predict(&x).unwrap();
+    let keras_p = [0.49915496f32, 0.500845, 0.5736266, 0.42637342];
+    for (a, b) in p.iter().zip(keras_p) {
+        assert!((a - b).abs() < 1e-6, "{p}");
+    }
+    let summary = succeeds(&["summary", &keras]);
+    assert!(summary.contains("Total params: 23"), "{summary}");
+    fails(
+        &[
+            "convert",
+            &format!("{ROOT}/Cargo.toml"),
+            out.to_str().unwrap(),
+        ],
+        "Cargo.toml",
+    );
+}

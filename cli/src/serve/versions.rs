@@ -182,7 +182,7 @@ impl Versions {
 
     fn load(&self, version: u64, file: &Path) -> Result<Loaded, String> {
         let started = Instant::now();
-        let model = kiln::load_model_on(file, self.device.clone()).map_err(|e| e.to_string())?;
+        let model = crate::commands::open(file, self.device.clone())?;
         let signature = Signature::of(&model);
         let batcher = Batcher::start(
             model,
@@ -247,8 +247,8 @@ impl Versions {
     }
 }
 
-/// The model file of a version folder (its `model.safetensors`, or its one `.safetensors`),
-/// or the file itself, with its fingerprint.
+/// The model file of a version folder (its `model.safetensors`, or its one `.safetensors` or
+/// Keras `.keras` file), or the file itself, with its fingerprint.
 fn model_file(dir_or_file: &Path) -> (Result<PathBuf, String>, Fingerprint) {
     let file = if dir_or_file.is_dir() {
         let preferred = dir_or_file.join("model.safetensors");
@@ -259,7 +259,10 @@ fn model_file(dir_or_file: &Path) -> (Result<PathBuf, String>, Fingerprint) {
                 .map(|entries| {
                     entries
                         .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+                        .filter(|p| {
+                            p.extension()
+                                .is_some_and(|e| e == "safetensors" || e == "keras")
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -270,7 +273,7 @@ fn model_file(dir_or_file: &Path) -> (Result<PathBuf, String>, Fingerprint) {
                     dir_or_file.display()
                 )),
                 n => Err(format!(
-                    "{} holds {n} .safetensors files; name the model's model.safetensors",
+                    "{} holds {n} model files; name the model's model.safetensors",
                     dir_or_file.display()
                 )),
             }
