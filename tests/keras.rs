@@ -471,25 +471,9 @@ fn weights_trained_by_keras_predict_the_same_in_kiln() {
     );
     assert_eq!(text.matches(" ok:").count(), 3, "{text}");
     for (name, mut model, x_test) in models {
-        let file = std::fs::read(dir.join(format!("{name}.keras.safetensors"))).unwrap();
-        let tensors = safetensors::SafeTensors::deserialize(&file).unwrap();
-        let array = |view: safetensors::tensor::TensorView| {
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect();
-            ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap()
-        };
-        let mut weights = Vec::new();
-        let mut expected = None;
-        for (key, view) in tensors.tensors() {
-            if key == "predictions" {
-                expected = Some(array(view));
-            } else {
-                weights.push((key, array(view)));
-            }
-        }
+        let mut weights = python::read_tensors(&dir.join(format!("{name}.keras.safetensors")));
+        let at = weights.iter().position(|(key, _)| key == "predictions");
+        let expected = at.map(|i| weights.remove(i).1);
         assert_eq!(
             weights.len(),
             model.get_weights().len(),

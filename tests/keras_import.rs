@@ -13,7 +13,7 @@
 
 use kiln::datasets::mnist;
 use kiln::prelude::*;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::ArrayD;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -23,22 +23,7 @@ const TRAIN: usize = 512;
 const TEST: usize = 200;
 
 fn read(path: &Path) -> HashMap<String, ArrayD<f32>> {
-    let bytes = std::fs::read(path).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    file.tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect();
-            (
-                name,
-                ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap(),
-            )
-        })
-        .collect()
+    python::read_tensors(path).into_iter().collect()
 }
 
 fn gap(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 #[path = "../examples/common/architectures.rs"]
 #[allow(dead_code)] // the other examples' models
 mod architectures;
-#[allow(dead_code)] // the helpers of the other Python tests
 mod python;
 
 fn reference(file: &str) -> Model {

@@ -12,7 +12,6 @@ use kiln::{History, Logs};
 use serde_json::{Value as Json, json};
 use std::path::{Path, PathBuf};
 
-#[allow(dead_code)] // the helpers of the other Python tests
 mod python;
 
 fn python() -> Option<String> {

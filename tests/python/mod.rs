@@ -1,5 +1,7 @@
 //! Running the Python scripts of `tests/interop/`: finding an interpreter that has what a script
 //! imports, preparing the MNIST samples and writing the tensors it reads, and running it.
+// each test binary that includes this module uses a part of it
+#![allow(dead_code)]
 
 use ndarray::{Array1, Array3, ArrayD, Axis, IxDyn};
 use safetensors::tensor::TensorView;
@@ -45,6 +47,24 @@ pub fn one_hot(y: &Array1<u8>, n: usize) -> ArrayD<f32> {
     kiln::to_categorical(labels.as_slice().unwrap(), 10)
         .unwrap()
         .into_dyn()
+}
+
+/// The `f32` entries of a safetensors file, by name.
+pub fn read_tensors(path: &Path) -> Vec<(String, ArrayD<f32>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    file.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            let array = ArrayD::from_shape_vec(IxDyn(view.shape()), values).unwrap();
+            (name, array)
+        })
+        .collect()
 }
 
 /// Writes `tensors` as `f32` entries of a safetensors file.
