@@ -16,6 +16,8 @@ mod config;
 #[cfg(feature = "keras")]
 mod keras;
 mod model_file;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 mod tensors;
 mod torch;
 mod weights;

@@ -52,6 +52,40 @@ impl Activation {
     }
 
     /// Applies the function to a channels-first batch: softmax runs over axis 1.
+    /// The activation as ONNX operators on `x`, whose channels are on `channels_axis`.
+    #[cfg(feature = "onnx")]
+    pub(crate) fn onnx(
+        self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+        x: String,
+        channels_axis: i64,
+    ) -> String {
+        use crate::io::onnx::OnnxAttribute::{Float, Int};
+        match self {
+            Activation::Linear => x,
+            Activation::Relu => node.op("Relu", &[&x], vec![]),
+            Activation::Sigmoid => node.op("Sigmoid", &[&x], vec![]),
+            Activation::Tanh => node.op("Tanh", &[&x], vec![]),
+            Activation::Softmax => node.op("Softmax", &[&x], vec![Int("axis", channels_axis)]),
+            Activation::LeakyRelu => node.op(
+                "LeakyRelu",
+                &[&x],
+                vec![Float("alpha", LEAKY_RELU_SLOPE as f32)],
+            ),
+            Activation::Gelu => {
+                // 0.5 x (1 + erf(x / sqrt 2)): opset 17 has no Gelu
+                let root2 = node.scalar("gelu_sqrt2", std::f32::consts::SQRT_2);
+                let one = node.scalar("gelu_one", 1.0);
+                let half = node.scalar("gelu_half", 0.5);
+                let scaled = node.op("Div", &[&x, &root2], vec![]);
+                let erf = node.op("Erf", &[&scaled], vec![]);
+                let shifted = node.op("Add", &[&erf, &one], vec![]);
+                let product = node.op("Mul", &[&x, &shifted], vec![]);
+                node.op("Mul", &[&product, &half], vec![])
+            }
+        }
+    }
+
     pub(crate) fn apply_channels_first(self, x: Value) -> Value {
         match self {
             Activation::Softmax => map_value!(x, t => act::softmax(t, 1)),
@@ -166,6 +200,24 @@ impl LayerConfig for ActivationLayer {
     /// Softmax reads the last axis, so it computes channels last; the others either way.
     fn layout(&self) -> Option<Layout> {
         (self.activation == Activation::Softmax).then_some(Layout::ChannelsLast)
+    }
+
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let layout = match self.activation {
+            Activation::Softmax => Layout::ChannelsLast,
+            _ => node.inputs()[0].layout,
+        };
+        let x = node.input(0, layout);
+        let axis = if layout == Layout::ChannelsFirst {
+            1
+        } else {
+            -1
+        };
+        Ok(vec![(self.activation.onnx(node, x, axis), layout)])
     }
 
     fn call(&self, m: &ActivationModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {

@@ -137,6 +137,23 @@ impl LayerConfig for BatchNormalization {
         Ok(BatchNormalization::build(self, &inputs[0], device))
     }
 
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let x = node.input(0, Layout::ChannelsFirst);
+        let mut inputs = vec![x];
+        for weight in ["gamma", "beta", "moving_mean", "moving_variance"] {
+            let array = node.weight(weight)?.clone();
+            inputs.push(node.constant(weight, &array));
+        }
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let epsilon = crate::io::onnx::OnnxAttribute::Float("epsilon", self.epsilon as f32);
+        let y = node.op("BatchNormalization", &refs, vec![epsilon]);
+        Ok(vec![(y, Layout::ChannelsFirst)])
+    }
+
     fn layout(&self) -> Option<Layout> {
         Some(Layout::ChannelsFirst)
     }

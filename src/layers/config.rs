@@ -159,6 +159,15 @@ pub trait LayerConfig:
         Some(Layout::ChannelsLast)
     }
 
+    /// Writes the layer as ONNX operators ([`Model::export_onnx`](crate::Model::export_onnx)):
+    /// reads its inputs from `node` in the layout it needs, adds its weights as constants and
+    /// its operators, and gives each output's name and the layout its data is in. By default
+    /// the layer has no ONNX form, and the export says so.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, node: &mut crate::io::onnx::OnnxNode<'_>) -> Result<Vec<(String, Layout)>> {
+        Err(node.unsupported(format!("the layer class `{}`", Self::CLASS_NAME)))
+    }
+
     /// Whether the layer passes the mask of its input on unchanged (Keras' `supports_masking`):
     /// true for layers that keep the time axis and treat steps alike (`Dense`, `Dropout`,
     /// `LayerNormalization`). False by default: the mask stops at the layer.

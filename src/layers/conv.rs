@@ -527,6 +527,34 @@ impl LayerConfig for Conv2D {
     fn torch(&self, weights: Vec<(String, ArrayD<f32>)>, _: &Torch) -> Result<TorchModule> {
         Ok(torch_conv(weights, &[3, 2, 0, 1], self.activation))
     }
+
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let input = node.inputs()[0].shape.dims().to_vec();
+        let x = node.input(0, Layout::ChannelsFirst);
+        // Keras' [kh, kw, in, out] → ONNX's [out, in, kh, kw]
+        let kernel = node
+            .weight("kernel")?
+            .clone()
+            .permuted_axes(vec![3, 2, 0, 1]);
+        let kernel = node.constant("kernel", &kernel.as_standard_layout().to_owned());
+        let mut inputs = vec![x, kernel];
+        if self.use_bias {
+            let bias = node.weight("bias")?.clone();
+            inputs.push(node.constant("bias", &bias));
+        }
+        let attributes =
+            crate::layers::spatial::onnx_window(&self.windows(), &input[..2], self.padding, true);
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let y = node.op("Conv", &refs, attributes);
+        Ok(vec![(
+            self.activation.onnx(node, y, 1),
+            Layout::ChannelsFirst,
+        )])
+    }
 }
 
 impl LayerConfig for Conv1D {

@@ -159,6 +159,26 @@ impl LayerConfig for Dense {
     type Module = DenseModule;
     name_field!(name);
 
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let x = node.input(0, crate::graph::Layout::ChannelsLast);
+        let kernel = node.weight("kernel")?.clone();
+        let kernel = node.constant("kernel", &kernel);
+        let mut y = node.op("MatMul", &[&x, &kernel], vec![]);
+        if self.use_bias {
+            let bias = node.weight("bias")?.clone();
+            let bias = node.constant("bias", &bias);
+            y = node.op("Add", &[&y, &bias], vec![]);
+        }
+        Ok(vec![(
+            self.activation.onnx(node, y, -1),
+            crate::graph::Layout::ChannelsLast,
+        )])
+    }
+
     /// Masks pass through, as in Keras.
     fn supports_masking(&self) -> bool {
         true

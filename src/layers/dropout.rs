@@ -90,6 +90,15 @@ impl LayerConfig for Dropout {
         Ok(Dropout::build(self))
     }
 
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let x = &node.inputs()[0];
+        Ok(vec![(x.name.clone(), x.layout)])
+    }
+
     fn layout(&self) -> Option<Layout> {
         None
     }

@@ -73,6 +73,8 @@ trait DynLayer: Send + Sync + 'static {
         device: &burn::tensor::Device,
     ) -> Result<LayerModule>;
     fn layout(&self) -> Option<Layout>;
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, node: &mut crate::io::onnx::OnnxNode<'_>) -> Result<Vec<(String, Layout)>>;
     fn compute_mask(&self, inputs: &[Value], mask: Option<&Mask>) -> Result<Option<Mask>>;
     fn call(
         &self,
@@ -129,6 +131,10 @@ impl<T: LayerConfig> DynLayer for T {
     }
     fn layout(&self) -> Option<Layout> {
         LayerConfig::layout(self)
+    }
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, node: &mut crate::io::onnx::OnnxNode<'_>) -> Result<Vec<(String, Layout)>> {
+        LayerConfig::onnx(self, node)
     }
     fn compute_mask(&self, inputs: &[Value], mask: Option<&Mask>) -> Result<Option<Mask>> {
         LayerConfig::compute_mask(self, inputs, mask)
@@ -330,6 +336,15 @@ impl Layer {
     /// The layout the layer computes in (`None`: either).
     pub(crate) fn layout(&self) -> Option<Layout> {
         self.0.layout()
+    }
+
+    /// Writes the layer as ONNX operators.
+    #[cfg(feature = "onnx")]
+    pub(crate) fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, Layout)>> {
+        self.0.onnx(node)
     }
 
     /// Runs the layer's forward pass on `inputs` (in `layout`), with the logits of a final

@@ -28,6 +28,36 @@ pub enum MergeOp {
     Minimum,
 }
 
+impl MergeOp {
+    /// The merge as one ONNX operator over its inputs, in the first input's layout.
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let layout = node.inputs()[0].layout;
+        let inputs: Vec<String> = (0..node.inputs().len())
+            .map(|i| node.input(i, layout))
+            .collect();
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let y = match self {
+            MergeOp::Add => node.op("Sum", &refs, vec![]),
+            MergeOp::Subtract => node.op("Sub", &refs, vec![]),
+            MergeOp::Average => node.op("Mean", &refs, vec![]),
+            MergeOp::Maximum => node.op("Max", &refs, vec![]),
+            MergeOp::Minimum => node.op("Min", &refs, vec![]),
+            MergeOp::Multiply => {
+                let mut product = node.op("Mul", &refs[..2], vec![]);
+                for other in &refs[2..] {
+                    product = node.op("Mul", &[&product, other], vec![]);
+                }
+                product
+            }
+        };
+        Ok(vec![(y, layout)])
+    }
+}
+
 macro_rules! elementwise_merge {
     ($($ty:ident => $op:ident, $base:literal, $what:literal;)*) => {$(
         #[doc = concat!("Merges inputs of one shape into ", $what, ", as Keras' `", stringify!($ty), "`.")]
@@ -76,6 +106,11 @@ macro_rules! elementwise_config {
 
             fn build(&self, _: &[Shape], _: WeightSpecs, _: &Device) -> Result<MergeModule> {
                 Ok(MergeModule::elementwise(Self::OP))
+            }
+
+            #[cfg(feature = "onnx")]
+            fn onnx(&self, node: &mut crate::io::onnx::OnnxNode<'_>) -> Result<Vec<(String, crate::graph::Layout)>> {
+                Self::OP.onnx(node)
             }
 
             fn layout(&self) -> Option<Layout> {
@@ -324,6 +359,24 @@ impl LayerConfig for Concatenate {
 
     fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<MergeModule> {
         Ok(Concatenate::build(self, inputs))
+    }
+
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let rank = node.inputs()[0].shape.dims().len();
+        let axis = self.sample_axis(node.layer(), rank)? as i64 + 1;
+        let inputs: Vec<String> = (0..node.inputs().len())
+            .map(|i| node.input(i, Layout::ChannelsLast))
+            .collect();
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let attributes = vec![crate::io::onnx::OnnxAttribute::Int("axis", axis)];
+        Ok(vec![(
+            node.op("Concat", &refs, attributes),
+            Layout::ChannelsLast,
+        )])
     }
 
     fn layout(&self) -> Option<Layout> {

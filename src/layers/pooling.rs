@@ -87,6 +87,26 @@ pool2d_builders!(MaxPooling2D, "max_pooling2d");
 pool2d_builders!(AveragePooling2D, "average_pooling2d");
 
 impl Pool2D {
+    /// MaxPool or AveragePool (not counting the padding, as Keras) over NCHW data.
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+        op: &str,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let input = node.inputs()[0].shape.dims().to_vec();
+        let x = node.input(0, Layout::ChannelsFirst);
+        let mut attributes =
+            crate::layers::spatial::onnx_window(&self.windows(), &input[..2], self.padding, false);
+        if op == "AveragePool" {
+            attributes.push(crate::io::onnx::OnnxAttribute::Int("count_include_pad", 0));
+        }
+        Ok(vec![(
+            node.op(op, &[&x], attributes),
+            Layout::ChannelsFirst,
+        )])
+    }
+
     fn windows(&self) -> [Window; 2] {
         let strides = self.strides.unwrap_or(self.pool_size);
         [0, 1].map(|i| Window {
@@ -186,6 +206,25 @@ macro_rules! global_pooling_config {
                 Ok(PoolModule::global(Reduce::$reduce))
             }
 
+            #[cfg(feature = "onnx")]
+            fn onnx(
+                &self,
+                node: &mut crate::io::onnx::OnnxNode<'_>,
+            ) -> Result<Vec<(String, crate::graph::Layout)>> {
+                let op = match Reduce::$reduce {
+                    Reduce::Average => "GlobalAveragePool",
+                    Reduce::Max => "GlobalMaxPool",
+                };
+                let x = node.input(0, Layout::ChannelsFirst);
+                let pooled = node.op(op, &[&x], vec![]);
+                let flat = node.op(
+                    "Flatten",
+                    &[&pooled],
+                    vec![crate::io::onnx::OnnxAttribute::Int("axis", 1)],
+                );
+                Ok(vec![(flat, Layout::ChannelsLast)])
+            }
+
             fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
                 Ok(m.forward(inputs.swap_remove(0)))
             }
@@ -273,6 +312,14 @@ impl LayerConfig for MaxPooling2D {
         Ok(self.0.build_max(&inputs[0]))
     }
 
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        self.0.onnx(node, "MaxPool")
+    }
+
     fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
         Ok(m.forward(inputs.swap_remove(0)))
     }
@@ -289,6 +336,14 @@ impl LayerConfig for AveragePooling2D {
 
     fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<PoolModule> {
         Ok(self.0.build_average(&inputs[0]))
+    }
+
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        self.0.onnx(node, "AveragePool")
     }
 
     fn layout(&self) -> Option<Layout> {

@@ -138,6 +138,19 @@ impl LayerConfig for Flatten {
         ReshapeModule::to(Flatten::output_shape(self, &inputs[0])?)
     }
 
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let x = node.input(0, crate::graph::Layout::ChannelsLast);
+        let attributes = vec![crate::io::onnx::OnnxAttribute::Int("axis", 1)];
+        Ok(vec![(
+            node.op("Flatten", &[&x], attributes),
+            crate::graph::Layout::ChannelsLast,
+        )])
+    }
+
     fn call(&self, m: &ReshapeModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
         Ok(m.forward(inputs.swap_remove(0)))
     }
@@ -159,6 +172,23 @@ impl LayerConfig for Reshape {
     fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<ReshapeModule> {
         let name = self.name.as_deref().unwrap_or_default();
         ReshapeModule::to(Reshape::output_shape(self, name, &inputs[0])?)
+    }
+
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        let x = node.input(0, crate::graph::Layout::ChannelsLast);
+        // 0 keeps the (dynamic) batch
+        let dims: Vec<i64> = std::iter::once(0)
+            .chain(node.output_shapes()[0].dims().iter().map(|&d| d as i64))
+            .collect();
+        let shape = node.constant_i64("shape", &dims);
+        Ok(vec![(
+            node.op("Reshape", &[&x, &shape], vec![]),
+            crate::graph::Layout::ChannelsLast,
+        )])
     }
 
     fn call(&self, m: &ReshapeModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {

@@ -75,6 +75,44 @@ impl Window {
     }
 }
 
+/// ONNX's `kernel_shape`, `strides`, `pads` (Keras' "same" made explicit) and, with
+/// `dilations`, `dilations`, for windows over an input of `input` positions per axis.
+#[cfg(feature = "onnx")]
+pub(crate) fn onnx_window(
+    windows: &[Window],
+    input: &[usize],
+    padding: Padding,
+    dilations: bool,
+) -> Vec<crate::io::onnx::OnnxAttribute> {
+    use crate::io::onnx::OnnxAttribute::Ints;
+    let pads: Vec<(usize, usize)> = windows
+        .iter()
+        .zip(input)
+        .map(|(w, &n)| w.pads(n, padding))
+        .collect();
+    let mut attributes = vec![
+        Ints(
+            "kernel_shape",
+            windows.iter().map(|w| w.kernel as i64).collect(),
+        ),
+        Ints("strides", windows.iter().map(|w| w.stride as i64).collect()),
+        Ints(
+            "pads",
+            pads.iter()
+                .map(|p| p.0 as i64)
+                .chain(pads.iter().map(|p| p.1 as i64))
+                .collect(),
+        ),
+    ];
+    if dilations {
+        attributes.push(Ints(
+            "dilations",
+            windows.iter().map(|w| w.dilation as i64).collect(),
+        ));
+    }
+    attributes
+}
+
 /// Checks that every size of a layer's setting is at least 1.
 pub(crate) fn check_positive(layer: &str, what: &str, values: &[usize]) -> Result<()> {
     if values.contains(&0) {
