@@ -57,6 +57,21 @@ pub fn convert(input: &Path, output: &Path) -> Result {
     Ok(())
 }
 
+/// Writes the model in `path` as an ONNX file.
+#[cfg(feature = "onnx")]
+pub fn export_onnx(path: &Path, out: &Path) -> Result {
+    let model = open(path, Device::cpu().map_err(text)?)?;
+    model.export_onnx(out).map_err(text)?;
+    println!(
+        "wrote {} (opset {}; inputs {:?}, outputs {:?})",
+        out.display(),
+        kiln::io::onnx::OPSET,
+        model.input_names(),
+        model.output_names()
+    );
+    Ok(())
+}
+
 pub fn plot(path: &Path, out: &Path) -> Result {
     let model = open(path, Device::cpu().map_err(text)?)?;
     if out.extension().is_some_and(|e| e == "dot") {

@@ -65,6 +65,14 @@ enum Command {
         /// The kiln model file to write.
         output: PathBuf,
     },
+    /// Write a model as an ONNX file (opset 17) for onnxruntime and other ONNX runtimes.
+    #[cfg(feature = "onnx")]
+    ExportOnnx {
+        /// The model: a saved .safetensors, a Keras .keras file, or an architecture .json.
+        model: PathBuf,
+        /// The ONNX file to write.
+        out: PathBuf,
+    },
     /// Draw a model's architecture (an architecture .json or a saved model) to an .svg or
     /// .png, or write it as Graphviz DOT to a .dot.
     Plot {
@@ -287,6 +295,8 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train(args),
         Command::Plot { model, out } => commands::plot(&model, &out),
         Command::Convert { input, output } => commands::convert(&input, &output),
+        #[cfg(feature = "onnx")]
+        Command::ExportOnnx { model, out } => commands::export_onnx(&model, &out),
         Command::Evaluate {
             model,
             data,
