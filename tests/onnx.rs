@@ -3,7 +3,8 @@
 //! and residual reference models, the two-input two-output model, and a model covering the
 //! rest of the exported layers (strided, dilated and "same" convolutions, average pooling
 //! without the padding, batch normalization, GELU, leaky ReLU, global poolings, every merge,
-//! Reshape). Weights are set at random (moving variances in [0.5, 1.5]) so that no weight
+//! Reshape), and two sequence models (Embedding, LSTM, GRU with and without `reset_after`,
+//! SimpleRNN, `go_backwards`, Bidirectional with three merge modes). Weights are set at random (moving variances in [0.5, 1.5]) so that no weight
 //! stays at its initial value.
 //!
 //! The interpreter is `KILN_PYTHON` (default `python3`), which must import onnx and
@@ -77,6 +78,35 @@ fn layers() -> Model {
     Functional::new([&image], [&out]).unwrap().build().unwrap()
 }
 
+fn sequences() -> Model {
+    Sequential::new()
+        .input([20])
+        .add(Embedding::new(10, 8))
+        .add(LSTM::new(12).return_sequences(true))
+        .add(GRU::new(8).return_sequences(true))
+        .add(
+            GRU::new(6)
+                .reset_after(false)
+                .go_backwards(true)
+                .return_sequences(true),
+        )
+        .add(SimpleRNN::new(5).go_backwards(true))
+        .add(Dense::new(10).activation(Softmax))
+        .build()
+        .unwrap()
+}
+
+fn bidirectional() -> Model {
+    Sequential::new()
+        .input([28, 28])
+        .add(Bidirectional::new(LSTM::new(6).return_sequences(true)))
+        .add(Bidirectional::new(GRU::new(5).return_sequences(true)).merge_mode(MergeMode::Sum))
+        .add(Bidirectional::new(SimpleRNN::new(4)).merge_mode(MergeMode::Ave))
+        .add(Dense::new(10).activation(Softmax))
+        .build()
+        .unwrap()
+}
+
 fn perturbed(mut model: Model, seed: u64) -> Model {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let weights: Vec<(String, ArrayD<f32>)> = model
@@ -110,6 +140,11 @@ fn onnxruntime_computes_what_predict_does() {
     let m = mnist::subset().unwrap();
     let flat = python::images(&m.x_test, SAMPLES, &[784]);
     let image = python::images(&m.x_test, SAMPLES, &[28, 28, 1]);
+    // token ids 0..=9 from a row of each image
+    let ids = image
+        .slice(ndarray::s![.., 14, 4..24, 0])
+        .mapv(|v| (v * 9.99).floor())
+        .into_dyn();
     let halves = [
         flat.slice_axis(Axis(1), (0..392).into()).to_owned(),
         flat.slice_axis(Axis(1), (392..784).into()).to_owned(),
@@ -128,6 +163,12 @@ fn onnxruntime_computes_what_predict_does() {
             halves.to_vec(),
         ),
         ("layers", layers(), vec![image.clone()]),
+        ("sequences", sequences(), vec![ids]),
+        (
+            "bidirectional",
+            bidirectional(),
+            vec![python::images(&m.x_test, SAMPLES, &[28, 28])],
+        ),
     ];
     let mut expected = Vec::new();
     for (seed, (name, model, inputs)) in cases.into_iter().enumerate() {
@@ -164,16 +205,18 @@ fn onnxruntime_computes_what_predict_does() {
 
 #[test]
 fn a_layer_without_an_onnx_form_is_named() {
-    let model = Sequential::new()
-        .input([5, 3])
+    let identity = Lambda::new(|x: kiln::Value| Ok(x));
+    let lambda = Sequential::new().input([3]).add(identity).build().unwrap();
+    let masked = Sequential::new()
+        .input([5])
+        .add(Embedding::new(10, 4).mask_zero(true))
         .add(LSTM::new(4))
         .build()
         .unwrap();
-    let path = std::env::temp_dir().join(format!("kiln-onnx-lstm-{}.onnx", std::process::id()));
-    let e = model.export_onnx(&path).unwrap_err().to_string();
-    assert!(
-        e.contains("layer `lstm`") && e.contains("no ONNX export"),
-        "{e}"
-    );
-    assert!(!path.exists(), "nothing is written");
+    for (model, needle) in [(lambda, "layer `lambda`"), (masked, "mask_zero")] {
+        let path = std::env::temp_dir().join(format!("kiln-onnx-no-{}.onnx", std::process::id()));
+        let e = model.export_onnx(&path).unwrap_err().to_string();
+        assert!(e.contains(needle) && e.contains("no ONNX export"), "{e}");
+        assert!(!path.exists(), "nothing is written");
+    }
 }

@@ -150,6 +150,23 @@ impl LayerConfig for Embedding {
         Ok(Shape::new(dims))
     }
 
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        use crate::io::onnx::OnnxAttribute::Int;
+        if self.mask_zero {
+            return Err(node.unsupported("mask_zero (a mask)"));
+        }
+        let x = node.input(0, crate::graph::Layout::ChannelsLast);
+        let ids = node.op("Cast", &[&x], vec![Int("to", 7)]);
+        let table = node.weight("embeddings")?.clone();
+        let table = node.constant("embeddings", &table);
+        let vectors = node.op("Gather", &[&table, &ids], vec![Int("axis", 0)]);
+        Ok(vec![(vectors, crate::graph::Layout::ChannelsLast)])
+    }
+
     fn add_weights(&self, _: &[Shape], weights: &mut WeightSpecs) -> Result<()> {
         weights.add_weight(
             "embeddings",

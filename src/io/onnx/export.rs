@@ -25,7 +25,7 @@ impl Model {
     /// dynamic batch dimension (`batch`); convolutions and poolings run channels first
     /// between one Transpose in and one out.
     ///
-    /// A layer without an ONNX form (a `Lambda`, a recurrent layer for now) makes it an error
+    /// A layer without an ONNX form (a `Lambda`, a nested model, a mask) makes it an error
     /// naming the layer.
     ///
     /// ```

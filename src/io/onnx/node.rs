@@ -29,6 +29,8 @@ pub enum OnnxAttribute {
     Ints(&'static str, Vec<i64>),
     /// A float (`epsilon`, `alpha`).
     Float(&'static str, f32),
+    /// A string (`direction`).
+    Str(&'static str, String),
 }
 
 /// The nodes and constants written so far, and the layout conversions already made.
@@ -62,38 +64,64 @@ impl GraphWriter {
         inputs: &[&str],
         attributes: Vec<OnnxAttribute>,
     ) -> String {
-        let output = output.to_string();
+        self.push(op_type, inputs, attributes, vec![output.to_string()]);
+        output.to_string()
+    }
+
+    /// Adds `op_type` reading `inputs`, with `count` outputs named after `prefix`.
+    pub fn ops(
+        &mut self,
+        prefix: &str,
+        op_type: &str,
+        inputs: &[&str],
+        attributes: Vec<OnnxAttribute>,
+        count: usize,
+    ) -> Vec<String> {
+        self.counter += 1;
+        let outputs: Vec<String> = (0..count)
+            .map(|k| format!("{prefix}/{op_type}_{}:{k}", self.counter))
+            .collect();
+        self.push(op_type, inputs, attributes, outputs.clone());
+        outputs
+    }
+
+    fn push(
+        &mut self,
+        op_type: &str,
+        inputs: &[&str],
+        attributes: Vec<OnnxAttribute>,
+        outputs: Vec<String>,
+    ) {
         let attribute = attributes
             .into_iter()
-            .map(|a| match a {
-                OnnxAttribute::Int(name, i) => AttributeProto {
+            .map(|a| {
+                let (name, kind) = match &a {
+                    OnnxAttribute::Int(n, _) => (*n, 2),
+                    OnnxAttribute::Ints(n, _) => (*n, 7),
+                    OnnxAttribute::Float(n, _) => (*n, 1),
+                    OnnxAttribute::Str(n, _) => (*n, 3),
+                };
+                let mut proto = AttributeProto {
                     name: name.into(),
-                    r#type: 2,
-                    i,
+                    r#type: kind,
                     ..Default::default()
-                },
-                OnnxAttribute::Ints(name, ints) => AttributeProto {
-                    name: name.into(),
-                    r#type: 7,
-                    ints,
-                    ..Default::default()
-                },
-                OnnxAttribute::Float(name, f) => AttributeProto {
-                    name: name.into(),
-                    r#type: 1,
-                    f,
-                    ..Default::default()
-                },
+                };
+                match a {
+                    OnnxAttribute::Int(_, i) => proto.i = i,
+                    OnnxAttribute::Ints(_, ints) => proto.ints = ints,
+                    OnnxAttribute::Float(_, f) => proto.f = f,
+                    OnnxAttribute::Str(_, s) => proto.s = s.into_bytes(),
+                }
+                proto
             })
             .collect();
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.clone()],
-            name: output.clone(),
+            name: outputs[0].clone(),
+            output: outputs,
             op_type: op_type.into(),
             attribute,
         });
-        output
     }
 
     /// Adds a float constant named `name` (once: a layer applied twice shares its weights).
@@ -222,6 +250,18 @@ impl OnnxNode<'_> {
     pub fn constant_i64(&mut self, name: &str, values: &[i64]) -> String {
         self.writer
             .constant_i64(format!("{}/{name}", self.layer), values)
+    }
+
+    /// Adds an operator with two outputs (a recurrent layer's sequence and last state).
+    pub fn op2(
+        &mut self,
+        op_type: &str,
+        inputs: &[&str],
+        attributes: Vec<OnnxAttribute>,
+    ) -> [String; 2] {
+        let mut names = self.writer.ops(self.layer, op_type, inputs, attributes, 2);
+        let second = names.pop().expect("two outputs");
+        [names.pop().expect("two outputs"), second]
     }
 
     /// Adds an operator reading `inputs`; returns its output's name.

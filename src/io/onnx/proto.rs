@@ -60,7 +60,7 @@ pub struct NodeProto {
 pub struct AttributeProto {
     #[prost(string, tag = "1")]
     pub name: String,
-    /// `AttributeType`: 1 FLOAT, 2 INT, 7 INTS.
+    /// `AttributeType`: 1 FLOAT, 2 INT, 3 STRING, 7 INTS.
     #[prost(int32, tag = "20")]
     pub r#type: i32,
     #[prost(float, tag = "2")]
@@ -69,6 +69,8 @@ pub struct AttributeProto {
     pub i: i64,
     #[prost(int64, repeated, tag = "8")]
     pub ints: Vec<i64>,
+    #[prost(bytes = "vec", tag = "4")]
+    pub s: Vec<u8>,
 }
 
 /// `TensorProto`: a constant (a weight), its data little-endian in `raw_data`.

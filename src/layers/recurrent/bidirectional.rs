@@ -152,6 +152,66 @@ impl LayerConfig for Bidirectional {
     type Module = WrappedModule;
     name_field!(name);
 
+    #[cfg(feature = "onnx")]
+    fn onnx(
+        &self,
+        node: &mut crate::io::onnx::OnnxNode<'_>,
+    ) -> Result<Vec<(String, crate::graph::Layout)>> {
+        use crate::io::onnx::OnnxAttribute::{Int, Ints};
+        let directions = self.directions(node.layer())?;
+        let options = self
+            .options()
+            .cloned()
+            .ok_or_else(|| node.unsupported("this layer"))?;
+        if options.go_backwards {
+            return Err(node.unsupported("go_backwards inside Bidirectional"));
+        }
+        let mut cells = Vec::new();
+        for copy in &directions {
+            let name = copy.name().unwrap_or_default().to_string();
+            let cell = [
+                copy.downcast_ref::<LSTM>().map(LSTM::cell),
+                copy.downcast_ref::<GRU>().map(GRU::cell),
+                copy.downcast_ref::<SimpleRNN>().map(SimpleRNN::cell),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or_else(|| node.unsupported("this layer"))?;
+            let kernel = node.weight(&format!("{name}/kernel"))?.clone();
+            let recurrent = node.weight(&format!("{name}/recurrent_kernel"))?.clone();
+            let bias = node.weight(&format!("{name}/bias")).ok().cloned();
+            cells.push((cell, [kernel, recurrent], bias));
+        }
+        let y = super::onnx::onnx_recurrent(node, &cells, &options)?;
+        // the directions are on axis 2 of [batch, time, 2, units], 1 of [batch, 2, units]
+        let axis = if options.return_sequences { 2 } else { 1 };
+        let merged = match self.merge_mode {
+            MergeMode::Concat => {
+                let dims: Vec<i64> = std::iter::once(0)
+                    .chain(node.output_shapes()[0].dims().iter().map(|&d| d as i64))
+                    .collect();
+                let shape = node.constant_i64("concat_shape", &dims);
+                node.op("Reshape", &[&y, &shape], vec![])
+            }
+            MergeMode::Sum => {
+                let axes = node.constant_i64("merge_axes", &[axis]);
+                node.op("ReduceSum", &[&y, &axes], vec![Int("keepdims", 0)])
+            }
+            MergeMode::Ave => node.op(
+                "ReduceMean",
+                &[&y],
+                vec![Ints("axes", vec![axis]), Int("keepdims", 0)],
+            ),
+            MergeMode::Mul => node.op(
+                "ReduceProd",
+                &[&y],
+                vec![Ints("axes", vec![axis]), Int("keepdims", 0)],
+            ),
+        };
+        Ok(vec![(merged, crate::graph::Layout::ChannelsLast)])
+    }
+
     /// The sequence, then (Keras' `initial_state`) the forward layer's initial states and the
     /// backward layer's.
     fn arity(&self) -> (usize, usize) {

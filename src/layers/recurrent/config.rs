@@ -54,6 +54,19 @@ macro_rules! recurrent_layer {
                 Ok(shapes)
             }
 
+            #[cfg(feature = "onnx")]
+            fn onnx(
+                &self,
+                node: &mut $crate::io::onnx::OnnxNode<'_>,
+            ) -> $crate::Result<Vec<(String, $crate::graph::Layout)>> {
+                let kernel = node.weight("kernel")?.clone();
+                let recurrent = node.weight("recurrent_kernel")?.clone();
+                let bias = node.weight("bias").ok().cloned();
+                let cells = [(self.cell(), [kernel, recurrent], bias)];
+                let y = super::onnx::onnx_recurrent(node, &cells, &self.options)?;
+                Ok(vec![(y, $crate::graph::Layout::ChannelsLast)])
+            }
+
             fn add_weights(
                 &self,
                 inputs: &[$crate::Shape],

@@ -36,6 +36,8 @@ mod config;
 mod defaults;
 mod gru;
 mod lstm;
+#[cfg(feature = "onnx")]
+mod onnx;
 mod options;
 mod simple_rnn;
 
