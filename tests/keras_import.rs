@@ -282,3 +282,19 @@ fn an_hdf5_file_that_lies_about_a_shape_is_refused_before_allocating() {
     let text = error_of(&archive("lying", &all));
     assert!(text.contains("needs more bytes than the file"), "{text}");
 }
+
+/// `tests/fixtures/keras/tiny_missing_bias.keras`: tiny.keras with the first layer's bias
+/// deleted from its weights file by h5py (`del f["layers/dense/vars/1"]`).
+#[test]
+fn a_missing_hdf5_dataset_is_an_error_naming_the_layer() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras/tiny_missing_bias.keras");
+    let e = kiln::io::load_keras(&path)
+        .expect_err("a missing dataset")
+        .to_string();
+    assert!(e.contains("layers/dense"), "{e}");
+    assert!(
+        e.contains("has 2 weights in kiln") && e.contains("but 1 in the file"),
+        "{e}"
+    );
+}

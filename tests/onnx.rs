@@ -126,17 +126,8 @@ fn perturbed(mut model: Model, seed: u64) -> Model {
     model
 }
 
-#[test]
-fn onnxruntime_computes_what_predict_does() {
-    let Some(python) = python::interpreter(
-        "KILN_PYTHON",
-        "onnx, onnxruntime, safetensors",
-        "KILN_REQUIRE_PYTHON",
-    ) else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("kiln-onnx-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// The models exported, with random weights, and 100 MNIST test samples as their inputs.
+fn cases() -> Vec<(&'static str, Model, Vec<ArrayD<f32>>)> {
     let m = mnist::subset().unwrap();
     let flat = python::images(&m.x_test, SAMPLES, &[784]);
     let image = python::images(&m.x_test, SAMPLES, &[28, 28, 1]);
@@ -170,9 +161,26 @@ fn onnxruntime_computes_what_predict_does() {
             vec![python::images(&m.x_test, SAMPLES, &[28, 28])],
         ),
     ];
+    cases
+        .into_iter()
+        .enumerate()
+        .map(|(seed, (name, model, inputs))| (name, perturbed(model, seed as u64), inputs))
+        .collect()
+}
+
+#[test]
+fn onnxruntime_computes_what_predict_does() {
+    let Some(python) = python::interpreter(
+        "KILN_PYTHON",
+        "onnx, onnxruntime, safetensors",
+        "KILN_REQUIRE_PYTHON",
+    ) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("kiln-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     let mut expected = Vec::new();
-    for (seed, (name, model, inputs)) in cases.into_iter().enumerate() {
-        let model = perturbed(model, seed as u64);
+    for (name, model, inputs) in cases() {
         model.export_onnx(dir.join(format!("{name}.onnx"))).unwrap();
         let names = model.input_names();
         let named: Vec<(&str, &ArrayD<f32>)> =
