@@ -63,25 +63,28 @@ pub fn predict_file(
     };
     loop {
         let read = read_line(&mut reader, &mut line).map_err(|e| at(e, input))?;
-        let Some((bytes, complete)) = read else { break };
-        progress.inc(bytes as u64);
-        if !complete {
-            *errors
-                .entry(format!("a line is longer than {} MiB", MAX_LINE >> 20))
-                .or_default() += 1;
-            continue;
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match parse_line(&line, &sig) {
-            Ok((id, batch)) => {
-                pending.ids.push(id);
-                pending.batches.push(batch);
+        let done = read.is_none();
+        if let Some((bytes, complete)) = read {
+            progress.inc(bytes as u64);
+            if !complete {
+                *errors
+                    .entry(format!("a line is longer than {} MiB", MAX_LINE >> 20))
+                    .or_default() += 1;
+                continue;
             }
-            Err(message) => *errors.entry(message).or_default() += 1,
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match parse_line(&line, &sig) {
+                Ok((id, batch)) => {
+                    pending.ids.push(id);
+                    pending.batches.push(batch);
+                }
+                Err(message) => *errors.entry(message).or_default() += 1,
+            }
         }
-        if pending.ids.len() == batch_size {
+        // a full batch, or what is left at the end of the file
+        if done || pending.ids.len() == batch_size {
             flush(
                 model,
                 &sig,
@@ -92,16 +95,10 @@ pub fn predict_file(
             )
             .map_err(|e| at(e, &partial))?;
         }
+        if done {
+            break;
+        }
     }
-    flush(
-        model,
-        &sig,
-        &mut pending,
-        &mut results,
-        &mut report,
-        &mut errors,
-    )
-    .map_err(|e| at(e, &partial))?;
     progress.finish_and_clear();
     results
         .into_inner()
