@@ -215,6 +215,9 @@ impl OnnxNode<'_> {
     }
 
     /// The name of input `index` with its data in `layout` (a Transpose is added when needed).
+    ///
+    /// Panics when `index` is not below `inputs().len()` (the layer's arity, checked when the
+    /// model was built).
     pub fn input(&mut self, index: usize, layout: Layout) -> String {
         let tensor = self.inputs[index].clone();
         self.writer.in_layout(&tensor, layout)
