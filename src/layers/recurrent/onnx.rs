@@ -105,7 +105,17 @@ pub(crate) fn onnx_recurrent(
     );
     let w = node.constant("W", &w);
     let r = node.constant("R", &r);
-    let x = node.input(0, Layout::ChannelsLast);
+    let mut x = node.input(0, Layout::ChannelsLast);
+    if options.go_backwards && cells.len() == 1 {
+        // Keras' go_backwards runs the steps last first and gives its outputs in that order:
+        // the forward operator over the steps reversed. (ONNX's direction "reverse" would put
+        // the outputs back in input order, and tract ignores the direction of a single one.)
+        let starts = node.constant_i64("reverse_starts", &[-1]);
+        let ends = node.constant_i64("reverse_ends", &[i64::MIN]);
+        let axes = node.constant_i64("reverse_axes", &[1]);
+        let steps = node.constant_i64("reverse_steps", &[-1]);
+        x = node.op("Slice", &[&x, &starts, &ends, &axes, &steps], vec![]);
+    }
     let time_major = node.op(
         "Transpose",
         &[&x],
@@ -120,10 +130,10 @@ pub(crate) fn onnx_recurrent(
         let b = stack(biases.ok_or_else(|| node.unsupported("a missing bias"))?);
         inputs.push(node.constant("B", &b));
     }
-    let direction = match (cells.len(), options.go_backwards) {
-        (2, _) => "bidirectional",
-        (_, true) => "reverse",
-        _ => "forward",
+    let direction = if cells.len() == 2 {
+        "bidirectional"
+    } else {
+        "forward"
     };
     let mut attributes = vec![
         Int("hidden_size", cell.units as i64),
@@ -147,14 +157,6 @@ pub(crate) fn onnx_recurrent(
         if cells.len() == 1 {
             let axis = node.constant_i64("squeeze_axes", &[2]);
             y = node.op("Squeeze", &[&y, &axis], vec![]);
-            if options.go_backwards {
-                // Keras gives the steps in the order it ran them: last input first
-                let starts = node.constant_i64("reverse_starts", &[-1]);
-                let ends = node.constant_i64("reverse_ends", &[i64::MIN]);
-                let axes = node.constant_i64("reverse_axes", &[1]);
-                let steps = node.constant_i64("reverse_steps", &[-1]);
-                y = node.op("Slice", &[&y, &starts, &ends, &axes, &steps], vec![]);
-            }
         }
         Ok(y)
     } else {
