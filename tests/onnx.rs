@@ -9,6 +9,9 @@
 //!
 //! The interpreter is `KILN_PYTHON` (default `python3`), which must import onnx and
 //! onnxruntime; without them the test says so and passes, unless `KILN_REQUIRE_PYTHON=1`.
+//!
+//! The same files then run in tract, a Rust ONNX runtime, in the workspace member
+//! `interop/tract` (`cargo test --release -p kiln-tract-check`, after this test).
 
 use kiln::datasets::mnist;
 use kiln::prelude::*;
@@ -168,16 +171,17 @@ fn cases() -> Vec<(&'static str, Model, Vec<ArrayD<f32>>)> {
         .collect()
 }
 
-#[test]
-fn onnxruntime_computes_what_predict_does() {
-    let Some(python) = python::interpreter(
-        "KILN_PYTHON",
-        "onnx, onnxruntime, safetensors",
-        "KILN_REQUIRE_PYTHON",
-    ) else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("kiln-onnx-{}", std::process::id()));
+/// A case's name, its output names and what `predict` computes.
+type Expected = (&'static str, Vec<String>, Vec<ArrayD<f32>>);
+
+/// Exports every case into `target/tmp/onnx-cases`: NAME.onnx, NAME.inputs.safetensors (by
+/// input name) and NAME.kiln.safetensors (what `predict` computes, by output name). They stay
+/// there for the tract check, `cargo test --release -p kiln-tract-check` (interop/tract).
+fn write_cases() -> (std::path::PathBuf, Vec<Expected>) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("onnx-cases");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
     std::fs::create_dir_all(&dir).unwrap();
     let mut expected = Vec::new();
     for (name, model, inputs) in cases() {
@@ -187,8 +191,28 @@ fn onnxruntime_computes_what_predict_does() {
             names.iter().map(String::as_str).zip(&inputs).collect();
         python::write_tensors(&dir.join(format!("{name}.inputs.safetensors")), &named);
         let outputs = model.predict_outputs(&inputs).unwrap();
-        expected.push((name, model.output_names(), outputs));
+        let output_names = model.output_names();
+        let named: Vec<(&str, &ArrayD<f32>)> = output_names
+            .iter()
+            .map(String::as_str)
+            .zip(&outputs)
+            .collect();
+        python::write_tensors(&dir.join(format!("{name}.kiln.safetensors")), &named);
+        expected.push((name, output_names, outputs));
     }
+    (dir, expected)
+}
+
+#[test]
+fn onnxruntime_computes_what_predict_does() {
+    let (dir, expected) = write_cases();
+    let Some(python) = python::interpreter(
+        "KILN_PYTHON",
+        "onnx, onnxruntime, safetensors",
+        "KILN_REQUIRE_PYTHON",
+    ) else {
+        return;
+    };
     let names: Vec<&str> = expected.iter().map(|(n, _, _)| *n).collect();
     let mut args = vec![dir.to_str().unwrap()];
     args.extend(&names);
@@ -208,7 +232,6 @@ fn onnxruntime_computes_what_predict_does() {
             assert!(gap < 1e-5, "{name} `{output}`: {gap}");
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
