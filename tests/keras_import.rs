@@ -3,8 +3,10 @@
 //!
 //! `tests/interop/keras_files.py` builds each model in Keras (the three MNIST reference models
 //! and one per layer family: convolutions and pooling, merges with two inputs and two outputs,
-//! nested models, sequence layers, text with Bidirectional), trains it briefly on MNIST
-//! samples kiln writes, and saves it with `model.save`. kiln loads each file with
+//! nested models, sequence layers, text with Bidirectional, an adapted Normalization whose
+//! statistics are Keras variables, a TextVectorization whose vocabulary is an archive asset,
+//! reading strings), trains it briefly on MNIST samples kiln writes (and on sentences naming
+//! their digits), and saves it with `model.save`. kiln loads each file with
 //! `kiln::io::load_keras` and predicts within 1e-5 of Keras on 200 test images; the CNN scores
 //! Keras' test accuracy, and its `.weights.h5` loads into kiln's own `models/mnist_cnn.json`.
 //!
@@ -63,6 +65,8 @@ fn keras_files_load_and_predict_as_in_keras() {
         "nested",
         "sequences",
         "text",
+        "preprocessing",
+        "vectorized",
     ];
     assert_eq!(text.matches(" saved").count(), cases.len(), "{text}");
     for name in cases {
@@ -72,7 +76,13 @@ fn keras_files_load_and_predict_as_in_keras() {
         let inputs: Vec<ArrayD<f32>> = (0..)
             .map_while(|i| io.get(&format!("x{i}")).cloned())
             .collect();
-        let ours = model.predict_outputs(&inputs).unwrap();
+        let ours = if name == "vectorized" {
+            let texts = std::fs::read_to_string(dir.join("vectorized.json")).unwrap();
+            let texts: Vec<String> = serde_json::from_str(&texts).unwrap();
+            vec![model.predict_text(&texts).unwrap()]
+        } else {
+            model.predict_outputs(&inputs).unwrap()
+        };
         assert!(!ours.is_empty());
         for (i, ours) in ours.iter().enumerate() {
             let keras = &io[&format!("p{i}")];
@@ -189,6 +199,88 @@ fn a_small_keras_file_predicts_what_keras_printed() {
     assert!(gap(&p, &keras) < 1e-6, "{p}");
     assert_eq!(model.name(), "tiny");
     assert_eq!(model.summary().total_params, 4 * 3 + 3 + 3 * 2 + 2);
+}
+
+/// `tests/fixtures/keras/preprocessing.keras` (33 kB), made with Keras 3.15: state Keras
+/// keeps outside the weights, in a Functional model with an input of strings.
+///
+/// ```python
+/// keras.utils.set_random_seed(1)
+/// tv = L.TextVectorization(max_tokens=8, output_sequence_length=4, name="words")
+/// tv.adapt(["the cat sat", "the dog ran", "a cat ran far"])   # vocabulary: an asset
+/// norm = L.Normalization(name="scale")
+/// norm.adapt(np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 20.0]]))  # mean, variance: variables
+/// text = keras.Input((1,), dtype="string", name="text")
+/// numbers = keras.Input((2,), name="numbers")
+/// t = L.GlobalAveragePooling1D()(L.Embedding(8, 3)(tv(text)))
+/// out = L.Dense(2, activation="softmax", name="out")(L.Concatenate()([t, norm(numbers)]))
+/// m = keras.Model([text, numbers], out, name="preprocessing")
+/// m.save("preprocessing.keras")
+/// m.predict([tf.constant([["The cat ran!"], ["a DOG, far"]]),
+///            np.array([[2.0, 15.0], [4.0, 25.0]], np.float32)])
+/// # [[0.68016344, 0.31983662], [0.31737798, 0.682622]]
+/// ```
+fn preprocessing() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras/preprocessing.keras")
+}
+
+#[test]
+fn adapted_preprocessing_layers_keep_their_vocabulary_and_statistics() {
+    let model = kiln::io::load_keras(preprocessing()).unwrap();
+    let tv = model
+        .text_vectorization()
+        .expect("the text input's TextVectorization");
+    assert_eq!(
+        tv.vocabulary,
+        ["", "[UNK]", "the", "ran", "cat", "sat", "far", "dog"]
+    );
+    let norm = model
+        .graph()
+        .layers()
+        .iter()
+        .find_map(|l| l.downcast_ref::<kiln::layers::Normalization>())
+        .unwrap();
+    assert_eq!(norm.mean, Some(vec![3.0, 20.0]));
+    let variance = norm.variance.clone().unwrap();
+    assert!((variance[0] - 8.0 / 3.0).abs() < 1e-5 && (variance[1] - 200.0 / 3.0).abs() < 1e-4);
+    assert_eq!(model.input_names(), ["text", "numbers"]);
+
+    let ids = model
+        .vectorize_text(&["The cat ran!", "a DOG, far"])
+        .unwrap();
+    assert_eq!(
+        ids,
+        ndarray::arr2(&[[2.0f32, 4.0, 3.0, 0.0], [1.0, 7.0, 6.0, 0.0]]).into_dyn()
+    );
+    let numbers = ndarray::arr2(&[[2.0f32, 15.0], [4.0, 25.0]]).into_dyn();
+    let p = model.predict(&vec![ids, numbers]).unwrap();
+    let keras = ndarray::arr2(&[[0.68016344f32, 0.31983662], [0.31737798, 0.682622]]).into_dyn();
+    assert!(gap(&p, &keras) < 1e-6, "{p}");
+}
+
+#[test]
+fn missing_state_is_an_error_naming_the_layer() {
+    let mut all = entries(&preprocessing());
+    all.retain(|(name, _)| name != "assets/layers/text_vectorization/vocabulary.txt");
+    let text = error_of(&archive("no-vocabulary", &all));
+    assert!(text.contains("layer `words` (TextVectorization)"), "{text}");
+    assert!(text.contains("no vocabulary.txt"), "{text}");
+
+    // the text input read by something else than a TextVectorization
+    let mut all = entries(&preprocessing());
+    for (entry, bytes) in &mut all {
+        if entry == "config.json" {
+            let config = String::from_utf8(bytes.clone()).unwrap();
+            *bytes = config
+                .replace(
+                    "\"dtype\": \"float32\", \"sparse\"",
+                    "\"dtype\": \"string\", \"sparse\"",
+                )
+                .into_bytes();
+        }
+    }
+    let text = error_of(&archive("strings", &all));
+    assert!(text.contains("input `numbers`: strings"), "{text}");
 }
 
 #[test]

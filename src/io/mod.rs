@@ -14,7 +14,7 @@
 mod atomic;
 mod config;
 #[cfg(feature = "keras")]
-mod keras;
+pub mod keras;
 mod model_file;
 #[cfg(feature = "onnx")]
 pub mod onnx;

@@ -168,6 +168,17 @@ pub trait LayerConfig:
         Err(node.unsupported(format!("the layer class `{}`", Self::CLASS_NAME)))
     }
 
+    /// Takes what Keras saved for the layer besides its weights, when a `.keras` file is
+    /// imported ([`load_keras`](crate::io::load_keras)): the variables of a layer whose kiln
+    /// form keeps them in its configuration (an adapted `Normalization`'s mean and variance),
+    /// or its asset files (a `TextVectorization`'s `vocabulary.txt`). By default the layer
+    /// has no such state, and its Keras variables are its weights.
+    #[cfg(feature = "keras")]
+    fn keras_state(&mut self, state: &mut crate::io::keras::KerasState<'_>) -> Result<()> {
+        let _ = state;
+        Ok(())
+    }
+
     /// Whether the layer passes the mask of its input on unchanged (Keras' `supports_masking`):
     /// true for layers that keep the time axis and treat steps alike (`Dense`, `Dropout`,
     /// `LayerNormalization`). False by default: the mask stops at the layer.

@@ -75,6 +75,8 @@ trait DynLayer: Send + Sync + 'static {
     fn layout(&self) -> Option<Layout>;
     #[cfg(feature = "onnx")]
     fn onnx(&self, node: &mut crate::io::onnx::OnnxNode<'_>) -> Result<Vec<(String, Layout)>>;
+    #[cfg(feature = "keras")]
+    fn keras_state(&mut self, state: &mut crate::io::keras::KerasState<'_>) -> Result<()>;
     fn compute_mask(&self, inputs: &[Value], mask: Option<&Mask>) -> Result<Option<Mask>>;
     fn call(
         &self,
@@ -135,6 +137,10 @@ impl<T: LayerConfig> DynLayer for T {
     #[cfg(feature = "onnx")]
     fn onnx(&self, node: &mut crate::io::onnx::OnnxNode<'_>) -> Result<Vec<(String, Layout)>> {
         LayerConfig::onnx(self, node)
+    }
+    #[cfg(feature = "keras")]
+    fn keras_state(&mut self, state: &mut crate::io::keras::KerasState<'_>) -> Result<()> {
+        LayerConfig::keras_state(self, state)
     }
     fn compute_mask(&self, inputs: &[Value], mask: Option<&Mask>) -> Result<Option<Mask>> {
         LayerConfig::compute_mask(self, inputs, mask)
@@ -345,6 +351,15 @@ impl Layer {
         node: &mut crate::io::onnx::OnnxNode<'_>,
     ) -> Result<Vec<(String, Layout)>> {
         self.0.onnx(node)
+    }
+
+    /// Takes the state Keras saved for the layer besides its weights.
+    #[cfg(feature = "keras")]
+    pub(crate) fn keras_state(
+        &mut self,
+        state: &mut crate::io::keras::KerasState<'_>,
+    ) -> Result<()> {
+        self.0.keras_state(state)
     }
 
     /// Runs the layer's forward pass on `inputs` (in `layout`), with the logits of a final

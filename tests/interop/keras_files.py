@@ -10,16 +10,24 @@ the inputs it predicts on (`x0`, `x1`, ...) and Keras' predictions (`p0`, `p1`, 
 output). For `mnist_cnn` it also writes `accuracy` (Keras' test accuracy on `x_test`) and its
 weights alone, DIR/mnist_cnn.weights.h5 (`model.save_weights`).
 
+Two cases carry state Keras keeps outside the layers' weights: `preprocessing` a Normalization
+adapted in place (its mean, variance and count are variables in the weights file), and
+`vectorized` a TextVectorization adapted on sentences (its vocabulary is an asset of the
+archive) reading an input of strings; that case's test sentences go to DIR/vectorized.json
+(its `x0` is empty).
+
 The cases cover the three MNIST reference models and one model per layer family kiln has.
 It prints `NAME saved` for each.
 """
 
+import json
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 from safetensors.numpy import load_file, save_file  # noqa: E402
@@ -156,6 +164,49 @@ def text():
     )
 
 
+def preprocessing(columns):
+    norm = L.Normalization()
+    norm.adapt(columns)
+    return keras.Sequential(
+        [
+            keras.Input((columns.shape[1],)),
+            norm,
+            L.Dense(32, activation="relu"),
+            L.Dense(10, activation="softmax"),
+        ],
+        name="preprocessing",
+    )
+
+
+def vectorized(texts):
+    vectorize = L.TextVectorization(max_tokens=14, output_sequence_length=8)
+    vectorize.adapt(texts)
+    return keras.Sequential(
+        [
+            keras.Input((1,), dtype="string"),
+            vectorize,
+            L.Embedding(14, 8),
+            L.GlobalAveragePooling1D(),
+            L.Dense(10, activation="softmax"),
+        ],
+        name="vectorized",
+    )
+
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def sentences(labels, seed):
+    """A sentence per label, in mixed case with punctuation, naming the digit among others."""
+    r = np.random.default_rng(seed)
+    out = []
+    for label in labels:
+        other = WORDS[r.integers(10)]
+        filler = ["Surely", "maybe", "NOT", "it's", "the", "Digit"][r.integers(6)]
+        out.append(f"{filler}: the digit is {WORDS[label].upper()}! Or {other}, {filler}?")
+    return out
+
+
 def save(name, model, inputs, predictions, extra=None):
     model.save(os.path.join(out, f"{name}.keras"))
     tensors = {f"x{i}": np.ascontiguousarray(x, np.float32) for i, x in enumerate(inputs)}
@@ -177,6 +228,11 @@ seq, seq_test = x[..., 0], x_test[..., 0]
 ids = np.floor(x[:, 14, 4:24, 0] * 9.99).astype(np.float32)
 ids_test = np.floor(x_test[:, 14, 4:24, 0] * 9.99).astype(np.float32)
 score = (y.argmax(1) % 2).astype(np.float32)[:, None]
+columns, columns_test = x[:, :, 4:24, 0].mean(1), x_test[:, :, 4:24, 0].mean(1)
+texts = tf.constant(sentences(y.argmax(1), 1))[:, None]  # Keras takes no numpy strings
+texts_test = sentences(y_test.argmax(1), 2)
+with open(os.path.join(out, "vectorized.json"), "w") as f:
+    json.dump(texts_test, f)
 
 cases = [
     ("mnist_dense", mnist_dense, [flat], y, [flat_test]),
@@ -187,6 +243,8 @@ cases = [
     ("nested", nested, [x], y, [x_test]),
     ("sequences", sequences, [seq], y, [seq_test]),
     ("text", text, [ids], y, [ids_test]),
+    ("preprocessing", lambda: preprocessing(columns), [columns], y, [columns_test]),
+    ("vectorized", lambda: vectorized(texts[:, 0]), [texts], y, [tf.constant(texts_test)[:, None]]),
 ]
 for name, build, inputs, targets, test_inputs in cases:
     model = build()
@@ -203,4 +261,6 @@ for name, build, inputs, targets, test_inputs in cases:
         accuracy = float((predictions.argmax(1) == y_test.argmax(1)).mean())
         extra = {"accuracy": np.array([accuracy], np.float32)}
         model.save_weights(os.path.join(out, f"{name}.weights.h5"))
+    if name == "vectorized":
+        test_inputs = [np.zeros((0,), np.float32)]
     save(name, model, test_inputs, predictions, extra)

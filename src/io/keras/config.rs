@@ -9,8 +9,12 @@
 //! reported. Initializers are dropped: the weights come from the file. Nothing here knows a
 //! layer's options by its class.
 
+use crate::error::Error;
 use crate::graph::{Graph, InputSpec, Node, Source};
-use crate::layers::{Layer, NestedModel};
+use crate::io::keras::KerasState;
+use crate::io::keras::state::Store;
+use crate::io::keras::weights::GroupNames;
+use crate::layers::{Layer, NestedModel, TextVectorization};
 use crate::shape::Shape;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -35,12 +39,23 @@ pub(crate) struct Saved {
     pub has_layer: bool,
     /// A nested model's own layers.
     pub nested: Option<Vec<Saved>>,
+    /// Whether the layer took its variables as state (into its configuration): they are not
+    /// weights.
+    pub state: bool,
 }
 
 /// Reads a Keras model's configuration (the whole of `config.json`), or gives every problem
-/// found: each unsupported layer or option, one per line.
-pub(crate) fn translate(config: &Value) -> Result<Imported, Vec<String>> {
-    let mut t = Translator::default();
+/// found: each unsupported layer or option, one per line. Layers take the state Keras saved
+/// for them from `store` (without one, they are left as configured).
+pub(crate) fn translate(
+    config: &Value,
+    store: Option<&Store<'_>>,
+) -> Result<Imported, Vec<String>> {
+    let mut t = Translator {
+        problems: Vec::new(),
+        store,
+        prefix: String::new(),
+    };
     let class = str_of(config, "class_name").unwrap_or_default();
     let imported = t.model(class, config.get("config"), "model");
     match imported {
@@ -49,16 +64,18 @@ pub(crate) fn translate(config: &Value) -> Result<Imported, Vec<String>> {
     }
 }
 
-#[derive(Default)]
-struct Translator {
+struct Translator<'s> {
     problems: Vec<String>,
+    store: Option<&'s Store<'s>>,
+    /// The weights file's group of the model being read (`""`, or `layers/sequential/`).
+    prefix: String,
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-impl Translator {
+impl Translator<'_> {
     fn problem(&mut self, message: String) {
         self.problems.push(message);
     }
@@ -93,14 +110,21 @@ impl Translator {
         let name = str_of(config, "name").unwrap_or("sequential").to_string();
         let entries = self.layer_list(config, &name)?;
         let mut input = None;
+        let mut text = false;
         let mut layers = Vec::new();
         let mut saved = Vec::new();
+        let mut groups = GroupNames::default();
         for entry in entries {
             if str_of(entry, "class_name") == Some("InputLayer") {
                 input = self.input_layer(entry);
+                text = takes_text(entry);
                 continue;
             }
-            if let Some((layer, s)) = self.layer(entry) {
+            let group = groups.next(
+                &self.prefix,
+                str_of(entry, "class_name").unwrap_or_default(),
+            );
+            if let Some((layer, s)) = self.layer(entry, &group) {
                 layers.push(layer);
                 saved.push(s);
             }
@@ -126,7 +150,11 @@ impl Translator {
         if !self.problems.is_empty() {
             return None;
         }
-        let graph = Graph::sequential(input?, layers)
+        let mut input = input?;
+        if text {
+            self.text_input(&mut input, layers.first());
+        }
+        let graph = Graph::sequential(input, layers)
             .map_err(|e| self.problem(format!("model `{name}`: {e}")))
             .ok()?;
         Some(Imported { name, graph, saved })
@@ -137,12 +165,19 @@ impl Translator {
         let entries = self.layer_list(config, &name)?;
         let mut inputs_by_name = HashMap::new();
         let mut input_specs = HashMap::new();
+        let mut text_names = Vec::new();
+        let mut failed = std::collections::HashSet::new();
         let mut layers = Vec::new();
         let mut saved = Vec::new();
         // (layer name, Keras node index) → kiln node index, and each kiln node's raw call
         let mut node_ids: HashMap<(String, u64), usize> = HashMap::new();
         let mut calls: Vec<(usize, &Value, String)> = Vec::new();
+        let mut groups = GroupNames::default();
         for entry in entries {
+            let group = groups.next(
+                &self.prefix,
+                str_of(entry, "class_name").unwrap_or_default(),
+            );
             let layer_name = str_of(entry, "name")
                 .or_else(|| entry.get("config").and_then(|c| str_of(c, "name")))
                 .unwrap_or_default()
@@ -151,15 +186,21 @@ impl Translator {
                 if let Some(spec) = self.input_layer(entry) {
                     input_specs.insert(layer_name.clone(), spec);
                 }
+                if takes_text(entry) {
+                    text_names.push(layer_name.clone());
+                }
                 saved.push(Saved {
                     class: "InputLayer".into(),
                     name: layer_name,
                     has_layer: false,
                     nested: None,
+                    state: false,
                 });
                 continue;
             }
-            let Some((layer, s)) = self.layer(entry) else {
+            let Some((layer, s)) = self.layer(entry, &group) else {
+                // reported; the tensors it would make are not reported again
+                failed.insert(layer_name);
                 continue;
             };
             let index = layers.len();
@@ -178,6 +219,7 @@ impl Translator {
             }
         }
         let mut input_list = Vec::new();
+        let mut text_inputs = Vec::new();
         for (i, (layer, _, _)) in self
             .endpoints(config.get("input_layers"), &name, "input_layers")?
             .into_iter()
@@ -185,6 +227,9 @@ impl Translator {
         {
             match input_specs.remove(&layer) {
                 Some(spec) => {
+                    if text_names.contains(&layer) {
+                        text_inputs.push(i);
+                    }
                     inputs_by_name.insert(layer, i);
                     input_list.push(spec);
                 }
@@ -199,6 +244,7 @@ impl Translator {
             }
             match node_ids.get(&(layer.clone(), node)) {
                 Some(&id) => Some(Source::Node(id, tensor)),
+                None if failed.contains(&layer) => None,
                 None => {
                     t.problem(format!(
                         "model `{name}`: a tensor comes from `{layer}` (call {node}), which the \
@@ -226,6 +272,13 @@ impl Translator {
             .collect();
         if !self.problems.is_empty() {
             return None;
+        }
+        for i in text_inputs {
+            let reader = nodes
+                .iter()
+                .find(|n| n.inputs == [Source::Input(i)])
+                .map(|n| &layers[n.layer]);
+            self.text_input(&mut input_list[i], reader);
         }
         let graph = Graph::new(input_list, layers, nodes, outputs?)
             .map_err(|e| self.problem(format!("model `{name}`: {e}")))
@@ -305,6 +358,19 @@ impl Translator {
         }
     }
 
+    /// A Keras input of strings is, in kiln, the ids its TextVectorization makes from them
+    /// (`Model::vectorize_text`): `[output_sequence_length]`. Any other reader is reported.
+    fn text_input(&mut self, input: &mut InputSpec, reader: Option<&Layer>) {
+        match reader.and_then(|l| l.downcast_ref::<TextVectorization>()) {
+            Some(tv) => input.shape = Shape::new([tv.output_sequence_length]),
+            None => self.problem(format!(
+                "input `{}`: strings that no TextVectorization reads first (kiln's models take \
+                 text through a TextVectorization right after the input)",
+                input.name
+            )),
+        }
+    }
+
     fn input_layer(&mut self, entry: &Value) -> Option<InputSpec> {
         let config = entry.get("config")?;
         let name = str_of(config, "name").unwrap_or("input_layer").to_string();
@@ -344,8 +410,9 @@ impl Translator {
         sample.map(Shape::new)
     }
 
-    /// A layer entry of a model's `layers` list (not an InputLayer).
-    fn layer(&mut self, entry: &Value) -> Option<(Layer, Saved)> {
+    /// A layer entry of a model's `layers` list (not an InputLayer), whose weights are in the
+    /// group `group` of the weights file.
+    fn layer(&mut self, entry: &Value, group: &str) -> Option<(Layer, Saved)> {
         let class = str_of(entry, "class_name").unwrap_or_default().to_string();
         if matches!(class.as_str(), "Sequential" | "Functional" | "Model") {
             let name = entry
@@ -353,17 +420,21 @@ impl Translator {
                 .and_then(|c| str_of(c, "name"))
                 .unwrap_or_default()
                 .to_string();
-            let inner = self.model(&class, entry.get("config"), &format!("model `{name}`"))?;
+            let outer = std::mem::replace(&mut self.prefix, format!("{group}/"));
+            let inner = self.model(&class, entry.get("config"), &format!("model `{name}`"));
+            self.prefix = outer;
+            let inner = inner?;
             let saved = Saved {
                 class,
                 name: inner.name.clone(),
                 has_layer: true,
                 nested: Some(inner.saved),
+                state: false,
             };
             return Some((NestedModel::new(inner.name, inner.graph).into(), saved));
         }
         let kiln = self.layer_config(entry)?;
-        let layer: Layer = serde_json::from_value(kiln.clone())
+        let mut layer: Layer = serde_json::from_value(kiln.clone())
             .map_err(|e| {
                 let name = kiln["config"]["name"].as_str().unwrap_or_default();
                 if crate::layers::is_registered(&class) {
@@ -377,6 +448,16 @@ impl Translator {
             })
             .ok()?;
         let name = layer.name().unwrap_or_default().to_string();
+        let what = format!("layer `{name}` ({class})");
+        let mut state = KerasState::new(what, group.to_string(), self.store);
+        if let Err(e) = layer.keras_state(&mut state) {
+            let message = match e {
+                Error::Format { message, .. } => message,
+                other => other.to_string(),
+            };
+            self.problem(message);
+            return None;
+        }
         Some((
             layer,
             Saved {
@@ -384,6 +465,7 @@ impl Translator {
                 name,
                 has_layer: true,
                 nested: None,
+                state: state.taken(),
             },
         ))
     }
@@ -487,6 +569,11 @@ impl Translator {
     }
 }
 
+/// Whether an InputLayer entry takes strings.
+fn takes_text(entry: &Value) -> bool {
+    entry.get("config").and_then(|c| str_of(c, "dtype")) == Some("string")
+}
+
 /// `[name, node, tensor]` (Keras' `keras_history`).
 fn history(v: &Value) -> Option<(String, u64, usize)> {
     let items = v.as_array()?;
@@ -533,6 +620,11 @@ fn neutral(key: &str, value: &Value) -> bool {
             v == false
         }
         ("optional" | "zero_output_for_mask", v) => v == false,
+        // TextVectorization's: only utf-8 text; padding to max_tokens only shapes the
+        // multi-hot outputs kiln does not make; the vocabulary's size follows from it
+        ("encoding", v) => v == "utf-8",
+        ("pad_to_max_tokens", v) => v == false,
+        ("vocabulary_size", _) => true,
         ("center" | "scale", v) => v == true,
         // only matter when training starts or draws random numbers
         ("seed" | "unit_forget_bias" | "renorm_momentum" | "use_cudnn", _) => true,
@@ -569,6 +661,8 @@ fn same(keras: &Value, kiln: &Value) -> bool {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
         }
         (Value::Array(a), b) if a.len() == 1 => same(&a[0], b),
+        // not given, in either's words (a vocabulary to come from the archive's assets)
+        (Value::Null, Value::Array(b)) => b.is_empty(),
         (Value::Object(a), Value::Object(b)) => a.iter().all(|(k, v)| {
             b.get(k).is_some_and(|w| same(v, w)) || (!b.contains_key(k) && neutral(k, v))
         }),
@@ -615,7 +709,7 @@ mod tests {
 
     #[test]
     fn a_sequential_model_becomes_a_chain() {
-        let model = translate(&sequential(vec![dense(json!({}))])).unwrap();
+        let model = translate(&sequential(vec![dense(json!({}))]), None).unwrap();
         assert_eq!(model.name, "seq");
         assert_eq!(model.graph.inputs()[0].shape, Shape::new([4]));
         assert_eq!(model.graph.output_shapes(), [Shape::new([3])]);
@@ -632,7 +726,7 @@ mod tests {
             json!({"class_name": "Conv1D", "config": {"name": "c", "filters": 2,
                 "kernel_size": [3], "groups": 2}}),
         ]);
-        let problems = translate(&config).err().unwrap();
+        let problems = translate(&config, None).err().unwrap();
         let text = problems.join("\n");
         assert!(
             text.contains("layer `dense` (Dense): option `kernel_regularizer`"),
@@ -660,11 +754,14 @@ mod tests {
             "name": "c", "filters": 2, "kernel_size": [3], "strides": [1], "dilation_rate": [1],
             "padding": "same", "data_format": "channels_last", "groups": 1,
             "activity_regularizer": null}});
-        let model = translate(&sequential(vec![
-            json!({"class_name": "Reshape",
+        let model = translate(
+            &sequential(vec![
+                json!({"class_name": "Reshape",
             "config": {"name": "r", "target_shape": [4, 1]}}),
-            conv,
-        ]))
+                conv,
+            ]),
+            None,
+        )
         .unwrap();
         assert_eq!(model.graph.output_shapes(), [Shape::new([4, 2])]);
     }
@@ -689,7 +786,7 @@ mod tests {
             "input_layers": [["a", 0, 0], ["b", 0, 0]],
             "output_layers": [["add", 0, 0]]
         }});
-        let model = translate(&config).unwrap();
+        let model = translate(&config, None).unwrap();
         assert_eq!(model.graph.layers().len(), 2);
         assert_eq!(model.graph.nodes().len(), 3);
         assert_eq!(model.saved.len(), 4, "input layers are in Keras' list");
@@ -701,13 +798,13 @@ mod tests {
         let config = json!({"class_name": "Sequential", "config": {"name": "s", "layers": [
             {"class_name": "InputLayer", "config": {"batch_shape": [null, null, 4], "name": "i"}},
             {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}});
-        let problems = translate(&config).err().unwrap();
+        let problems = translate(&config, None).err().unwrap();
         assert!(problems[0].contains("unknown size"), "{problems:?}");
     }
 
     #[test]
     fn a_subclassed_model_is_refused() {
-        let problems = translate(&json!({"class_name": "MyModel", "config": {}}))
+        let problems = translate(&json!({"class_name": "MyModel", "config": {}}), None)
             .err()
             .unwrap();
         assert!(problems[0].contains("subclassed"), "{problems:?}");

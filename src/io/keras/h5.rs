@@ -100,13 +100,13 @@ impl WeightsFile {
                         ),
                     )
                 })?;
-            let array = match dataset.read_array::<f32>() {
-                Ok(array) => array,
-                Err(_) => dataset
-                    .read_array::<f64>()
-                    .map(|a| a.mapv(|v| v as f32))
-                    .map_err(|e| self.error(&at, format!("cannot read it as float32: {e}")))?,
-            };
+            // float32 weights; float64 ones, and integer counters (an adapted Normalization's
+            // `count`), as float32
+            let array = dataset
+                .read_array::<f32>()
+                .or_else(|_| dataset.read_array::<f64>().map(|a| a.mapv(|v| v as f32)))
+                .or_else(|_| dataset.read_array::<i64>().map(|a| a.mapv(|v| v as f32)))
+                .map_err(|e| self.error(&at, format!("cannot read it as numbers: {e}")))?;
             if array.len() as u64 != elements {
                 return Err(self.error(&at, "its data does not fill its shape"));
             }

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::io::keras::config::{Saved, translate};
 use crate::io::keras::h5::WeightsFile;
+use crate::io::keras::state::{Assets, Store};
 use crate::io::keras::weights::collect;
 use crate::layers::NestedModel;
 use crate::models::Model;
@@ -46,12 +47,6 @@ pub fn load_keras_on(path: impl AsRef<Path>, device: Device) -> Result<Model> {
     let config = entry(&mut archive, path, "config.json", MAX_CONFIG_BYTES)?;
     let config: serde_json::Value = serde_json::from_slice(&config)
         .map_err(|e| Error::format(path, format!("config.json is not JSON: {e}")))?;
-    let imported = translate(&config).map_err(|problems| {
-        Error::format(
-            path,
-            format!("kiln cannot build this model:\n  {}", problems.join("\n  ")),
-        )
-    })?;
     let weights = entry(
         &mut archive,
         path,
@@ -59,6 +54,18 @@ pub fn load_keras_on(path: impl AsRef<Path>, device: Device) -> Result<Model> {
         length.saturating_mul(MAX_EXPANSION),
     )?;
     let weights = WeightsFile::from_bytes(weights, &path.join("model.weights.h5"))?;
+    let assets = assets(&mut archive, path, length.saturating_mul(MAX_EXPANSION))?;
+    let store = Store {
+        weights: &weights,
+        assets: &assets,
+        archive: path,
+    };
+    let imported = translate(&config, Some(&store)).map_err(|problems| {
+        Error::format(
+            path,
+            format!("kiln cannot build this model:\n  {}", problems.join("\n  ")),
+        )
+    })?;
     let mut model = Model::build(imported.name, Arc::new(imported.graph), device)?;
     set_weights(&mut model, &weights, &imported.saved, true)?;
     Ok(model)
@@ -101,6 +108,7 @@ fn saved_of(graph: &Graph) -> Vec<Saved> {
                 name: layer.name().unwrap_or_default().to_string(),
                 has_layer: true,
                 nested: nested.map(|n| saved_of(&n.graph)),
+                state: false,
             }
         })
         .collect()
@@ -115,6 +123,24 @@ fn set_weights(model: &mut Model, file: &WeightsFile, saved: &[Saved], names: bo
     let mut found = Vec::new();
     collect(file, saved, ("", ""), &expected, names, &mut found)?;
     model.set_weights(&found)
+}
+
+/// The archive's `assets/` files (a TextVectorization's vocabulary), by path below
+/// `assets/`, refused when together they expand to more than `limit` bytes.
+fn assets(archive: &mut zip::ZipArchive<File>, path: &Path, limit: u64) -> Result<Assets> {
+    let names: Vec<String> = archive
+        .file_names()
+        .filter(|n| n.starts_with("assets/") && !n.ends_with('/'))
+        .map(str::to_owned)
+        .collect();
+    let mut assets = Assets::new();
+    let mut left = limit;
+    for name in names {
+        let bytes = entry(archive, path, &name, left)?;
+        left -= bytes.len() as u64;
+        assets.insert(name["assets/".len()..].to_string(), bytes);
+    }
+    Ok(assets)
 }
 
 /// The bytes of the archive entry `name`, refused when its declared size is over `limit` or

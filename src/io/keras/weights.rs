@@ -8,7 +8,9 @@
 //! (`forward_layer/...`, `backward_layer/...`), TimeDistributed in its layer (`layer/vars`).
 //! The `vars` group's `name` attribute is the layer's name, checked against the
 //! configuration's. The variables are in Keras' order, which is kiln's order of the layer's
-//! weights; each shape is checked.
+//! weights; each shape is checked. A layer that took its variables as state (an adapted
+//! `Normalization`'s statistics, see [`KerasState`](crate::io::keras::KerasState)) has none
+//! read here.
 
 use crate::error::{Error, Result};
 use crate::io::keras::config::Saved;
@@ -63,6 +65,29 @@ pub(crate) fn snake_case(class: &str) -> String {
     out.to_lowercase()
 }
 
+/// Keras' names for the groups of a model's layers, in the order of `model.layers`
+/// (`_get_unique_name`): `layers/dense`, then `layers/dense_1`, `layers/dense_2`...
+#[derive(Default)]
+pub(crate) struct GroupNames(HashMap<String, usize>);
+
+impl GroupNames {
+    /// The group of the next layer, of class `class`, below `prefix` (`""` or a nested
+    /// model's group and `/`).
+    pub fn next(&mut self, prefix: &str, class: &str) -> String {
+        let base = snake_case(class);
+        let count = self
+            .0
+            .entry(base.clone())
+            .and_modify(|n| *n += 1)
+            .or_insert(0);
+        if *count == 0 {
+            format!("{prefix}layers/{base}")
+        } else {
+            format!("{prefix}layers/{base}_{count}")
+        }
+    }
+}
+
 /// The weights of `saved` (a model's `model.layers`) found in `file` below `prefix`, named as
 /// kiln names them: `expected` is every weight of the kiln model (names and shapes, in order),
 /// those of a layer under `kiln_prefix` + its name (`encoder/` for a nested model's layers).
@@ -75,19 +100,9 @@ pub(crate) fn collect(
     check_names: bool,
     out: &mut Vec<(String, ArrayD<f32>)>,
 ) -> Result<()> {
-    let mut used: HashMap<String, usize> = HashMap::new();
+    let mut used = GroupNames::default();
     for layer in saved {
-        // Keras' _get_unique_name: `dense`, then `dense_1`, `dense_2`...
-        let base = snake_case(&layer.class);
-        let count = used
-            .entry(base.clone())
-            .and_modify(|n| *n += 1)
-            .or_insert(0);
-        let path = if *count == 0 {
-            format!("{prefix}layers/{base}")
-        } else {
-            format!("{prefix}layers/{base}_{count}")
-        };
+        let path = used.next(prefix, &layer.class);
         if !layer.has_layer {
             continue;
         }
@@ -104,7 +119,9 @@ pub(crate) fn collect(
             .collect();
         let mut arrays = Vec::new();
         let name = check_names.then_some(layer.name.as_str());
-        gather(file, &path, name, &mut arrays)?;
+        if !layer.state {
+            gather(file, &path, name, &mut arrays)?;
+        }
         if arrays.len() != want.len() {
             return Err(mismatch(
                 file,

@@ -109,6 +109,29 @@ impl LayerConfig for Normalization {
         true
     }
 
+    /// A Keras layer adapted in place keeps its statistics as variables (`mean`, `variance`,
+    /// `count`), not in its configuration: they become this layer's mean and variance.
+    #[cfg(feature = "keras")]
+    fn keras_state(&mut self, state: &mut crate::io::keras::KerasState<'_>) -> Result<()> {
+        if self.mean.is_some() || self.variance.is_some() {
+            return Ok(());
+        }
+        match state.variables()?.as_slice() {
+            [] => Ok(()),
+            [mean, variance, _count] if mean.len() == variance.len() => {
+                self.mean = Some(mean.iter().copied().collect());
+                self.variance = Some(variance.iter().copied().collect());
+                Ok(())
+            }
+            other => Err(state.error(format!(
+                "expected Normalization's mean, variance and count, found {} variables of shapes \
+                 {:?}",
+                other.len(),
+                other.iter().map(|a| a.shape().to_vec()).collect::<Vec<_>>()
+            ))),
+        }
+    }
+
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         let features = inputs[0].last().unwrap_or(0);
         let what = || format!("layer `{name}` (Normalization)");

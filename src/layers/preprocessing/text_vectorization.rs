@@ -265,6 +265,38 @@ impl LayerConfig for TextVectorization {
     type Module = Weights;
     name_field!(name);
 
+    /// Keras keeps an adapted layer's vocabulary in the archive's assets
+    /// (`vocabulary.txt`, one token a line, `""` and `[UNK]` first), not in its configuration.
+    #[cfg(feature = "keras")]
+    fn keras_state(&mut self, state: &mut crate::io::keras::KerasState<'_>) -> Result<()> {
+        if !self.vocabulary.is_empty() {
+            return Ok(());
+        }
+        let Some(bytes) = state.asset("vocabulary.txt") else {
+            return Err(state.error(
+                "no vocabulary: the archive has no vocabulary.txt for this layer (was it \
+                 adapted before saving?)",
+            ));
+        };
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| state.error(format!("vocabulary.txt is not UTF-8: {e}")))?;
+        // Keras reads it with splitlines() and drops empty lines at the end
+        let mut vocabulary: Vec<String> = text.lines().map(str::to_owned).collect();
+        while vocabulary.last().is_some_and(String::is_empty) {
+            vocabulary.pop();
+        }
+        // the padding token `""` is the first line, which `lines` keeps
+        if vocabulary.first().is_some_and(|t| t == OOV_TOKEN) {
+            vocabulary.insert(0, String::new());
+        }
+        self.vocabulary = vocabulary;
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| "text_vectorization".into());
+        self.check(&name).map_err(|e| state.error(e))
+    }
+
     /// The ids the model made from texts: `[output_sequence_length]` in and out.
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
         self.check_settings(name)?;
