@@ -290,7 +290,8 @@ fn load_error(path: &Path) -> String {
 /// A tensor taken apart: name, dtype, shape, bytes.
 type Raw = (String, Dtype, Vec<usize>, Vec<u8>);
 
-/// The tensors and metadata of a saved file, to tamper with.
+/// The tensors and metadata of a saved file, to tamper with: without kiln's digest of the
+/// tensors, as another tool would write them.
 fn parts(path: &Path) -> (Vec<Raw>, HashMap<String, String>) {
     let bytes = std::fs::read(path).unwrap();
     let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
@@ -306,7 +307,9 @@ fn parts(path: &Path) -> (Vec<Raw>, HashMap<String, String>) {
             )
         })
         .collect();
-    (tensors, meta.metadata().clone().unwrap())
+    let mut meta = meta.metadata().clone().unwrap();
+    meta.remove("kiln.sha256");
+    (tensors, meta)
 }
 
 fn write_parts(path: &Path, tensors: &[Raw], meta: HashMap<String, String>) {
@@ -381,6 +384,64 @@ fn missing_misshapen_and_mistyped_tensors_are_each_reported() {
         "`dense_1/bias` is F64",
     ] {
         assert!(e.contains(part), "{part} not in: {e}");
+    }
+}
+
+#[test]
+fn damaged_tensor_bytes_are_caught_by_the_digest() {
+    // every tensor byte flipped (the loss was 9.4e9, without a word), then a single bit
+    let path = saved("flipped.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut all = bytes.clone();
+    for b in &mut all[8 + n..] {
+        *b = !*b;
+    }
+    std::fs::write(&path, &all).unwrap();
+    let e = load_error(&path);
+    assert!(e.contains("SHA-256") && e.contains("damaged"), "{e}");
+    let mut one = bytes.clone();
+    *one.last_mut().unwrap() ^= 1;
+    std::fs::write(&path, &one).unwrap();
+    assert!(load_error(&path).contains("digest"));
+    let e = small_dense().load_weights(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("digest") && e.contains("flipped.safetensors"),
+        "{e}"
+    );
+
+    // the same tensors written by another tool, without the digest, load
+    let original = small_dense();
+    let path = temp("no-digest.safetensors");
+    original.save(&path).unwrap();
+    let (tensors, meta) = parts(&path);
+    write_parts(&path, &tensors, meta);
+    let model = load_model_on(&path, cpu()).unwrap();
+    assert_eq!(model.get_weights(), original.get_weights());
+}
+
+#[test]
+fn an_architecture_claiming_huge_sizes_is_refused_before_allocating() {
+    let path = saved("huge.safetensors");
+    let (tensors, mut meta) = parts(&path);
+    let original = meta["kiln.model"].clone();
+    for units in ["1000000000000", "4611686018427387904"] {
+        let json = original.replacen("\"units\": 3", &format!("\"units\": {units}"), 1);
+        assert_ne!(json, original);
+        meta.insert("kiln.model".into(), json.clone());
+        write_parts(&path, &tensors, meta.clone());
+        let e = load_error(&path);
+        assert!(
+            e.contains("architecture has") && e.contains("do not belong together"),
+            "{e}"
+        );
+
+        // the architecture alone: more than the machine's memory
+        let e = Model::from_json(&json).unwrap_err().to_string();
+        assert!(
+            e.contains("layer `dense` (Dense)") && e.contains("machine's memory"),
+            "{e}"
+        );
     }
 }
 

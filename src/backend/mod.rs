@@ -3,8 +3,10 @@
 
 mod allocator;
 mod device;
+mod memory;
 mod quiet;
 
 pub use allocator::KEEP_MALLOC_ENV;
 pub(crate) use allocator::keep_freed_buffers;
 pub use device::*;
+pub(crate) use memory::physical_memory;

@@ -51,9 +51,50 @@ pub struct Network {
     graph: Arc<Graph>,
 }
 
+/// Refuses a graph whose weights cannot fit in the machine's memory, before any is allocated:
+/// an architecture read from a file may claim any size (`"units": 1000000000000`).
+fn check_size(graph: &Graph) -> Result<()> {
+    let params = graph.total_params().total();
+    let bytes = (params as u64).saturating_mul(4);
+    let limit = crate::backend::physical_memory().unwrap_or(u64::MAX);
+    if params < usize::MAX && bytes <= limit {
+        return Ok(());
+    }
+    let largest = (0..graph.layers().len())
+        .max_by_key(|&i| graph.layer_params(i).total())
+        .unwrap_or_default();
+    let layer = &graph.layers()[largest];
+    let of_layer = graph.layer_params(largest).total();
+    Err(crate::Error::config(
+        format!(
+            "layer `{}` ({})",
+            layer.name().unwrap_or_default(),
+            layer.class_name()
+        ),
+        format!(
+            "the model's weights would take {} ({} of them in this layer), more than this \
+             machine's memory ({}); check the sizes in the architecture",
+            size(params),
+            size(of_layer),
+            crate::models::memory((limit / 4) as usize)
+        ),
+    ))
+}
+
+/// A number of f32 weights as bytes, or "more than can be counted".
+fn size(params: usize) -> String {
+    if params == usize::MAX {
+        "more bytes than can be counted".into()
+    } else {
+        crate::models::memory(params)
+    }
+}
+
 impl Network {
-    /// Builds every layer of `graph` with fresh weights on `device`.
+    /// Builds every layer of `graph` with fresh weights on `device`, once their sizes are
+    /// known to fit in the machine's memory.
     pub fn build(graph: Arc<Graph>, device: &burn::tensor::Device) -> Result<Self> {
+        check_size(&graph)?;
         let mut built: Vec<Option<LayerModule>> = (0..graph.layers().len()).map(|_| None).collect();
         for (i, node) in graph.nodes().iter().enumerate() {
             if built[node.layer].is_none() {

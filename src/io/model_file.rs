@@ -231,12 +231,40 @@ pub fn load_model_on(path: impl AsRef<Path>, device: Device) -> Result<Model> {
         )
     })?;
     let config = config::parse(json).map_err(|m| Error::format(path, m))?;
+    check_weights_fit(path, &config, &file)?;
     let mut model = config.build(device)?;
     let info = file.metadata.get(OPTIMIZER_KEY).cloned();
     let (found, _) = match_weights(path, file, &model.get_weights(), false)?;
     model.set_weights(&found)?;
     restore_optimizer(&mut model, path, optimizer, info.as_ref())?;
     Ok(model)
+}
+
+/// Weights an architecture may have beyond those its file holds before it is refused unbuilt
+/// (64 MB of them): a smaller mismatch is built and then reported tensor by tensor.
+const SLACK_WEIGHTS: usize = 1 << 24;
+
+/// Refuses an architecture whose weights are far more than the file holds, before the model
+/// is built: loading takes memory in proportion to the file, not to sizes written inside it.
+fn check_weights_fit(path: &Path, config: &ModelConfig, file: &tensors::TensorFile) -> Result<()> {
+    let needed = config.graph.total_params().total();
+    let held: usize = file
+        .tensors
+        .iter()
+        .filter(|(_, t)| t.values.is_some())
+        .map(|(_, t)| t.shape.iter().product::<usize>())
+        .sum();
+    if needed <= held.saturating_add(SLACK_WEIGHTS) {
+        return Ok(());
+    }
+    Err(Error::format(
+        path,
+        format!(
+            "its architecture has {needed} weights but the file holds {held}: the architecture \
+             (`kiln.model` metadata) and the tensors do not belong together; the file is \
+             damaged or was edited"
+        ),
+    ))
 }
 
 /// Removes the optimizer state tensor from `tensors`, if there.

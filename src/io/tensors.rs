@@ -1,11 +1,17 @@
 //! Safetensors files: named tensors and a string-to-string metadata map, read and written with
 //! the `safetensors` crate (the reference implementation of the format).
+//!
+//! kiln writes a SHA-256 digest of the tensors (each one's name, dtype, shape and bytes, in
+//! name order) into the metadata (`kiln.sha256`) and checks it on reading, so that a damaged
+//! file is an error rather than weights silently wrong. Files from other tools, without the
+//! digest, are read as they are.
 
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -37,11 +43,35 @@ pub(crate) struct TensorFile {
     pub metadata: HashMap<String, String>,
 }
 
+/// The metadata key of the tensors' digest.
+pub(crate) const DIGEST_KEY: &str = "kiln.sha256";
+
+/// The SHA-256 of `tensors` (name, dtype, shape, bytes), taken in name order, in hex.
+fn digest<'a>(
+    tensors: impl IntoIterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>,
+) -> String {
+    let mut sorted: Vec<_> = tensors.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut hash = Sha256::new();
+    for (name, dtype, shape, data) in sorted {
+        hash.update((name.len() as u64).to_le_bytes());
+        hash.update(name.as_bytes());
+        hash.update(format!("{dtype:?}").as_bytes());
+        hash.update((shape.len() as u64).to_le_bytes());
+        for d in shape {
+            hash.update((*d as u64).to_le_bytes());
+        }
+        hash.update((data.len() as u64).to_le_bytes());
+        hash.update(data);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Writes `tensors` and `metadata` to `path` atomically.
 pub(crate) fn write(
     path: &Path,
     tensors: Vec<(String, Out)>,
-    metadata: HashMap<String, String>,
+    mut metadata: HashMap<String, String>,
 ) -> Result<()> {
     let bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
         .into_iter()
@@ -64,7 +94,11 @@ pub(crate) fn write(
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::format(path, format!("cannot encode a tensor: {e}")))?;
-    let metadata = (!metadata.is_empty()).then_some(metadata);
+    let sum = digest(bytes.iter().map(|(name, dtype, shape, data)| {
+        (name.as_str(), *dtype, shape.as_slice(), data.as_slice())
+    }));
+    metadata.insert(DIGEST_KEY.to_string(), sum);
+    let metadata = Some(metadata);
     let encoded = safetensors::serialize(views, metadata)
         .map_err(|e| Error::format(path, format!("cannot encode the file: {e}")))?;
     write_atomic(path, &encoded)
@@ -84,6 +118,21 @@ pub(crate) fn read(path: &Path) -> Result<TensorFile> {
     })?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::format(path, format!("unreadable safetensors header: {e}")))?;
+    if let Some(expected) = header.metadata().as_ref().and_then(|m| m.get(DIGEST_KEY)) {
+        let views = parsed.tensors();
+        let found = digest(
+            views
+                .iter()
+                .map(|(name, view)| (name.as_str(), view.dtype(), view.shape(), view.data())),
+        );
+        if &found != expected {
+            return Err(Error::format(
+                path,
+                "its tensors do not match the SHA-256 digest written with them (`kiln.sha256`): \
+                 the file is damaged; save it again or use another copy",
+            ));
+        }
+    }
     let mut tensors: Vec<(String, Entry)> = parsed
         .tensors()
         .into_iter()

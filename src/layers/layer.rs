@@ -40,7 +40,7 @@ pub struct ParamCount {
 impl ParamCount {
     /// Trainable plus non-trainable.
     pub fn total(&self) -> usize {
-        self.trainable + self.non_trainable
+        self.trainable.saturating_add(self.non_trainable)
     }
 }
 
@@ -49,8 +49,8 @@ impl std::ops::Add for ParamCount {
 
     fn add(self, o: ParamCount) -> ParamCount {
         ParamCount {
-            trainable: self.trainable + o.trainable,
-            non_trainable: self.non_trainable + o.non_trainable,
+            trainable: self.trainable.saturating_add(o.trainable),
+            non_trainable: self.non_trainable.saturating_add(o.non_trainable),
         }
     }
 }

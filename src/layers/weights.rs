@@ -21,8 +21,10 @@ pub struct WeightSpec {
 
 impl WeightSpec {
     /// The number of values.
+    /// Its number of elements (saturating: a shape read from a file may claim more than
+    /// `usize` holds, which the model refuses before allocating).
     pub fn size(&self) -> usize {
-        self.shape.iter().product()
+        self.shape.iter().fold(1, |n, &d| n.saturating_mul(d))
     }
 
     /// Keras' fans (`compute_fans`): a vector's length both ways; a matrix's rows and
@@ -76,9 +78,9 @@ impl WeightSpecs {
         let mut count = ParamCount::default();
         for s in &self.specs {
             if s.trainable {
-                count.trainable += s.size();
+                count.trainable = count.trainable.saturating_add(s.size());
             } else {
-                count.non_trainable += s.size();
+                count.non_trainable = count.non_trainable.saturating_add(s.size());
             }
         }
         count

@@ -16,5 +16,6 @@ pub use input::Input;
 pub use layer_access::LayerRef;
 pub use model::Model;
 pub use sequential::Sequential;
+pub(crate) use summary::memory;
 pub use summary::{Summary, SummaryRow};
 pub use symbolic::{Apply, SharedLayer, SymbolicInputs, SymbolicTensor};

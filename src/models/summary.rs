@@ -126,8 +126,8 @@ pub(crate) fn thousands(n: usize) -> String {
 }
 
 /// Keras' memory size of `params` f32 weights: `1.55 MB`, `136.04 KB`, `0.00 B`.
-fn memory(params: usize) -> String {
-    let mut size = (params * 4) as f64;
+pub(crate) fn memory(params: usize) -> String {
+    let mut size = params as f64 * 4.0;
     for unit in ["B", "KB", "MB", "GB"] {
         if size < 1024.0 || unit == "GB" {
             return format!("{size:.2} {unit}");
