@@ -25,8 +25,20 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, String> {
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| at(e.to_string()))?;
         let name = entry.name().trim_end_matches(".npy").to_string();
+        // an entry may expand 100 times (a zip bomb goes to 1,000): refused past that
+        let limit = entry.compressed_size().saturating_mul(100).max(1 << 20);
         let mut raw = Vec::new();
-        entry.read_to_end(&mut raw).map_err(|e| at(e.to_string()))?;
+        (&mut entry)
+            .take(limit + 1)
+            .read_to_end(&mut raw)
+            .map_err(|e| at(e.to_string()))?;
+        if raw.len() as u64 > limit {
+            return Err(at(format!(
+                "{name} expands past {limit} bytes from {} compressed: refused as damaged or a \
+                 zip bomb",
+                entry.compressed_size()
+            )));
+        }
         out.push((
             name.clone(),
             parse(&raw).map_err(|e| at(format!("{name}: {e}")))?,
@@ -36,7 +48,7 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, String> {
 }
 
 /// Parses `.npy` bytes: magic, version, header length, a Python dict header, then the data.
-fn parse(raw: &[u8]) -> Result<Npy, String> {
+pub(crate) fn parse(raw: &[u8]) -> Result<Npy, String> {
     if !raw.starts_with(b"\x93NUMPY") || raw.len() < 10 {
         return Err("not a .npy file (no \\x93NUMPY magic)".into());
     }

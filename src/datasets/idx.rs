@@ -25,14 +25,31 @@ pub fn read(path: impl AsRef<Path>) -> Result<ndarray::ArrayD<u8>> {
     )
 }
 
+/// The most a gzip file may expand: MNIST's images expand 4.8 times, its labels 2 times; a
+/// gzip bomb, up to deflate's limit of about 1,000.
+const MAX_EXPANSION: usize = 64;
+
 /// The raw content of `bytes`, decompressed when it is gzip (by its magic number, whatever the
-/// file's name); `path` names the file in the error.
+/// file's name); `path` names the file in the error. Decompressing stops, with an error, past
+/// 64 times the compressed size (at least 1 MiB): a gzip bomb is refused, not inflated.
 pub fn decompress(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
+        let limit = bytes.len().saturating_mul(MAX_EXPANSION).max(1 << 20);
         let mut out = Vec::new();
         GzDecoder::new(bytes)
+            .take(limit as u64 + 1)
             .read_to_end(&mut out)
             .map_err(|e| Error::format(path, format!("not a valid gzip file: {e}")))?;
+        if out.len() > limit {
+            return Err(Error::format(
+                path,
+                format!(
+                    "it expands past {limit} bytes from {} compressed (more than {MAX_EXPANSION} \
+                     times): refused as damaged or a gzip bomb",
+                    bytes.len()
+                ),
+            ));
+        }
         Ok(out)
     } else {
         Ok(bytes.to_vec())
@@ -60,10 +77,11 @@ pub(crate) fn parse(raw: &[u8], path: &Path) -> Result<Idx> {
         .chunks(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let expected: usize = dims.iter().product();
-    if raw.len() - header != expected {
+    let expected = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if expected != Some(raw.len() - header) {
         return Err(bad(format!(
-            "its dimensions {dims:?} need {expected} bytes but it holds {}",
+            "its dimensions {dims:?} need {} bytes but it holds {}",
+            expected.map_or("more".into(), |e| e.to_string()),
             raw.len() - header
         )));
     }
@@ -117,5 +135,31 @@ mod tests {
         assert_eq!(decompress(&gz, Path::new("a")).unwrap(), raw);
         assert_eq!(decompress(&raw, Path::new("a")).unwrap(), raw);
         assert!(decompress(&gz[..10], Path::new("a")).is_err());
+    }
+
+    #[test]
+    fn dimensions_whose_product_overflows_are_refused() {
+        // 2^32-1 to the fourth wraps around usize to a small number
+        let raw = idx(&[u32::MAX; 4], &[]);
+        let e = parse(&raw, Path::new("big.idx")).unwrap_err().to_string();
+        assert!(e.contains("need more bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_before_it_is_inflated() {
+        use flate2::Compression;
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 100_000, "{}", bomb.len());
+        let e = decompress(&bomb, Path::new("bomb.gz"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bomb.gz") && e.contains("gzip bomb"), "{e}");
     }
 }

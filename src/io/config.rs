@@ -105,6 +105,19 @@ impl ModelConfig {
     /// Reads a configuration from a JSON file (such as `models/mnist_cnn.json`).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        if size > MAX_ARCHITECTURE_BYTES as u64 {
+            return Err(Error::format(
+                path,
+                format!(
+                    "it is {} MB; kiln reads architectures up to {} MB",
+                    size >> 20,
+                    MAX_ARCHITECTURE_BYTES >> 20
+                ),
+            ));
+        }
         let json = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         parse(&json).map_err(|message| Error::format(path, message))
     }
@@ -209,8 +222,19 @@ fn flat_value(chars: &[char], start: usize) -> Option<(usize, String)> {
     None
 }
 
+/// The largest architecture read: a model of a hundred layers with a vocabulary of a hundred
+/// thousand words takes a few megabytes.
+const MAX_ARCHITECTURE_BYTES: usize = 64 << 20;
+
 /// Parses `json` after checking that it is a kiln model of a version this kiln reads.
 pub(crate) fn parse(json: &str) -> std::result::Result<ModelConfig, String> {
+    if json.len() > MAX_ARCHITECTURE_BYTES {
+        return Err(format!(
+            "its architecture is {} MB of JSON; kiln reads architectures up to {} MB",
+            json.len() >> 20,
+            MAX_ARCHITECTURE_BYTES >> 20
+        ));
+    }
     let value: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("not valid JSON: {e}"))?;
     match value.get("format").and_then(|f| f.as_str()) {
