@@ -51,6 +51,36 @@ fn wrong_feature_width() {
 }
 
 #[test]
+fn nan_and_infinite_inputs_and_targets_name_the_sample() {
+    let mut x = Array2::<f32>::zeros((5, 4));
+    x[[3, 2]] = f32::NAN;
+    let y = Array2::<f32>::zeros((5, 3));
+    let e = err_text(model().fit(&x, &y, quiet()));
+    assert!(
+        e.contains("sample 3 holds NaN (value 2 of the sample)"),
+        "{e}"
+    );
+    assert!(e.contains("input_layer"), "{e}");
+    let e = err_text(model().predict(&x));
+    assert!(
+        e.contains("predict") && e.contains("sample 3 holds NaN"),
+        "{e}"
+    );
+    x[[3, 2]] = f32::INFINITY;
+    let e = err_text(model().evaluate(&x, &y));
+    assert!(e.contains("sample 3 holds inf"), "{e}");
+
+    let x = Array2::<f32>::zeros((5, 4));
+    let mut y = Array2::<f32>::zeros((5, 3));
+    y[[4, 0]] = f32::NEG_INFINITY;
+    let e = err_text(model().fit(&x, &y, quiet()));
+    assert!(
+        e.contains("targets") && e.contains("sample 4 holds -inf"),
+        "{e}"
+    );
+}
+
+#[test]
 fn empty_data() {
     let e = err_text(model().fit(
         &Array2::<f32>::zeros((0, 4)),

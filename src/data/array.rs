@@ -123,6 +123,19 @@ impl<'a> HostArray<'a> {
         }
     }
 
+    /// The first NaN or infinite value, described for an error: `sample 17 holds NaN (value
+    /// 3 of the sample)`.
+    pub(crate) fn first_non_finite(&self) -> Option<String> {
+        let i = self.values.iter().position(|v| !v.is_finite())?;
+        let n = self.sample_size().max(1);
+        Some(format!(
+            "sample {} holds {} (value {} of the sample)",
+            i / n,
+            self.values[i],
+            i % n
+        ))
+    }
+
     /// A copy as an `ndarray` array.
     pub fn to_ndarray(&self) -> ArrayD<f32> {
         ArrayD::from_shape_vec(IxDyn(&self.shape), self.values.to_vec())

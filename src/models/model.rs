@@ -491,6 +491,15 @@ impl Model {
                 x.len()
             )));
         }
+        for (x, input) in xs.iter().zip(self.graph().inputs()) {
+            if let Some(bad) = x.first_non_finite() {
+                return Err(Error::data(format!(
+                    "{method}: {bad} of input `{}`; NaN and infinite inputs would poison the \
+                     weights and the predictions: clean or impute the data",
+                    input.name
+                )));
+            }
+        }
         Ok(())
     }
 

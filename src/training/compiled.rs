@@ -208,6 +208,11 @@ impl Head {
     fn check_target(&self, y: &HostArray) -> Result<()> {
         let output = &self.output;
         self.loss.check_target(output, y.sample_shape())?;
+        if let Some(bad) = y.first_non_finite() {
+            return Err(Error::data(format!(
+                "the targets: {bad}; a NaN or infinite target would poison the weights"
+            )));
+        }
         if self.loss.loss.is_sparse() {
             let classes = output.last().unwrap_or(0);
             if let Some((i, v)) = y
