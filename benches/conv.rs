@@ -81,7 +81,7 @@ fn conv(backend: &str, device: &Device, runs: usize) {
             });
             let kiln = time(runs, || {
                 let y = conv2d_nhwc(x.clone(), w.clone(), b.clone(), options.clone());
-                let _ = (y * g.clone()).sum().backward();
+                let _ = (y.expect("shapes agree") * g.clone()).sum().backward();
             });
             let forward = time(runs, || {
                 let _ = conv2d_nhwc(x.clone(), w.clone(), b.clone(), options.clone());
@@ -111,7 +111,7 @@ fn pool(backend: &str, device: &Device, runs: usize) {
             let _ = (y * g_first.clone()).sum().backward();
         });
         let kiln = time(runs, || {
-            let y = max_pool2d_nhwc(x.clone(), [2, 2], [2, 2]);
+            let y = max_pool2d_nhwc(x.clone(), [2, 2], [2, 2]).expect("the kernel fits");
             let _ = (y * g.clone()).sum().backward();
         });
         println!(

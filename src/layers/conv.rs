@@ -7,7 +7,7 @@ use crate::layers::config::{Call, Torch, TorchModule, TorchTensor, name_field};
 use crate::layers::module::{kernel_and_bias, kernel_and_bias_ids, reload, set_bias};
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
 use crate::layers::{Activation, BuiltLayer, Initializer, LayerConfig, WeightSpecs};
-use crate::ops::{conv2d_nhwc, conv2d_nhwc_relu};
+use crate::ops::convolve;
 use crate::shape::Shape;
 use burn::module::Module;
 use burn::module::ParamId;
@@ -363,7 +363,7 @@ pub struct ConvModule {
 
 impl ConvModule {
     /// The layout the convolution reads and writes: channels last, as kiln's own operation
-    /// ([`conv2d_nhwc`]) computes both ranks.
+    /// ([`conv2d_nhwc`](crate::ops::conv2d_nhwc)) computes both ranks.
     pub(crate) fn layout(&self) -> Layout {
         Layout::ChannelsLast
     }
@@ -390,7 +390,7 @@ impl ConvModule {
 }
 
 /// Burn's `Conv2d` module applied to a channels-last batch `[batch, h, w, channels]` by kiln's
-/// convolution ([`conv2d_nhwc`], or [`conv2d_nhwc_relu`] when `relu`), which gives
+/// convolution ([`conv2d_nhwc`](crate::ops::conv2d_nhwc), or its ReLU form when `relu`), which gives
 /// `[batch, oh, ow, filters]`.
 ///
 /// kiln builds its convolutions with explicit padding (Keras' "same" computed from the input
@@ -415,11 +415,7 @@ fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
         Some(b) => b.val(),
         None => Tensor::zeros([filters], &x.device()),
     };
-    if relu {
-        conv2d_nhwc_relu(x, kernel, bias, options)
-    } else {
-        conv2d_nhwc(x, kernel, bias, options)
-    }
+    convolve(x, kernel, bias, options, relu)
 }
 
 /// Burn's `Conv1d` module applied to a channels-last batch `[batch, length, channels]` as a 2D
@@ -449,11 +445,7 @@ fn conv1d_channels_last(c: &Conv1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
         None => Tensor::zeros([filters], &x.device()),
     };
     let x = x.reshape([batch, 1, length, channels]);
-    let y = if relu {
-        conv2d_nhwc_relu(x, kernel, bias, options)
-    } else {
-        conv2d_nhwc(x, kernel, bias, options)
-    };
+    let y = convolve(x, kernel, bias, options, relu);
     let [_, _, out, _] = y.dims();
     y.reshape([batch, out, filters])
 }

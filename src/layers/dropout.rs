@@ -64,9 +64,9 @@ pub struct DropoutModule {
 
 impl DropoutModule {
     /// Drops values on an autodiff device (training), passes `x` through elsewhere.
-    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<D>> {
         if !x.device().is_autodiff() || self.rate == 0.0 {
-            return x;
+            return Ok(x);
         }
         crate::ops::dropout(x, self.rate, crate::random::next_seed())
     }
@@ -104,7 +104,7 @@ impl LayerConfig for Dropout {
     }
 
     fn call(&self, m: &DropoutModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-        Ok(map_value!(inputs.swap_remove(0), t => m.forward(t)))
+        Ok(map_value!(inputs.swap_remove(0), t => m.forward(t)?))
     }
 
     fn element_order(&self) -> ElementOrder {

@@ -8,7 +8,7 @@ use crate::layers::config::{Call, name_field};
 use crate::layers::conv::image;
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
 use crate::layers::{LayerConfig, WeightSpecs};
-use crate::ops::max_pool2d_nhwc;
+use crate::ops::max_pool2d;
 use crate::shape::Shape;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -286,7 +286,7 @@ impl PoolModule {
 }
 
 /// Burn's `MaxPool2d` module applied to a channels-last batch by kiln's pooling
-/// ([`max_pool2d_nhwc`]); "same" padding adds rows and columns of `-inf` first.
+/// ([`max_pool2d_nhwc`](crate::ops::max_pool2d_nhwc)); "same" padding adds rows and columns of `-inf` first.
 fn max_pool_channels_last(p: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let x = match p.padding {
         PaddingConfig2d::Explicit(top, left, bottom, right) if top + left + bottom + right > 0 => x
@@ -296,7 +296,7 @@ fn max_pool_channels_last(p: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
             ),
         _ => x,
     };
-    max_pool2d_nhwc(x, p.kernel_size, p.stride)
+    max_pool2d(x, p.kernel_size, p.stride)
 }
 
 impl LayerConfig for MaxPooling2D {

@@ -11,6 +11,7 @@
 // burn-ndarray is deprecated in Burn 0.22 but stays one of kiln's CPU backends.
 #![cfg_attr(feature = "ndarray", allow(deprecated))]
 
+use crate::error::{Error, Result};
 use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
@@ -121,9 +122,8 @@ impl ConvNhwc for burn::backend::Cube {}
 /// device the gradients of all three flow back. burn-flex runs kiln's own kernels; other
 /// backends run Burn's `conv2d` between two permutations.
 ///
-/// # Panics
-/// When the shapes disagree (channels, or a kernel larger than the padded input), or
-/// `options.groups` is not 1; `Conv2D` checks all of this when a model is built.
+/// Shapes that disagree (channels, filters, a kernel larger than the padded input), a zero
+/// stride or dilation, or `options.groups` other than 1 are an error.
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor, ops::ConvOptions};
@@ -131,18 +131,30 @@ impl ConvNhwc for burn::backend::Cube {}
 /// let x = Tensor::<4>::ones([1, 4, 4, 1], &device);
 /// let kernel = Tensor::<4>::ones([3, 3, 1, 2], &device);
 /// let bias = Tensor::<1>::from_floats([0.0, 1.0], &device);
-/// let y = kiln::ops::conv2d_nhwc(x, kernel, bias, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
+/// let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+/// let y = kiln::ops::conv2d_nhwc(x.clone(), kernel.clone(), bias.clone(), options.clone())?;
 /// assert_eq!(y.dims(), [1, 2, 2, 2]);
 /// let values: Vec<f32> = y.into_data().to_vec().unwrap();
 /// assert_eq!(values, [9.0, 10.0, 9.0, 10.0, 9.0, 10.0, 9.0, 10.0]);
+/// // a 3×3 kernel over a 2×2 image
+/// let small = Tensor::<4>::ones([1, 2, 2, 1], &device);
+/// assert!(kiln::ops::conv2d_nhwc(small, kernel, bias, options).is_err());
+/// # Ok::<(), kiln::Error>(())
 /// ```
 pub fn conv2d_nhwc(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Tensor<1>,
     options: ConvOptions<2>,
-) -> Tensor<4> {
-    convolve(x, weight, bias, options, false)
+) -> Result<Tensor<4>> {
+    check(
+        x.dims(),
+        weight.dims(),
+        bias.dims(),
+        &options,
+        "conv2d_nhwc",
+    )?;
+    Ok(convolve(x, weight, bias, options, false))
 }
 
 /// [`conv2d_nhwc`] followed by ReLU, in one pass over the output: what `Conv2D` with
@@ -157,19 +169,68 @@ pub fn conv2d_nhwc(
 /// let kernel = Tensor::<4>::ones([1, 1, 1, 1], &device);
 /// let bias = Tensor::<1>::zeros([1], &device);
 /// let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-/// let y = kiln::ops::conv2d_nhwc_relu(x, kernel, bias, options);
+/// let y = kiln::ops::conv2d_nhwc_relu(x, kernel, bias, options)?;
 /// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), [1.0, 0.0, 3.0, 0.0]);
+/// # Ok::<(), kiln::Error>(())
 /// ```
 pub fn conv2d_nhwc_relu(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Tensor<1>,
     options: ConvOptions<2>,
-) -> Tensor<4> {
-    convolve(x, weight, bias, options, true)
+) -> Result<Tensor<4>> {
+    check(
+        x.dims(),
+        weight.dims(),
+        bias.dims(),
+        &options,
+        "conv2d_nhwc_relu",
+    )?;
+    Ok(convolve(x, weight, bias, options, true))
 }
 
-fn convolve(
+/// Checks what the kernels assume of the shapes and options.
+fn check(
+    [_, h, w, c]: [usize; 4],
+    [kh, kw, kc, filters]: [usize; 4],
+    [b]: [usize; 1],
+    options: &ConvOptions<2>,
+    op: &str,
+) -> Result<()> {
+    let what = format!("kiln::ops::{op}");
+    let bad = |message: String| Err(Error::config(what.clone(), message));
+    if options.groups != 1 {
+        return bad(format!("groups {} (only 1 is supported)", options.groups));
+    }
+    if kc != c || b != filters {
+        return bad(format!(
+            "an input of {c} channels, a kernel [{kh}, {kw}, {kc}, {filters}] and {b} biases: \
+             the kernel is [height, width, input channels, filters] and the bias [filters]"
+        ));
+    }
+    for (axis, (size, k)) in [(h, kh), (w, kw)].into_iter().enumerate() {
+        let (stride, dilation) = (options.stride[axis], options.dilation[axis]);
+        let (before, after) = options.padding[axis];
+        if k == 0 || stride == 0 || dilation == 0 {
+            return bad(format!(
+                "kernel size {k}, stride {stride} and dilation {dilation} on axis {axis}: each \
+                 must be at least 1"
+            ));
+        }
+        let span = (k - 1).checked_mul(dilation).and_then(|s| s.checked_add(1));
+        let padded = size.checked_add(before).and_then(|s| s.checked_add(after));
+        if span.zip(padded).is_none_or(|(span, padded)| span > padded) {
+            return bad(format!(
+                "a kernel of {k} (dilation {dilation}) is larger than the input's {size} plus its \
+                 padding ({before}, {after}) on axis {axis}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The convolution, for kiln's layers, which check these shapes when a model is built.
+pub(crate) fn convolve(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Tensor<1>,
@@ -265,7 +326,8 @@ pub(crate) mod tests {
                     w.clone(),
                     bias.clone().unwrap_or(zeros),
                     options.clone(),
-                );
+                )
+                .unwrap();
                 let burn = conv2d(
                     x.clone().permute([0, 3, 1, 2]),
                     w.clone().permute([3, 2, 0, 1]),
@@ -306,13 +368,15 @@ pub(crate) mod tests {
                 w.clone(),
                 Tensor::zeros([2], &device),
                 options.clone(),
-            );
+            )
+            .unwrap();
             assert_eq!(y.dims(), [2, 3, 3, 2]);
             let ad = device.clone().autodiff();
             let x = Tensor::<4>::from_data(x.into_data(), &ad);
             let w = Tensor::<4>::from_data(w.into_data(), &ad).require_grad();
             let zeros = Tensor::zeros([2], &ad);
             let grads = conv2d_nhwc(x.clone(), w.clone(), zeros.clone(), options)
+                .unwrap()
                 .sum()
                 .backward();
             assert!(x.grad(&grads).is_none());

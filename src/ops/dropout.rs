@@ -1,6 +1,7 @@
 //! Dropout with a mask drawn on the host by a counter-based generator: one product on the
 //! device, the same mask on every backend for a given seed, and no serial per-value sampler.
 
+use crate::error::{Error, Result};
 use burn::tensor::{Tensor, TensorData};
 
 /// SplitMix64's increment: consecutive counters times it are the generator's states.
@@ -10,33 +11,33 @@ const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 /// the others. The mask depends on `seed` and on `x`'s number of values only, so it is the same
 /// on every device; the gradient with respect to `x` is the same mask.
 ///
-/// At `rate` 0, `x` is returned as it is.
-///
-/// # Panics
-/// When `rate` is outside `[0, 1)`; the `Dropout` layer checks it when a model is built and
-/// returns an error there.
+/// At `rate` 0, `x` is returned as it is. A rate outside `[0, 1)` is an error.
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor};
 ///
 /// let x = Tensor::<2>::ones([4, 1000], &Device::default());
-/// let y = kiln::ops::dropout(x, 0.25, 7).into_data().try_to_vec::<f32>().unwrap();
+/// let y = kiln::ops::dropout(x.clone(), 0.25, 7)?.into_data().try_to_vec::<f32>().unwrap();
 /// let kept = y.iter().filter(|v| **v != 0.0).count() as f64 / y.len() as f64;
 /// assert!((kept - 0.75).abs() < 0.03);
 /// assert!(y.iter().all(|v| *v == 0.0 || (*v - 4.0 / 3.0).abs() < 1e-6));
+/// assert!(kiln::ops::dropout(x, 1.0, 7).is_err());
+/// # Ok::<(), kiln::Error>(())
 /// ```
-pub fn dropout<const D: usize>(x: Tensor<D>, rate: f64, seed: u64) -> Tensor<D> {
-    assert!(
-        (0.0..1.0).contains(&rate),
-        "dropout rate must be in [0, 1), got {rate}"
-    );
+pub fn dropout<const D: usize>(x: Tensor<D>, rate: f64, seed: u64) -> Result<Tensor<D>> {
+    if !(0.0..1.0).contains(&rate) {
+        return Err(Error::config(
+            "kiln::ops::dropout: rate",
+            format!("{rate} is outside [0, 1): give the fraction of values to drop"),
+        ));
+    }
     if rate == 0.0 {
-        return x;
+        return Ok(x);
     }
     let shape = x.shape();
     let values = mask(shape.num_elements(), rate, seed);
     let mask = Tensor::<D>::from_data(TensorData::new(values, shape), &x.device());
-    x * mask
+    Ok(x * mask)
 }
 
 /// `n` values, each `1 / (1 - rate)` with probability `1 - rate` and 0 otherwise. Value `2i`
@@ -118,7 +119,7 @@ mod tests {
         for device in devices() {
             let device = device.autodiff();
             let x = Tensor::<2>::ones([3, 500], &device).require_grad();
-            let y = dropout(x.clone(), 0.3, 11);
+            let y = dropout(x.clone(), 0.3, 11).unwrap();
             let grad = y.clone().sum().backward();
             let (dx, y) = (values(x.grad(&grad).unwrap()), values(y));
             assert_eq!(dx, y, "x is ones, so the output is the mask");
@@ -130,7 +131,7 @@ mod tests {
     #[test]
     fn rate_zero_is_the_identity() {
         let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &devices()[0]);
-        let y = dropout(x.clone(), 0.0, 1);
+        let y = dropout(x.clone(), 0.0, 1).unwrap();
         assert_eq!(y.into_data(), x.into_data());
     }
 }

@@ -9,6 +9,7 @@
 // burn-ndarray is deprecated in Burn 0.22 but stays one of kiln's CPU backends.
 #![cfg_attr(feature = "ndarray", allow(deprecated))]
 
+use crate::error::{Error, Result};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::{IntDType, Tensor};
@@ -78,16 +79,32 @@ impl MaxPoolNhwc for burn::backend::Cube {}
 /// (pad with `f32::NEG_INFINITY` first for Keras' "same"). Differentiable on an autodiff device:
 /// each window's gradient goes to its first largest input, as in Burn and TensorFlow.
 ///
-/// # Panics
-/// When the kernel is larger than the image, or a size is 0.
+/// A kernel larger than the image, or a size of 0, is an error.
 ///
 /// ```
 /// use burn::tensor::{Device, Tensor};
 /// let x = Tensor::<4>::from_floats([[[[1.0], [5.0]], [[3.0], [2.0]]]], &Device::flex());
-/// let y = kiln::ops::max_pool2d_nhwc(x, [2, 2], [2, 2]);
+/// let y = kiln::ops::max_pool2d_nhwc(x.clone(), [2, 2], [2, 2])?;
 /// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), [5.0]);
+/// assert!(kiln::ops::max_pool2d_nhwc(x, [3, 3], [1, 1]).is_err());
+/// # Ok::<(), kiln::Error>(())
 /// ```
-pub fn max_pool2d_nhwc(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Tensor<4> {
+pub fn max_pool2d_nhwc(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Result<Tensor<4>> {
+    let [_, h, w, _] = x.dims();
+    if kernel.contains(&0) || stride.contains(&0) || kernel[0] > h || kernel[1] > w {
+        return Err(Error::config(
+            "kiln::ops::max_pool2d_nhwc",
+            format!(
+                "a kernel {kernel:?} with strides {stride:?} over images of {h}×{w}: sizes must \
+                 be at least 1 and the kernel fit in the image"
+            ),
+        ));
+    }
+    Ok(pool(x, kernel, stride))
+}
+
+/// The pooling, for kiln's layers, which check these sizes when a model is built.
+pub(crate) fn pool(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as MaxPoolNhwc>::max_pool2d_nhwc(
         x.into_dispatch(),
         kernel,
@@ -114,7 +131,7 @@ mod tests {
             let device = device.autodiff();
             for (dims, kernel, stride) in cases {
                 let x = Tensor::<4>::random(dims, Distribution::Default, &device).require_grad();
-                let ours = max_pool2d_nhwc(x.clone(), kernel, stride);
+                let ours = max_pool2d_nhwc(x.clone(), kernel, stride).unwrap();
                 let pool = MaxPool2dConfig::new(kernel).with_strides(stride).init();
                 let burn = pool
                     .forward(x.clone().permute([0, 3, 1, 2]))
@@ -138,7 +155,10 @@ mod tests {
             let device = device.autodiff();
             let x = Tensor::<4>::from_floats([[[[2.0], [2.0]], [[1.0], [2.0]]]], &device)
                 .require_grad();
-            let grads = max_pool2d_nhwc(x.clone(), [2, 2], [2, 2]).sum().backward();
+            let grads = max_pool2d_nhwc(x.clone(), [2, 2], [2, 2])
+                .unwrap()
+                .sum()
+                .backward();
             let dx = values(x.grad(&grads).unwrap());
             assert_eq!(dx, [1.0, 0.0, 0.0, 0.0], "{device:?}");
         }

@@ -19,4 +19,7 @@ mod recurrent_host;
 pub use conv2d::{conv2d_nhwc, conv2d_nhwc_relu};
 pub use dropout::dropout;
 pub use max_pool2d::max_pool2d_nhwc;
+// the unchecked forms, for kiln's layers, which check shapes when a model is built
+pub(crate) use conv2d::convolve;
+pub(crate) use max_pool2d::pool as max_pool2d;
 pub(crate) use recurrent::{Act, Scan, ScanCell, recurrent_scan};

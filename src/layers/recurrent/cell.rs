@@ -267,9 +267,9 @@ impl Cell {
         // Keras draws one dropout mask per gate when it has a recurrent dropout
         // (`implementation=1`), one mask for all gates otherwise
         let per_gate = self.kind != CellKind::Simple && options.recurrent_dropout > 0.0;
-        let draw = |rate: f64, dims: [usize; 2]| -> Vec<Tensor<2>> {
+        let draw = |rate: f64, dims: [usize; 2]| -> Result<Vec<Tensor<2>>> {
             if !training || rate == 0.0 {
-                return Vec::new();
+                return Ok(Vec::new());
             }
             let count = if per_gate { self.gates() } else { 1 };
             (0..count)
@@ -279,8 +279,8 @@ impl Cell {
                 })
                 .collect()
         };
-        let input_masks = draw(options.dropout, [batch, features]);
-        let recurrent_masks = draw(options.recurrent_dropout, [batch, self.units]);
+        let input_masks = draw(options.dropout, [batch, features])?;
+        let recurrent_masks = draw(options.recurrent_dropout, [batch, self.units])?;
 
         let flat = |x: Tensor<3>| x.reshape([batch * time, features]);
         let mut xw = match input_masks.as_slice() {
