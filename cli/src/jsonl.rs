@@ -161,7 +161,7 @@ fn read_line(
 }
 
 /// A line: the start of its result line (its key, or the instance itself) and its sample.
-fn parse_line(line: &[u8], sig: &Signature) -> Result<(Vec<u8>, Batch), String> {
+pub(crate) fn parse_line(line: &[u8], sig: &Signature) -> Result<(Vec<u8>, Batch), String> {
     let doc = Doc::parse(line).map_err(|e| {
         // without " at line 1 column 17", so that like errors count together
         let text = e.to_string();

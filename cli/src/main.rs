@@ -15,6 +15,8 @@
 mod adapt;
 mod commands;
 mod data;
+#[cfg(test)]
+mod fuzz;
 mod jsonl;
 mod npy;
 mod series;
