@@ -401,6 +401,19 @@ fn sort_nodes(
             return Err(Error::config(layer_name(node), "it is applied to no input"));
         }
     }
+    for (k, s) in outputs.iter().enumerate() {
+        if let Source::Node(j, _) = s
+            && *j >= nodes.len()
+        {
+            return Err(Error::config(
+                "model graph",
+                format!(
+                    "output {k} reads node {j}, but the graph has {}",
+                    nodes.len()
+                ),
+            ));
+        }
+    }
     let mut order: Vec<usize> = Vec::with_capacity(nodes.len());
     let mut placed = vec![false; nodes.len()];
     while order.len() < nodes.len() {
@@ -622,6 +635,30 @@ mod tests {
         assert_eq!(g.node_shape(0), &Shape::new([784]));
         assert_eq!(g.output_shapes(), vec![Shape::new([10])]);
         assert_eq!(g.total_params().total(), 407_050);
+    }
+
+    #[test]
+    fn an_output_of_a_missing_node_is_refused() {
+        let inputs = vec![InputSpec {
+            name: "x".into(),
+            shape: Shape::new([3]),
+        }];
+        let nodes = vec![Node {
+            layer: 0,
+            inputs: vec![Source::Input(0)],
+        }];
+        let e = Graph::new(
+            inputs,
+            vec![Dense::new(3).into()],
+            nodes,
+            vec![Source::Node(6, 0)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("output 0 reads node 6, but the graph has 1"),
+            "{e}"
+        );
     }
 
     #[test]
