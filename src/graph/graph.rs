@@ -212,6 +212,9 @@ impl Graph {
 
     fn infer_shapes(&mut self) -> Result<()> {
         self.shapes.clear();
+        for input in &self.inputs {
+            computable(&input.shape, || format!("input `{}`", input.name))?;
+        }
         let mut first_inputs: Vec<Option<Vec<Shape>>> = vec![None; self.layers.len()];
         for i in 0..self.nodes.len() {
             let node = &self.nodes[i];
@@ -248,6 +251,9 @@ impl Graph {
                 None => first_inputs[node.layer] = Some(inputs.clone()),
             }
             let outputs = layer.output_shapes_of(&inputs)?;
+            for shape in &outputs {
+                computable(shape, || format!("layer `{name}`"))?;
+            }
             self.shapes.push(outputs);
         }
         for out in &self.outputs {
@@ -368,6 +374,20 @@ impl Graph {
         }
         last
     }
+}
+
+/// Checks that samples of `shape` can be computed: kiln's values are tensors of rank 2 to 5
+/// (the batch and 1 to 4 dimensions), none of them empty.
+fn computable(shape: &Shape, what: impl Fn() -> String) -> Result<()> {
+    if (1..=4).contains(&shape.rank()) && !shape.dims().contains(&0) {
+        return Ok(());
+    }
+    Err(Error::config(
+        what(),
+        format!(
+            "samples of shape {shape}: kiln computes samples of 1 to 4 dimensions, none of them 0"
+        ),
+    ))
 }
 
 /// The nodes in an order where each reads only inputs and earlier nodes (their given order
@@ -635,6 +655,34 @@ mod tests {
         assert_eq!(g.node_shape(0), &Shape::new([784]));
         assert_eq!(g.output_shapes(), vec![Shape::new([10])]);
         assert_eq!(g.total_params().total(), 407_050);
+    }
+
+    #[test]
+    fn samples_of_5_dimensions_or_of_none_are_refused() {
+        let cases: [Vec<usize>; 3] = [vec![2, 2, 2, 2, 2], vec![], vec![3, 0]];
+        for dims in cases {
+            let input = InputSpec {
+                name: "x".into(),
+                shape: Shape::new(dims.clone()),
+            };
+            let e = Graph::sequential(input, vec![Dense::new(3).into()])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("input `x`") && e.contains("1 to 4 dimensions"),
+                "{dims:?}: {e}"
+            );
+        }
+        let input = InputSpec {
+            name: "x".into(),
+            shape: Shape::new([4]),
+        };
+        let layers = vec![crate::layers::Reshape::new([1, 1, 1, 2, 2]).into()];
+        let e = Graph::sequential(input, layers).unwrap_err().to_string();
+        assert!(
+            e.contains("layer `reshape`") && e.contains("1 to 4 dimensions"),
+            "{e}"
+        );
     }
 
     #[test]
