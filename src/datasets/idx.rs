@@ -19,10 +19,8 @@ pub fn read(path: impl AsRef<Path>) -> Result<ndarray::ArrayD<u8>> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let idx = parse(&decompress(&bytes, path)?, path)?;
-    Ok(
-        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&idx.dims), idx.data)
-            .expect("sizes checked by parse"),
-    )
+    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&idx.dims), idx.data)
+        .map_err(|e| Error::format(path, format!("its dimensions {:?}: {e}", idx.dims)))
 }
 
 /// The most a gzip file may expand: MNIST's images expand 4.8 times, its labels 2 times; a
@@ -78,7 +76,13 @@ pub(crate) fn parse(raw: &[u8], path: &Path) -> Result<Idx> {
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
     let expected = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-    if expected != Some(raw.len() - header) {
+    // an array may not span more than isize::MAX elements, even when one dimension is 0
+    let spans = dims
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .is_some_and(|n| n <= isize::MAX as usize);
+    if expected != Some(raw.len() - header) || !spans {
         return Err(bad(format!(
             "its dimensions {dims:?} need {} bytes but it holds {}",
             expected.map_or("more".into(), |e| e.to_string()),
@@ -143,6 +147,17 @@ mod tests {
         let raw = idx(&[u32::MAX; 4], &[]);
         let e = parse(&raw, Path::new("big.idx")).unwrap_err().to_string();
         assert!(e.contains("need more bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_zero_dimension_beside_huge_ones_is_refused() {
+        // 0 elements, but ndarray refuses a shape that spans more than isize::MAX
+        let raw = idx(&[0, u32::MAX, u32::MAX, u32::MAX], &[]);
+        let e = parse(&raw, Path::new("zero.idx")).unwrap_err().to_string();
+        assert!(
+            e.contains("zero.idx") && e.contains("[0, 4294967295"),
+            "{e}"
+        );
     }
 
     #[test]

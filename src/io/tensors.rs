@@ -138,14 +138,21 @@ pub(crate) fn read(path: &Path) -> Result<TensorFile> {
         .into_iter()
         .map(|(name, view)| {
             let shape = view.shape().to_vec();
-            let values = (view.dtype() == Dtype::F32).then(|| {
+            let values = if view.dtype() == Dtype::F32 {
                 let v: Vec<f32> = view
                     .data()
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     .collect();
-                ArrayD::from_shape_vec(IxDyn(&shape), v).expect("sizes checked by safetensors")
-            });
+                // safetensors checked the sizes; ndarray also refuses a shape spanning more
+                // than isize::MAX elements, which a 0 beside huge dimensions can claim
+                let array = ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| {
+                    Error::format(path, format!("tensor `{name}` of shape {shape:?}: {e}"))
+                })?;
+                Some(array)
+            } else {
+                None
+            };
             let bytes = (view.dtype() == Dtype::U8).then(|| view.data().to_vec());
             let entry = Entry {
                 dtype: view.dtype(),
@@ -153,9 +160,9 @@ pub(crate) fn read(path: &Path) -> Result<TensorFile> {
                 values,
                 bytes,
             };
-            (name, entry)
+            Ok((name, entry))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(TensorFile {
         tensors,
