@@ -10,7 +10,7 @@
 //! inputs are left in `target/tmp/fuzz/failures/<reader>/`: add them to the corpus once fixed.
 
 use kiln::prelude::*;
-use kiln_fuzz::{Mutator, Reader, Rng, mutate, mutate_bytes, mutate_json};
+use kiln_fuzz::{Mutator, Reader, Rng, Target, mutate, mutate_bytes, mutate_json};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -26,16 +26,6 @@ fn cpu() -> Device {
 
 fn here(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// The regression corpus of `reader`: every file in `tests/fuzz/corpus/<reader>/`.
-fn corpus(reader: &str) -> Vec<Vec<u8>> {
-    let dir = here(&format!("tests/fuzz/corpus/{reader}"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -330,54 +320,28 @@ fn read_spam(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 #[test]
 fn every_reader_survives_mutated_inputs() {
-    let readers: Vec<(&str, Vec<Vec<u8>>, &Mutator, &Reader)> = vec![
-        (
-            "model_file",
-            model_seeds(),
-            &mutate_model_file as &Mutator,
-            &read_model as &Reader,
-        ),
-        (
+    let target = |name, seeds, mutator: &'static Mutator, reader: &'static Reader| Target {
+        name,
+        seeds,
+        mutator,
+        reader,
+    };
+    let targets = vec![
+        target("model_file", model_seeds(), &mutate_model_file, &read_model),
+        target(
             "architecture",
             architecture_seeds(),
             &mutate,
             &read_architecture,
         ),
-        ("idx", idx_seeds(), &mutate_idx, &read_idx),
-        ("keras", keras_seeds(), &mutate_keras, &read_keras),
-        ("keras_weights", weights_seeds(), &mutate, &read_weights),
-        ("seattle_weather", weather_seeds(), &mutate, &read_weather),
-        ("spam_assassin", spam_seeds(), &mutate, &read_spam),
+        target("idx", idx_seeds(), &mutate_idx, &read_idx),
+        target("keras", keras_seeds(), &mutate_keras, &read_keras),
+        target("keras_weights", weights_seeds(), &mutate, &read_weights),
+        target("seattle_weather", weather_seeds(), &mutate, &read_weather),
+        target("spam_assassin", spam_seeds(), &mutate, &read_spam),
     ];
-    let only = std::env::var("KILN_FUZZ_READER").ok();
-    let seed = std::env::var("KILN_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz");
-    let mut failed = Vec::new();
-    for (name, mut seeds, mutator, reader) in readers {
-        if only.as_deref().is_some_and(|o| o != name) {
-            continue;
-        }
-        seeds.extend(corpus(name));
-        let report = kiln_fuzz::campaign(
-            name,
-            &seeds,
-            kiln_fuzz::cases(CASES),
-            seed,
-            &dir,
-            mutator,
-            reader,
-        );
-        println!("{report}");
-        for failure in &report.failures {
-            println!("  {}: {}", failure.kind, failure.message);
-        }
-        if !report.failures.is_empty() {
-            failed.push(name);
-        }
-    }
+    let failed = kiln_fuzz::run_targets(targets, &here("tests/fuzz/corpus"), &dir, CASES);
     assert!(
         failed.is_empty(),
         "readers with failures: {failed:?}; their inputs are in {}",

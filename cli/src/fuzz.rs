@@ -5,36 +5,15 @@
 //! second or an allocation over 1 GiB. `KILN_FUZZ_CASES` sets the cases per reader (300 by
 //! default; the long run of BENCHMARKS.md takes a million), `KILN_FUZZ_READER` picks one.
 
+use crate::npy::tests::npy;
 use crate::tf_json::{Signature, TensorSpec, parse_request};
 use base64::Engine;
-use kiln_fuzz::{Mutator, Reader, Rng, mutate, mutate_bytes};
+use kiln_fuzz::{Mutator, Reader, Rng, Target, mutate, mutate_bytes};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[global_allocator]
 static ALLOCATOR: kiln_fuzz::Tracking = kiln_fuzz::Tracking;
-
-fn corpus(reader: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fuzz_corpus/{reader}"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
-}
-
-fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
 
 fn npy_seeds() -> Vec<Vec<u8>> {
     let floats: Vec<u8> = [1.5f32, -2.0, 0.25, 8.0, 3.0, 1e-3]
@@ -203,41 +182,23 @@ fn read_table(path: &Path, _: &[u8]) -> Result<(), String> {
 
 #[test]
 fn every_reader_survives_mutated_inputs() {
-    let readers: Vec<(&str, Vec<Vec<u8>>, &Mutator, &Reader)> = vec![
-        (
-            "npy",
-            npy_seeds(),
-            &mutate as &Mutator,
-            &read_npy as &Reader,
-        ),
-        ("npz", npz_seeds(), &mutate_npz, &read_npz),
-        ("request", request_seeds(), &mutate, &read_request),
-        ("png", vec![png()], &mutate_bytes, &read_png),
-        ("jsonl_line", line_seeds(), &mutate, &read_line),
-        ("csv_table", table_seeds(), &mutate, &read_table),
+    let target = |name, seeds, mutator: &'static Mutator, reader: &'static Reader| Target {
+        name,
+        seeds,
+        mutator,
+        reader,
+    };
+    let targets = vec![
+        target("npy", npy_seeds(), &mutate, &read_npy),
+        target("npz", npz_seeds(), &mutate_npz, &read_npz),
+        target("request", request_seeds(), &mutate, &read_request),
+        target("png", vec![png()], &mutate_bytes, &read_png),
+        target("jsonl_line", line_seeds(), &mutate, &read_line),
+        target("csv_table", table_seeds(), &mutate, &read_table),
     ];
-    let only = std::env::var("KILN_FUZZ_READER").ok();
-    let seed = std::env::var("KILN_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus");
     let dir = std::env::temp_dir().join(format!("kiln-cli-fuzz-{}", std::process::id()));
-    let mut failed = Vec::new();
-    for (name, mut seeds, mutator, reader) in readers {
-        if only.as_deref().is_some_and(|o| o != name) {
-            continue;
-        }
-        seeds.extend(corpus(name));
-        let cases = kiln_fuzz::cases(300);
-        let report = kiln_fuzz::campaign(name, &seeds, cases, seed, &dir, mutator, reader);
-        println!("{report}");
-        for failure in &report.failures {
-            println!("  {}: {}", failure.kind, failure.message);
-        }
-        if !report.failures.is_empty() {
-            failed.push(name);
-        }
-    }
+    let failed = kiln_fuzz::run_targets(targets, &corpus, &dir, 300);
     assert!(
         failed.is_empty(),
         "readers with failures: {failed:?}; their inputs are in {}",

@@ -129,10 +129,11 @@ fn le<const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    /// A `.npy` file of `data` as `descr` and `shape` (a Python tuple).
+    pub(crate) fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
         let mut header =
             format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
         while (10 + header.len() + 1) % 64 != 0 {

@@ -472,6 +472,68 @@ pub fn campaign(
     report
 }
 
+/// One reader's campaign: its name, its seed inputs, how cases are derived and how they are
+/// read.
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub seeds: Vec<Vec<u8>>,
+    pub mutator: &'a Mutator,
+    pub reader: &'a Reader,
+}
+
+/// The files of `dir`, in name order (none when it does not exist).
+pub fn corpus(dir: &Path) -> Vec<Vec<u8>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|f| std::fs::read(f).expect("a corpus file reads"))
+        .collect()
+}
+
+/// Runs the campaign of each target (only `KILN_FUZZ_READER`'s when it is set), with
+/// [`cases`] cases (`default_cases` without `KILN_FUZZ_CASES`) drawn from `KILN_FUZZ_SEED`
+/// (1 by default), the seeds joined by the regression corpus `corpus/<name>/`; prints each
+/// report and its failures, and returns the names of the targets that failed.
+pub fn run_targets(
+    targets: Vec<Target>,
+    corpus_dir: &Path,
+    dir: &Path,
+    default_cases: usize,
+) -> Vec<String> {
+    let only = std::env::var("KILN_FUZZ_READER").ok();
+    let seed = std::env::var("KILN_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let mut failed = Vec::new();
+    for mut target in targets {
+        if only.as_deref().is_some_and(|o| o != target.name) {
+            continue;
+        }
+        target.seeds.extend(corpus(&corpus_dir.join(target.name)));
+        let report = campaign(
+            target.name,
+            &target.seeds,
+            cases(default_cases),
+            seed,
+            dir,
+            target.mutator,
+            target.reader,
+        );
+        println!("{report}");
+        for failure in &report.failures {
+            println!("  {}: {}", failure.kind, failure.message);
+        }
+        if !report.failures.is_empty() {
+            failed.push(target.name.to_string());
+        }
+    }
+    failed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
