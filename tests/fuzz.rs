@@ -10,7 +10,7 @@
 //! inputs are left in `target/tmp/fuzz/failures/<reader>/`: add them to the corpus once fixed.
 
 use kiln::prelude::*;
-use kiln_fuzz::{Mutator, Reader, Rng, Target, mutate, mutate_bytes, mutate_json};
+use kiln_fuzz::{Rng, Target, mutate, mutate_bytes, mutate_json, mutate_zip, zip_entries};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -209,51 +209,11 @@ fn read_idx(path: &Path, _: &[u8]) -> Result<(), String> {
 
 // ---- .keras archives and .weights.h5 ----
 
-fn zip_entries(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
-    (0..archive.len())
-        .map(|i| {
-            let mut file = archive.by_index(i).ok()?;
-            let mut out = Vec::new();
-            (&mut file).take(1 << 20).read_to_end(&mut out).ok()?;
-            Some((file.name().to_string(), out))
-        })
-        .collect()
-}
-
-fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        let options =
-            zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file(name.as_str(), options).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
 fn keras_seeds() -> Vec<Vec<u8>> {
     ["tiny.keras", "preprocessing.keras"]
         .iter()
         .map(|f| std::fs::read(here(&format!("tests/fixtures/keras/{f}"))).unwrap())
         .collect()
-}
-
-/// Mutates one entry of the archive (its JSON, HDF5 or asset) and zips it again, or the raw
-/// bytes.
-fn mutate_keras(input: &[u8], others: &[Vec<u8>], rng: &mut Rng) -> Vec<u8> {
-    let Some(mut entries) = zip_entries(input).filter(|e| !e.is_empty() && rng.chance(80)) else {
-        return mutate_bytes(input, others, rng);
-    };
-    let i = rng.below(entries.len());
-    let (name, entry) = &entries[i];
-    let mutated = if name.ends_with(".json") {
-        mutate(entry, others, rng)
-    } else {
-        mutate_bytes(entry, &[], rng)
-    };
-    entries[i].1 = mutated;
-    zip_of(&entries)
 }
 
 fn read_keras(path: &Path, _: &[u8]) -> Result<(), String> {
@@ -320,25 +280,19 @@ fn read_spam(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 #[test]
 fn every_reader_survives_mutated_inputs() {
-    let target = |name, seeds, mutator: &'static Mutator, reader: &'static Reader| Target {
-        name,
-        seeds,
-        mutator,
-        reader,
-    };
     let targets = vec![
-        target("model_file", model_seeds(), &mutate_model_file, &read_model),
-        target(
+        Target::new("model_file", model_seeds(), &mutate_model_file, &read_model),
+        Target::new(
             "architecture",
             architecture_seeds(),
             &mutate,
             &read_architecture,
         ),
-        target("idx", idx_seeds(), &mutate_idx, &read_idx),
-        target("keras", keras_seeds(), &mutate_keras, &read_keras),
-        target("keras_weights", weights_seeds(), &mutate, &read_weights),
-        target("seattle_weather", weather_seeds(), &mutate, &read_weather),
-        target("spam_assassin", spam_seeds(), &mutate, &read_spam),
+        Target::new("idx", idx_seeds(), &mutate_idx, &read_idx),
+        Target::new("keras", keras_seeds(), &mutate_zip, &read_keras),
+        Target::new("keras_weights", weights_seeds(), &mutate, &read_weights),
+        Target::new("seattle_weather", weather_seeds(), &mutate, &read_weather),
+        Target::new("spam_assassin", spam_seeds(), &mutate, &read_spam),
     ];
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz");
     let failed = kiln_fuzz::run_targets(targets, &here("tests/fuzz/corpus"), &dir, CASES);

@@ -8,8 +8,7 @@
 use crate::npy::tests::npy;
 use crate::tf_json::{Signature, TensorSpec, parse_request};
 use base64::Engine;
-use kiln_fuzz::{Mutator, Reader, Rng, Target, mutate, mutate_bytes};
-use std::io::Write;
+use kiln_fuzz::{Target, mutate, mutate_bytes, mutate_zip, zip_of};
 use std::path::Path;
 
 #[global_allocator]
@@ -32,48 +31,12 @@ fn npy_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
-fn npz_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        let options =
-            zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file(name.as_str(), options).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
 fn npz_seeds() -> Vec<Vec<u8>> {
     let seeds = npy_seeds();
-    vec![npz_of(&[
+    vec![zip_of(&[
         ("x_train.npy".into(), seeds[1].clone()),
         ("y_train.npy".into(), npy("|u1", "(2,)", &[3, 1])),
     ])]
-}
-
-/// Mutates one array of the archive and zips it again, or the archive's bytes.
-fn mutate_npz(input: &[u8], others: &[Vec<u8>], rng: &mut Rng) -> Vec<u8> {
-    use std::io::Read;
-    let entries: Option<Vec<(String, Vec<u8>)>> = zip::ZipArchive::new(std::io::Cursor::new(input))
-        .ok()
-        .and_then(|mut archive| {
-            (0..archive.len())
-                .map(|i| {
-                    let mut file = archive.by_index(i).ok()?;
-                    let mut out = Vec::new();
-                    (&mut file).take(1 << 20).read_to_end(&mut out).ok()?;
-                    Some((file.name().to_string(), out))
-                })
-                .collect()
-        });
-    match entries.filter(|e| !e.is_empty() && rng.chance(80)) {
-        Some(mut entries) => {
-            let i = rng.below(entries.len());
-            entries[i].1 = mutate(&entries[i].1, &[], rng);
-            npz_of(&entries)
-        }
-        None => mutate_bytes(input, others, rng),
-    }
 }
 
 fn sig(inputs: &[(&str, &[usize])]) -> Signature {
@@ -182,19 +145,13 @@ fn read_table(path: &Path, _: &[u8]) -> Result<(), String> {
 
 #[test]
 fn every_reader_survives_mutated_inputs() {
-    let target = |name, seeds, mutator: &'static Mutator, reader: &'static Reader| Target {
-        name,
-        seeds,
-        mutator,
-        reader,
-    };
     let targets = vec![
-        target("npy", npy_seeds(), &mutate, &read_npy),
-        target("npz", npz_seeds(), &mutate_npz, &read_npz),
-        target("request", request_seeds(), &mutate, &read_request),
-        target("png", vec![png()], &mutate_bytes, &read_png),
-        target("jsonl_line", line_seeds(), &mutate, &read_line),
-        target("csv_table", table_seeds(), &mutate, &read_table),
+        Target::new("npy", npy_seeds(), &mutate, &read_npy),
+        Target::new("npz", npz_seeds(), &mutate_zip, &read_npz),
+        Target::new("request", request_seeds(), &mutate, &read_request),
+        Target::new("png", vec![png()], &mutate_bytes, &read_png),
+        Target::new("jsonl_line", line_seeds(), &mutate, &read_line),
+        Target::new("csv_table", table_seeds(), &mutate, &read_table),
     ];
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_corpus");
     let dir = std::env::temp_dir().join(format!("kiln-cli-fuzz-{}", std::process::id()));

@@ -328,6 +328,51 @@ pub fn mutate(input: &[u8], others: &[Vec<u8>], rng: &mut Rng) -> Vec<u8> {
     out
 }
 
+/// The entries of a zip archive (each read up to 1 MiB), or `None` when it is not one.
+pub fn zip_entries(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    (0..archive.len())
+        .map(|i| {
+            let mut file = archive.by_index(i).ok()?;
+            let mut out = Vec::new();
+            (&mut file).take(1 << 20).read_to_end(&mut out).ok()?;
+            Some((file.name().to_string(), out))
+        })
+        .collect()
+}
+
+/// A zip archive (deflated) of `entries`.
+pub fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in entries {
+        let options =
+            zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file(name.as_str(), options)
+            .expect("writing to memory");
+        zip.write_all(bytes).expect("writing to memory");
+    }
+    zip.finish().expect("writing to memory").into_inner()
+}
+
+/// Mutates one entry of an archive (a JSON one JSON-aware, any other byte by byte) and zips
+/// it again, or the archive's bytes (one time in five, or when it is not an archive).
+pub fn mutate_zip(input: &[u8], others: &[Vec<u8>], rng: &mut Rng) -> Vec<u8> {
+    let Some(mut entries) = zip_entries(input).filter(|e| !e.is_empty() && rng.chance(80)) else {
+        return mutate_bytes(input, others, rng);
+    };
+    let i = rng.below(entries.len());
+    let (name, entry) = &entries[i];
+    let mutated = if name.ends_with(".json") {
+        mutate(entry, others, rng)
+    } else {
+        mutate_bytes(entry, &[], rng)
+    };
+    entries[i].1 = mutated;
+    zip_of(&entries)
+}
+
 /// The number of cases per reader: `KILN_FUZZ_CASES` when set, else `default`.
 pub fn cases(default: usize) -> usize {
     std::env::var("KILN_FUZZ_CASES")
@@ -481,6 +526,23 @@ pub struct Target<'a> {
     pub reader: &'a Reader,
 }
 
+impl<'a> Target<'a> {
+    /// A campaign of `reader` over cases `mutator` derives from `seeds`.
+    pub fn new(
+        name: &'a str,
+        seeds: Vec<Vec<u8>>,
+        mutator: &'a Mutator,
+        reader: &'a Reader,
+    ) -> Self {
+        Target {
+            name,
+            seeds,
+            mutator,
+            reader,
+        }
+    }
+}
+
 /// The files of `dir`, in name order (none when it does not exist).
 pub fn corpus(dir: &Path) -> Vec<Vec<u8>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -562,6 +624,27 @@ mod tests {
             assert!(out.len() < 64 << 20);
         }
         assert!(changed > 1900, "{changed}");
+    }
+
+    #[test]
+    fn archives_are_mutated_entry_by_entry() {
+        let entries = vec![
+            ("config.json".to_string(), br#"{"units": 3}"#.to_vec()),
+            ("data.bin".to_string(), vec![1u8; 64]),
+        ];
+        let archive = zip_of(&entries);
+        assert_eq!(zip_entries(&archive).unwrap(), entries);
+        let mut rng = Rng::new(5);
+        let mut changed = 0;
+        for _ in 0..200 {
+            let out = mutate_zip(&archive, &[], &mut rng);
+            if let Some(e) = zip_entries(&out) {
+                assert_eq!(e.len(), 2);
+                changed += usize::from(e != entries);
+            }
+        }
+        // four in five mutate an entry; the others, the archive's bytes
+        assert!((140..=175).contains(&changed), "{changed}");
     }
 
     #[test]
