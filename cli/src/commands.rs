@@ -331,37 +331,16 @@ fn read_inputs(model: &Model, input: &Path) -> Result<(ArrayD<f32>, bool)> {
 }
 
 fn png(model: &Model, input: &Path) -> Result<ArrayD<f32>> {
-    let dims = model.graph().inputs()[0].shape.dims().to_vec();
-    // [h, w, c] images; [n] inputs take a square grayscale image flattened
-    let (h, w, c) = match dims[..] {
-        [h, w, c] => (h, w, c),
-        [h, w] => (h, w, 1),
-        [n] => {
-            let side = (n as f64).sqrt().round() as usize;
-            if side * side != n {
-                return Err(format!("the model's input {dims:?} is not an image"));
-            }
-            (side, side, 1)
-        }
-        _ => return Err(format!("the model's input {dims:?} is not an image")),
-    };
-    let image = image::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let image = image.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);
-    let pixels: Vec<f32> = match c {
-        1 => image
-            .to_luma8()
-            .into_raw()
-            .into_iter()
-            .map(f32::from)
-            .collect(),
-        3 => image
-            .to_rgb8()
-            .into_raw()
-            .into_iter()
-            .map(f32::from)
-            .collect(),
-        _ => return Err(format!("the model takes {c} channels; images have 1 or 3")),
-    };
+    let shape = model.graph().inputs()[0].shape.dims().to_vec();
+    let (h, w, c) =
+        crate::image::image_dims(&shape).map_err(|e| format!("the model's input takes {e}"))?;
+    let file = std::fs::File::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let image = crate::image::decode_png(std::io::BufReader::new(file))
+        .map_err(|e| format!("{}: {e}", input.display()))?;
+    let pixels: Vec<f32> = crate::image::pixels(&image, (h, w, c))
+        .into_iter()
+        .map(f32::from)
+        .collect();
     ArrayD::from_shape_vec(IxDyn(&[1, h, w, c]), pixels).map_err(text)
 }
 

@@ -156,8 +156,10 @@ fn csv(path: &Path, label_column: &str) -> Result<Dataset, String> {
     let features = names.len() - 1;
     Ok(Dataset {
         train: Split {
-            x: ArrayD::from_shape_vec(IxDyn(&[rows, features]), xs).expect("rows checked"),
-            y: ArrayD::from_shape_vec(IxDyn(&[rows]), ys).expect("one label per row"),
+            x: ArrayD::from_shape_vec(IxDyn(&[rows, features]), xs)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+            y: ArrayD::from_shape_vec(IxDyn(&[rows]), ys)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
         },
         test: None,
         bytes: false,
@@ -198,18 +200,26 @@ pub fn targets(model: &Model, y: &ArrayD<f32>) -> Result<ArrayD<f32>, String> {
     let loss = match &compile.loss {
         PerOutput::All(l) => l.loss,
         PerOutput::List(l) if l.len() == 1 => l[0].loss,
-        PerOutput::Named(l) if l.len() == 1 => l.values().next().expect("one loss").loss,
+        PerOutput::Named(l) if l.len() == 1 => match l.values().next() {
+            Some(one) => one.loss,
+            None => return Err("the model's loss names no output".into()),
+        },
         _ => return Err("the kiln command takes models with one output".into()),
     };
     match loss {
         Loss::CategoricalCrossentropy if y.ndim() == 1 => {
             let classes = *outputs.last().unwrap_or(&1);
-            let labels: Vec<usize> = y.iter().map(|v| *v as usize).collect();
-            if let Some(bad) = labels.iter().find(|l| **l >= classes) {
+            if let Some(bad) = y
+                .iter()
+                .find(|v| !(v.fract() == 0.0 && **v >= 0.0 && (**v as usize) < classes))
+            {
                 return Err(format!(
-                    "label {bad} is not a class of the model's {classes} outputs"
+                    "label {bad} is not a class of the model's {classes} outputs (0 to {})",
+                    classes.saturating_sub(1)
                 ));
             }
+            // each label is a whole number in 0..classes, checked above
+            let labels: Vec<usize> = y.iter().map(|v| *v as usize).collect();
             let mut one_hot = ArrayD::zeros(IxDyn(&[labels.len(), classes]));
             for (i, l) in labels.iter().enumerate() {
                 one_hot[[i, *l]] = 1.0;

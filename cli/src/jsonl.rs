@@ -47,6 +47,7 @@ pub fn predict_file(
     let partial = temp_name(&results_path);
     let mut results = BufWriter::new(File::create(&partial).map_err(|e| at(e, &partial))?);
 
+    // a constant template, parsed on every run of the batch tests
     let progress = ProgressBar::new(size).with_style(
         ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {per_sec} eta {eta}")
             .expect("a valid template"),
@@ -177,13 +178,9 @@ pub(crate) fn parse_line(line: &[u8], sig: &Signature) -> Result<(Vec<u8>, Batch
         }
         _ => false,
     };
-    let (instance, key) = if keyed {
-        (
-            doc.root.get("instance").expect("checked"),
-            doc.root.get("key"),
-        )
-    } else {
-        (&doc.root, None)
+    let (instance, key) = match doc.root.get("instance") {
+        Some(instance) if keyed => (instance, doc.root.get("key")),
+        _ => (&doc.root, None),
     };
     let batch = tf_json::parse_instance(&doc, instance, sig)?;
     let mut id = Vec::new();

@@ -17,6 +17,7 @@ mod commands;
 mod data;
 #[cfg(test)]
 mod fuzz;
+mod image;
 mod jsonl;
 mod npy;
 mod series;

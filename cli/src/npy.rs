@@ -124,7 +124,11 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Npy, String> {
 
 fn le<const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
     data.chunks_exact(N)
-        .map(|c| f(c.try_into().expect("chunks of N")))
+        .map(|c| {
+            let mut bytes = [0; N];
+            bytes.copy_from_slice(c);
+            f(bytes)
+        })
         .collect()
 }
 

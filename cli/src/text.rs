@@ -29,7 +29,7 @@ pub fn load(source: &str, columns: &str, label: &str) -> Result<Texts, String> {
     let n = labels.len();
     Ok(Texts {
         texts,
-        labels: ArrayD::from_shape_vec(IxDyn(&[n, 1]), labels).expect("one label per row"),
+        labels: ArrayD::from_shape_vec(IxDyn(&[n, 1]), labels).map_err(|e| e.to_string())?,
     })
 }
 

@@ -52,6 +52,7 @@ impl History {
         for name in self.names() {
             map.insert(name.into(), serde_json::json!(self.get(name)));
         }
+        // string keys and f64 values: serde_json has no error for them (a NaN writes as null)
         serde_json::to_string_pretty(&map).expect("numbers serialize")
     }
 

@@ -99,6 +99,7 @@ impl History {
             } else {
                 (lo - pad, hi + pad)
             };
+            // a series was found above, so the history holds at least one epoch
             let (first, last) = (epochs[0], *epochs.last().expect("not empty"));
             let mut chart = ChartBuilder::on(area)
                 .caption(*metric, (FAMILY, 22))

@@ -138,6 +138,7 @@ impl<'a> HostArray<'a> {
 
     /// A copy as an `ndarray` array.
     pub fn to_ndarray(&self) -> ArrayD<f32> {
+        // every constructor checks that the shape's product is the number of values
         ArrayD::from_shape_vec(IxDyn(&self.shape), self.values.to_vec())
             .expect("shape checked at construction")
     }

@@ -23,6 +23,7 @@ pub(crate) fn fetch(url: &str) -> Result<Vec<u8>> {
         .and_then(|v| v.parse::<u64>().ok());
     let bar = ProgressBar::new(length.unwrap_or(0));
     bar.set_style(
+        // a constant template, parsed whenever a download test runs
         ProgressStyle::with_template("{msg} {bar:20} {bytes}/{total_bytes}")
             .expect("a valid template"),
     );

@@ -162,7 +162,7 @@ fn assemble(xtr: Idx, ytr: Idx, xte: Idx, yte: Idx, dir: &Path) -> Result<Mnist>
         Array3::from_shape_vec((n, h, w), i.data).map_err(|e| Error::format(dir, e.to_string()))
     };
     let labels = |i: Idx, what: &str| match i.dims[..] {
-        [n] => Ok(Array1::from_shape_vec(n, i.data).expect("one byte per label")),
+        [n] => Array1::from_shape_vec(n, i.data).map_err(|e| Error::format(dir, e.to_string())),
         _ => Err(Error::format(
             dir,
             format!("{what} are not one-dimensional"),

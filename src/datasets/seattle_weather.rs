@@ -84,7 +84,8 @@ pub fn parse(csv: &[u8], path: &Path) -> Result<SeattleWeather> {
     let days = dates.len();
     Ok(SeattleWeather {
         dates,
-        values: Array2::from_shape_vec((days, COLUMNS.len()), values).expect("4 per row"),
+        values: Array2::from_shape_vec((days, COLUMNS.len()), values)
+            .map_err(|e| Error::data(format!("seattle_weather: {e}")))?,
     })
 }
 
@@ -101,6 +102,7 @@ impl SeattleWeather {
             )));
         }
         let train = self.values.slice(s![..TRAIN_DAYS, ..]);
+        // None only for 0 rows, and TRAIN_DAYS > lookback >= 1 was checked above
         let mean = train.mean_axis(Axis(0)).expect("days exist");
         let std = train.std_axis(Axis(0), 0.0);
         let normalized = (&self.values - &mean) / &std;

@@ -134,6 +134,8 @@ impl Network {
             .into_iter()
             .map(|(name, data)| {
                 let shape = data.shape().to_vec();
+                // weights are created as f32 (kiln's float type) and loaded files are checked to be F32;
+                // the data is the parameter's own, so its shape holds its values
                 let values: Vec<f32> = data.try_to_vec().expect("weights are f32");
                 let array = ArrayD::from_shape_vec(IxDyn(&shape), values).expect("sizes match");
                 (name, array)
@@ -252,12 +254,15 @@ impl Network {
                                 .iter()
                                 .any(|s| matches!(s, Source::Node(l, _) if *l == j)) =>
                     {
+                        // Graph::new orders nodes so that every source is computed before it is read, and
+                        // last_uses[j] == i with no later read in this node means no one reads it after
                         let mut computed = values[j]
                             .take()
                             .expect("node value read after its last use");
                         (computed.values.swap_remove(k), computed.layout)
                     }
                     Source::Node(j, k) => {
+                        // j < i in the topological order Graph::new checked, and it is taken only at its last use
                         let computed = values[j].as_ref().expect("node value missing");
                         (computed.values[k].clone(), computed.layout)
                     }
@@ -302,6 +307,7 @@ impl Network {
                     mask: None,
                 },
                 Source::Node(j, k) => {
+                    // outputs are never taken by a last use (last_uses counts them past the last node)
                     let computed = values[j].as_ref().expect("output value missing");
                     let last = |v: Value| v.relayout(computed.layout, Layout::ChannelsLast);
                     Output {

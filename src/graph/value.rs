@@ -46,11 +46,18 @@ pub(crate) use map_value;
 
 impl Value {
     /// A value from host data of dims `dims` (batch first, rank 2 to 5), on `device`.
-    pub(crate) fn from_host(values: Vec<f32>, dims: &[usize], device: &Device) -> Value {
-        let flat = Tensor::<2>::from_data(
-            TensorData::new(values, [dims[0], dims[1..].iter().product()]),
-            device,
-        );
+    pub(crate) fn from_host(
+        values: Vec<f32>,
+        dims: &[usize],
+        device: &Device,
+    ) -> crate::Result<Value> {
+        let (batch, features) = match dims {
+            [batch, rest @ ..] if values.len() == dims.iter().product::<usize>() => {
+                (*batch, rest.iter().product())
+            }
+            _ => return Err(reshape_error(values.len(), dims)),
+        };
+        let flat = Tensor::<2>::from_data(TensorData::new(values, [batch, features]), device);
         Value::R2(flat).reshape(dims)
     }
 
@@ -101,29 +108,42 @@ impl Value {
             });
         }
         let flat = self.flatten();
-        let dims: [usize; D] = dims.try_into().expect("the rank is D");
-        Ok(flat.reshape(dims))
+        let mut fixed = [0; D];
+        fixed.copy_from_slice(&dims);
+        Ok(flat.reshape(fixed))
     }
 
-    /// The same values with new dimensions (batch included, rank 2 to 5).
+    /// The same values with new dimensions (batch included, rank 2 to 5); an error naming both
+    /// shapes when `dims` has another rank or another number of elements.
     ///
-    /// # Panics
-    /// When `dims` has another rank or another number of elements; the graph checks both when
-    /// the model is built.
-    pub fn reshape(self, dims: &[usize]) -> Value {
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use kiln::Value;
+    /// let device = kiln::Device::cpu()?.as_burn().clone();
+    /// let v = Value::from(Tensor::<2>::ones([4, 6], &device));
+    /// assert_eq!(v.clone().reshape(&[4, 2, 3])?.dims(), [4, 2, 3]);
+    /// assert!(v.clone().reshape(&[4, 5]).is_err());
+    /// assert!(v.reshape(&[24]).is_err());
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
+    pub fn reshape(self, dims: &[usize]) -> crate::Result<Value> {
+        let elements: usize = self.dims().iter().product();
+        if dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(elements) {
+            return Err(reshape_error(elements, dims));
+        }
         let flat: Tensor<2> = match self {
             Value::R2(t) => t,
             Value::R3(t) => t.flatten(1, 2),
             Value::R4(t) => t.flatten(1, 3),
             Value::R5(t) => t.flatten(1, 4),
         };
-        match *dims {
+        Ok(match *dims {
             [b, a] => Value::R2(flat.reshape([b, a])),
             [b, a, c] => Value::R3(flat.reshape([b, a, c])),
             [b, a, c, d] => Value::R4(flat.reshape([b, a, c, d])),
             [b, a, c, d, e] => Value::R5(flat.reshape([b, a, c, d, e])),
-            _ => panic!("kiln supports tensors of rank 2 to 5, got dims {dims:?}"),
-        }
+            _ => return Err(reshape_error(elements, dims)),
+        })
     }
 
     /// The same values moved from layout `from` to layout `to` (a permutation of axes).
@@ -142,11 +162,9 @@ impl Value {
         }
     }
 
-    /// `self` and `other` (same dims) combined elementwise by `op`.
-    ///
-    /// # Panics
-    /// When the ranks differ; the graph checks shapes when the model is built.
-    pub(crate) fn combine(self, other: Value, op: MergeOp) -> Value {
+    /// `self` and `other` (same dims) combined elementwise by `op`; an error when the ranks
+    /// differ (the graph checks shapes when the model is built).
+    pub(crate) fn combine(self, other: Value, op: MergeOp) -> crate::Result<Value> {
         macro_rules! apply {
             ($a:ident, $b:ident) => {
                 match op {
@@ -158,39 +176,45 @@ impl Value {
                 }
             };
         }
-        match (self, other) {
+        Ok(match (self, other) {
             (Value::R2(a), Value::R2(b)) => Value::R2(apply!(a, b)),
             (Value::R3(a), Value::R3(b)) => Value::R3(apply!(a, b)),
             (Value::R4(a), Value::R4(b)) => Value::R4(apply!(a, b)),
             (Value::R5(a), Value::R5(b)) => Value::R5(apply!(a, b)),
-            (a, b) => panic!("merged values of dims {:?} and {:?}", a.dims(), b.dims()),
-        }
+            (a, b) => return Err(ranks_error("merged", &[a, b])),
+        })
     }
 
-    /// `values` (same rank) joined along batched axis `axis`.
-    ///
-    /// # Panics
-    /// When `values` is empty or the ranks differ; the graph checks both.
-    pub(crate) fn cat(values: Vec<Value>, axis: usize) -> Value {
+    /// `values` (same rank) joined along batched axis `axis`; an error when `values` is empty
+    /// or the ranks differ (the graph checks both when the model is built).
+    pub(crate) fn cat(values: Vec<Value>, axis: usize) -> crate::Result<Value> {
         macro_rules! join {
-            ($variant:ident) => {
-                Value::$variant(Tensor::cat(
-                    values
-                        .into_iter()
-                        .map(|v| match v {
-                            Value::$variant(t) => t,
-                            other => panic!("joined values of dims {:?}", other.dims()),
-                        })
-                        .collect(),
-                    axis,
-                ))
-            };
+            ($variant:ident) => {{
+                let mut tensors = Vec::with_capacity(values.len());
+                for v in &values {
+                    match v {
+                        Value::$variant(t) => tensors.push(t.clone()),
+                        _ => return Err(ranks_error("joined", &values)),
+                    }
+                }
+                Value::$variant(Tensor::cat(tensors, axis))
+            }};
         }
-        match values.first().expect("a join has inputs") {
-            Value::R2(_) => join!(R2),
-            Value::R3(_) => join!(R3),
-            Value::R4(_) => join!(R4),
-            Value::R5(_) => join!(R5),
+        Ok(match values.first() {
+            None => return Err(ranks_error("joined", &values)),
+            Some(Value::R2(_)) => join!(R2),
+            Some(Value::R3(_)) => join!(R3),
+            Some(Value::R4(_)) => join!(R4),
+            Some(Value::R5(_)) => join!(R5),
+        })
+    }
+
+    /// An error for a layer given `values` of ranks it cannot `action` (merge, join…) together.
+    pub(crate) fn rank_mismatch(layer: &str, expected: &str, value: &Value) -> crate::Error {
+        crate::Error::Shape {
+            layer: layer.into(),
+            expected: expected.into(),
+            received: format!("{:?}", value.dims()),
         }
     }
 
@@ -202,6 +226,26 @@ impl Value {
             Value::R4(t) => t.flatten(1, 3),
             Value::R5(t) => t.flatten(1, 4),
         }
+    }
+}
+
+/// Why `values` cannot be `action` (merged, joined) together.
+fn ranks_error(action: &str, values: &[Value]) -> crate::Error {
+    let dims: Vec<Vec<usize>> = values.iter().map(Value::dims).collect();
+    crate::Error::Shape {
+        layer: "value".into(),
+        expected: format!("one or more values of one rank to be {action}"),
+        received: format!("{dims:?}"),
+    }
+}
+
+/// Why `elements` values cannot take dims `dims`.
+fn reshape_error(elements: usize, dims: &[usize]) -> crate::Error {
+    crate::Error::Shape {
+        layer: "value".into(),
+        expected: "dims of rank 2 to 5 (batch included) holding as many values as the tensor"
+            .into(),
+        received: format!("dims {dims:?} for {elements} values"),
     }
 }
 
@@ -224,9 +268,9 @@ mod tests {
     fn reshape_round_trips_through_ranks() {
         let device = crate::backend::test_device();
         let t = Tensor::<2>::from_floats([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], &device);
-        let v = Value::R2(t).reshape(&[1, 2, 3]);
+        let v = Value::R2(t).reshape(&[1, 2, 3]).unwrap();
         assert_eq!(v.dims(), vec![1, 2, 3]);
-        let back = v.reshape(&[1, 3, 2]).flatten();
+        let back = v.reshape(&[1, 3, 2]).unwrap().flatten();
         let values: Vec<f32> = back.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     }
@@ -238,7 +282,7 @@ mod tests {
         let values: Vec<f32> = (0..4)
             .flat_map(|p| (0..3).map(move |c| (10 * p + c) as f32))
             .collect();
-        let v = Value::from_host(values.clone(), &[1, 2, 2, 3], &device);
+        let v = Value::from_host(values.clone(), &[1, 2, 2, 3], &device).unwrap();
         let first = v.relayout(Layout::ChannelsLast, Layout::ChannelsFirst);
         assert_eq!(first.dims(), vec![1, 3, 2, 2]);
         let got: Vec<f32> = first

@@ -93,6 +93,7 @@ impl ModelConfig {
     /// of such values (an input, a graph node).
     pub fn to_json(&self) -> String {
         let pretty =
+            // derived Serialize of strings, numbers and string-keyed maps: serde_json has no error for them
             serde_json::to_string_pretty(self).expect("a model configuration always serializes");
         inline_flat_values(&pretty)
     }

@@ -176,6 +176,7 @@ impl Model {
                 iterations: snapshot.iterations,
                 param_ids: snapshot.param_ids.into_iter().collect(),
             };
+            // derived Serialize of strings, numbers and string-keyed maps: serde_json has no error for them
             let info = serde_json::to_string(&info).expect("plain data serializes");
             metadata.insert(OPTIMIZER_KEY.to_string(), info);
             tensors.push((OPTIMIZER_TENSOR.to_string(), Out::U8(bytes)));

@@ -49,6 +49,7 @@ pub(crate) fn match_weights(
                 skipped.push(name.clone());
                 problems.push(p);
             }
+            // the reader gives values to every F32 entry, and other dtypes are a problem above
             (None, None) => unreachable!("f32 entries carry their values"),
         }
     }

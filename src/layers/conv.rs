@@ -369,23 +369,29 @@ impl ConvModule {
     }
 
     /// The output for `x` in [`layout`](Self::layout), and the logits of a softmax or sigmoid.
-    pub(crate) fn forward(&self, x: Value) -> (Value, Option<Logits>) {
+    pub(crate) fn forward(&self, x: Value) -> Result<(Value, Option<Logits>)> {
         // the convolution fuses ReLU into its own pass over the output
         let fused = self.activation == Activation::Relu;
         let z = match (&self.conv, x) {
             (ConvKind::D1(c), Value::R3(t)) => Value::R3(conv1d_channels_last(c, t, fused)),
             (ConvKind::D2(c), Value::R4(t)) => Value::R4(conv2d_channels_last(c, t, fused)),
-            (_, x) => unreachable!("shapes are checked at build, got {:?}", x.dims()),
+            (_, x) => {
+                return Err(Value::rank_mismatch(
+                    "convolution",
+                    "the rank the convolution was built for",
+                    &x,
+                ));
+            }
         };
         if fused {
-            return (z, None);
+            return Ok((z, None));
         }
         let logits = Logits::of(self.activation, &z);
         let out = match self.layout() {
             Layout::ChannelsFirst => self.activation.apply_channels_first(z),
             Layout::ChannelsLast => self.activation.apply(z),
         };
-        (out, logits)
+        Ok((out, logits))
     }
 }
 
@@ -463,7 +469,7 @@ macro_rules! conv_call {
             mut inputs: Vec<Value>,
             _: &Call,
         ) -> Result<(Value, Option<Logits>)> {
-            Ok(m.forward(inputs.swap_remove(0)))
+            m.forward(inputs.swap_remove(0))
         }
     };
 }
@@ -475,6 +481,7 @@ fn add_kernel_and_bias(
     config: (Initializer, bool, Initializer),
 ) {
     let (kernel_init, use_bias, bias_init) = config;
+    // callers pass Keras' kernel dims, [k.., in, filters], built from the layer's config
     let filters = *kernel_dims.last().expect("kernels have a filter axis");
     weights.add_weight("kernel", kernel_dims, kernel_init, true);
     if use_bias {

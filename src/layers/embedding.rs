@@ -206,7 +206,7 @@ impl LayerConfig for Embedding {
         let vectors = w.get::<2>("embeddings")?.select(0, index);
         let mut dims = x.dims();
         dims.push(self.output_dim);
-        Ok(Value::R2(vectors).reshape(&dims))
+        Value::R2(vectors).reshape(&dims)
     }
 }
 
@@ -221,7 +221,7 @@ mod tests {
         let l = Layer::new(layer);
         let shape = Shape::new(dims[1..].to_vec());
         let m = l.build(std::slice::from_ref(&shape), &device)?;
-        let x = Value::from_host(ids, dims, &device);
+        let x = Value::from_host(ids, dims, &device).unwrap();
         let (y, _) = l.call(&m, vec![x], Layout::ChannelsLast)?;
         Ok((y.flatten().into_data().try_to_vec::<f32>().unwrap(), l))
     }
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn mask_zero_marks_padding() {
         let device = crate::backend::test_device();
-        let ids = Value::from_host(vec![5.0, 0.0, 0.0, 1.0], &[2, 2], &device);
+        let ids = Value::from_host(vec![5.0, 0.0, 0.0, 1.0], &[2, 2], &device).unwrap();
         let mask = Embedding::new(6, 2)
             .mask_zero(true)
             .compute_mask(&[ids], None)
@@ -257,7 +257,10 @@ mod tests {
             [1.0, 0.0, 0.0, 1.0]
         );
         let none = Embedding::new(6, 2)
-            .compute_mask(&[Value::from_host(vec![0.0], &[1, 1], &device)], None)
+            .compute_mask(
+                &[Value::from_host(vec![0.0], &[1, 1], &device).unwrap()],
+                None,
+            )
             .unwrap();
         assert!(none.is_none());
     }

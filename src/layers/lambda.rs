@@ -125,7 +125,7 @@ impl LayerConfig for Lambda {
         let input = &inputs[0];
         let mut dims = vec![1];
         dims.extend_from_slice(input.dims());
-        let x = Value::from_host(vec![0.0; input.size()], &dims, &device);
+        let x = Value::from_host(vec![0.0; input.size()], &dims, &device)?;
         let y = (self.function)(x)
             .map_err(|e| Error::config(format!("layer `{name}`"), e.to_string()))?;
         let out = y.dims();

@@ -206,7 +206,8 @@ mod tests {
     fn normalizes_each_position_by_hand() {
         let device = crate::backend::test_device();
         // one sample, two positions of three features
-        let x = Value::from_host(vec![1.0, 2.0, 3.0, 10.0, 10.0, 16.0], &[1, 2, 3], &device);
+        let x =
+            Value::from_host(vec![1.0, 2.0, 3.0, 10.0, 10.0, 16.0], &[1, 2, 3], &device).unwrap();
         let y = run(LayerNormalization::new(), x);
         // [1, 2, 3]: mean 2, variance 2/3 -> (x - 2) / sqrt(2/3 + 1e-3)
         // [10, 10, 16]: mean 12, variance 8 -> (x - 12) / sqrt(8 + 1e-3)
@@ -232,7 +233,7 @@ mod tests {
             "beta",
             burn::tensor::TensorData::new(vec![0.5f32, -1.0], [2])
         ));
-        let x = Value::from_host(vec![0.0, 4.0], &[1, 2], &device);
+        let x = Value::from_host(vec![0.0, 4.0], &[1, 2], &device).unwrap();
         let (y, _) = layer
             .call(&m, vec![x], crate::graph::Layout::ChannelsLast)
             .unwrap();

@@ -118,7 +118,7 @@ macro_rules! elementwise_config {
             }
 
             fn call(&self, m: &MergeModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
-                Ok(m.forward(inputs, call.layout))
+                m.forward(inputs, call.layout)
             }
         }
     )*};
@@ -243,14 +243,12 @@ impl Concatenate {
         Ok(Shape::new(dims))
     }
 
-    pub(crate) fn build(&self, inputs: &[Shape]) -> MergeModule {
-        let rank = inputs[0].rank();
-        let axis = self
-            .sample_axis("", rank)
-            .expect("checked when the shape was inferred");
-        MergeModule {
+    pub(crate) fn build(&self, inputs: &[Shape]) -> Result<MergeModule> {
+        let rank = inputs.first().map_or(0, Shape::rank);
+        let axis = self.sample_axis("Concatenate", rank)?;
+        Ok(MergeModule {
             kind: MergeKind::Concatenate { axis, rank },
-        }
+        })
     }
 }
 
@@ -318,18 +316,20 @@ impl MergeModule {
     }
 
     /// Merges `xs`, all in `layout`; the output is in `layout` too.
-    pub(crate) fn forward(&self, xs: Vec<Value>, layout: Layout) -> Value {
+    pub(crate) fn forward(&self, xs: Vec<Value>, layout: Layout) -> Result<Value> {
         match self.kind {
             MergeKind::Elementwise(op) => {
                 let n = xs.len();
                 let mut it = xs.into_iter();
-                let first = it.next().expect("merges have inputs");
-                let merged = it.fold(first, |acc, x| acc.combine(x, op));
-                if op == MergeOp::Average {
+                let Some(first) = it.next() else {
+                    return Value::cat(Vec::new(), 0);
+                };
+                let merged = it.try_fold(first, |acc, x| acc.combine(x, op))?;
+                Ok(if op == MergeOp::Average {
                     crate::graph::map_value!(merged, t => t.div_scalar(n as f64))
                 } else {
                     merged
-                }
+                })
             }
             MergeKind::Concatenate { axis, rank } => {
                 // the batched axis, moved when channels stand first
@@ -358,7 +358,7 @@ impl LayerConfig for Concatenate {
     }
 
     fn build(&self, inputs: &[Shape], _: WeightSpecs, _: &Device) -> Result<MergeModule> {
-        Ok(Concatenate::build(self, inputs))
+        Concatenate::build(self, inputs)
     }
 
     #[cfg(feature = "onnx")]
@@ -384,7 +384,7 @@ impl LayerConfig for Concatenate {
     }
 
     fn call(&self, m: &MergeModule, inputs: Vec<Value>, call: &Call) -> Result<Value> {
-        Ok(m.forward(inputs, call.layout))
+        m.forward(inputs, call.layout)
     }
 }
 

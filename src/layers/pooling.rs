@@ -226,7 +226,7 @@ macro_rules! global_pooling_config {
             }
 
             fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-                Ok(m.forward(inputs.swap_remove(0)))
+                m.forward(inputs.swap_remove(0))
             }
         }
     };
@@ -266,8 +266,8 @@ impl PoolModule {
         PoolModule::Global(GlobalModule { reduce })
     }
 
-    pub(crate) fn forward(&self, x: Value) -> Value {
-        match (self, x) {
+    pub(crate) fn forward(&self, x: Value) -> Result<Value> {
+        Ok(match (self, x) {
             (PoolModule::Max2d(p), Value::R4(t)) => Value::R4(max_pool_channels_last(p, t)),
             (PoolModule::Avg2d(p), Value::R4(t)) => Value::R4(p.forward(t)),
             (PoolModule::Max1d(p), Value::R3(t)) => Value::R3(p.forward(t)),
@@ -280,8 +280,14 @@ impl PoolModule {
                 };
                 Value::R2(reduced.reshape([b, c]))
             }
-            (_, x) => unreachable!("shapes are checked at build, got {:?}", x.dims()),
-        }
+            (_, x) => {
+                return Err(Value::rank_mismatch(
+                    "pooling",
+                    "the rank the pooling was built for",
+                    &x,
+                ));
+            }
+        })
     }
 }
 
@@ -321,7 +327,7 @@ impl LayerConfig for MaxPooling2D {
     }
 
     fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-        Ok(m.forward(inputs.swap_remove(0)))
+        m.forward(inputs.swap_remove(0))
     }
 }
 
@@ -351,7 +357,7 @@ impl LayerConfig for AveragePooling2D {
     }
 
     fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-        Ok(m.forward(inputs.swap_remove(0)))
+        m.forward(inputs.swap_remove(0))
     }
 }
 

@@ -129,7 +129,7 @@ impl LayerConfig for MaxPooling1D {
     }
 
     fn call(&self, m: &PoolModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-        Ok(m.forward(inputs.swap_remove(0)))
+        m.forward(inputs.swap_remove(0))
     }
 }
 
@@ -257,7 +257,7 @@ mod tests {
         let layer = layer.into();
         let shape = Shape::new([len, channels]);
         let m = layer.build(std::slice::from_ref(&shape), &device).unwrap();
-        let x = Value::from_host(values, &[1, len, channels], &device);
+        let x = Value::from_host(values, &[1, len, channels], &device).unwrap();
         let layout = layer.layout().unwrap_or(Layout::ChannelsLast);
         let x = x.relayout(Layout::ChannelsLast, layout);
         let (y, _) = layer.call(&m, vec![x], layout).unwrap();

@@ -152,7 +152,7 @@ impl LayerConfig for Flatten {
     }
 
     fn call(&self, m: &ReshapeModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-        Ok(m.forward(inputs.swap_remove(0)))
+        m.forward(inputs.swap_remove(0))
     }
 
     fn element_order(&self) -> ElementOrder {
@@ -192,7 +192,7 @@ impl LayerConfig for Reshape {
     }
 
     fn call(&self, m: &ReshapeModule, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-        Ok(m.forward(inputs.swap_remove(0)))
+        m.forward(inputs.swap_remove(0))
     }
 
     fn torch(&self, _: Vec<(String, ArrayD<f32>)>, torch: &Torch) -> Result<TorchModule> {
@@ -219,7 +219,7 @@ impl ReshapeModule {
         })
     }
 
-    fn forward(&self, x: Value) -> Value {
+    fn forward(&self, x: Value) -> Result<Value> {
         let mut full = Vec::with_capacity(self.dims.len() + 1);
         full.push(x.batch());
         full.extend_from_slice(&self.dims);

@@ -117,7 +117,7 @@ impl LayerConfig for TimeDistributed {
         steps.extend_from_slice(&dims[2..]);
         let inner = self.inner();
         let layout = inner.layout().unwrap_or(call.layout);
-        let x = x.reshape(&steps).relayout(call.layout, layout);
+        let x = x.reshape(&steps)?.relayout(call.layout, layout);
         let y = inner
             .call_masked(&m.inner[0], vec![x], layout, None, 1)?
             .values
@@ -125,6 +125,6 @@ impl LayerConfig for TimeDistributed {
         let y = y.relayout(layout, call.layout);
         let mut out = vec![batch, time];
         out.extend_from_slice(&y.dims()[1..]);
-        Ok(y.reshape(&out))
+        y.reshape(&out)
     }
 }

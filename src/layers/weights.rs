@@ -153,6 +153,7 @@ impl WeightParam {
         let fans = spec.fans();
         macro_rules! make {
             ($variant:ident, $d:literal) => {{
+                // the match below calls make! with $d == spec.shape.len()
                 let shape: [usize; $d] = spec.shape[..].try_into().expect("rank matched");
                 let t: Tensor<$d> = spec.initializer.tensor(shape, fans, device);
                 WeightParam::$variant(Param::from_tensor(t).set_require_grad(spec.trainable))
@@ -164,6 +165,7 @@ impl WeightParam {
             3 => make!(R3, 3),
             4 => make!(R4, 4),
             5 => make!(R5, 5),
+            // WeightSpecs::add refuses ranks other than 1 to 5
             n => unreachable!("ranks are checked when declared, got {n}"),
         }
     }
@@ -240,6 +242,7 @@ impl Weights {
             ($p:expr, $d:literal) => {
                 if D == $d {
                     let t = $p.val();
+                    // D == $d here, the tensor's rank
                     let dims: [usize; D] = t.dims()[..].try_into().expect("the rank is D");
                     Ok(t.reshape(dims))
                 } else {

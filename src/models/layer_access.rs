@@ -29,6 +29,7 @@ impl<'a> LayerRef<'a> {
     /// The layer's output shape (of its first application, when it is shared).
     pub fn output_shape(&self) -> &'a Shape {
         let graph = self.model.graph();
+        // Graph::new refuses a layer that no node applies
         let node = graph
             .nodes()
             .iter()

@@ -247,6 +247,7 @@ impl Model {
     pub(crate) fn compiled(&self) -> &Compiled {
         self.compiled
             .as_ref()
+            // fit, evaluate and train_on_batch refuse an uncompiled model before calling this
             .expect("checked before training or scoring")
     }
 
@@ -397,11 +398,12 @@ impl Model {
         );
         self.check_pair(&x, &y, "train_on_batch")?;
         let device = self.device.autodiff();
+        // check_pair returned an error above for an uncompiled model
         let compiled = self.compiled.as_mut().expect("checked by check_pair");
         let all: Vec<usize> = (0..samples_of(&x)).collect();
         let mut buffer = Vec::new();
-        let xb = training::inputs(&x, &all, &mut buffer, &device);
-        let targets = compiled.targets(&y, &all, &mut buffer, &device);
+        let xb = training::inputs(&x, &all, &mut buffer, &device)?;
+        let targets = compiled.targets(&y, &all, &mut buffer, &device)?;
         let (network, values) = training::train_step(self.network.clone(), compiled, xb, &targets)?;
         self.network = network;
         let mut running = training::Running::new(compiled);

@@ -128,13 +128,15 @@ pub(crate) fn thousands(n: usize) -> String {
 /// Keras' memory size of `params` f32 weights: `1.55 MB`, `136.04 KB`, `0.00 B`.
 pub(crate) fn memory(params: usize) -> String {
     let mut size = params as f64 * 4.0;
-    for unit in ["B", "KB", "MB", "GB"] {
-        if size < 1024.0 || unit == "GB" {
-            return format!("{size:.2} {unit}");
+    let mut unit = "B";
+    for larger in ["KB", "MB", "GB"] {
+        if size < 1024.0 {
+            break;
         }
         size /= 1024.0;
+        unit = larger;
     }
-    unreachable!()
+    format!("{size:.2} {unit}")
 }
 
 /// Keras' column widths for a Sequential model's table.

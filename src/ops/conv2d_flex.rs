@@ -195,6 +195,7 @@ fn im2col(g: &Geometry, x: &[f32], b: usize, lines: std::ops::Range<usize>, col:
     let mut rows = col.chunks_exact_mut(g.k());
     for oy in lines {
         for ox in 0..g.ow {
+            // `col` holds g.k() values for each of the lines × ow patches this loop visits
             let row = rows.next().expect("the buffer holds the block");
             for (i, dst) in row.chunks_exact_mut(run).enumerate() {
                 let Some(iy) = g.source_line(oy, i) else {
@@ -254,6 +255,7 @@ fn col2im_add(g: &Geometry, col: &[f32], lines: std::ops::Range<usize>, dx: &mut
     let mut rows = col.chunks_exact(g.k());
     for oy in lines {
         for ox in 0..g.ow {
+            // `col` holds g.k() values for each of the lines × ow patches this loop visits
             let row = rows.next().expect("the buffer holds the block");
             for i in 0..g.kh {
                 for j in 0..g.kw {

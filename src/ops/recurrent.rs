@@ -52,6 +52,8 @@ impl RecurrentScan for burn::backend::Cube {}
 
 /// The values of a tensor, on the host.
 fn host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
+    // flex, ndarray and wgpu (kiln's backends) read synchronously; after convert::<f32> the
+    // data is f32, so into_vec::<f32> cannot fail
     let data = burn::tensor::try_read_sync(B::float_into_data(t))
         .expect("the backend reads synchronously")
         .expect("the tensor reads");

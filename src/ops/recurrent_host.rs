@@ -6,6 +6,10 @@
 //! each step costs more in dispatch and autodiff bookkeeping than in arithmetic, and reading one
 //! step out of the input's projection costs a whole-sequence gradient in the backward pass.
 //! Here the loop runs once per sequence, and keeps what the backward pass needs.
+//!
+//! Its `expect`s cannot fire: the slices come from the scan's own tensors, whose sizes the
+//! layer fixed from its config when it was built (`[units, width]`, `[batch, states · units]`),
+//! and every array `as_slice`d here is created in this file in standard (contiguous) layout.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Axis, s};

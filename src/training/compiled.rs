@@ -141,6 +141,7 @@ impl Compiled {
                 metric_weights.push(weight.clone());
             }
         }
+        // compile refuses a model without outputs, and each output adds its loss to total
         let total = total.expect("a compiled model has an output");
         let mut values = vec![total.clone().detach()];
         if self.heads.len() > 1 {
@@ -161,7 +162,7 @@ impl Compiled {
         indices: &[usize],
         buffer: &mut Vec<f32>,
         device: &Device,
-    ) -> Vec<Target> {
+    ) -> Result<Vec<Target>> {
         self.heads
             .iter()
             .zip(ys)
@@ -192,16 +193,23 @@ impl Head {
         indices: &[usize],
         buffer: &mut Vec<f32>,
         device: &Device,
-    ) -> Target {
+    ) -> Result<Target> {
         y.gather_into(indices, buffer);
         if self.loss.loss.is_sparse() {
             let labels: Vec<i64> = buffer.iter().map(|v| *v as i64).collect();
             let n = labels.len();
-            Target::Sparse(Tensor::from_data(TensorData::new(labels, [n]), device))
+            Ok(Target::Sparse(Tensor::from_data(
+                TensorData::new(labels, [n]),
+                device,
+            )))
         } else {
             // shaped like the output: targets of `(n,)` for a `(None, 1)` output fit too
             let dims = self.output.batched(indices.len());
-            Target::Dense(Value::from_host(std::mem::take(buffer), &dims, device))
+            Ok(Target::Dense(Value::from_host(
+                std::mem::take(buffer),
+                &dims,
+                device,
+            )?))
         }
     }
 
@@ -293,6 +301,7 @@ impl Running {
             Tensor::cat(ts, 0)
                 .into_data()
                 .try_to_vec()
+                // kiln computes in f32 on every backend it offers
                 .expect("metric sums are f32")
         };
         let all = read(sums.clone());
@@ -305,6 +314,7 @@ impl Running {
         .into_iter();
         for ((name, sum), weight) in self.names.iter().zip(all).zip(&self.weights) {
             let denominator = match weight {
+                // `counts` was read from exactly the weights that are Some, in this order
                 Some(_) => counts.next().expect("one count per weight") as f64,
                 None => self.samples as f64,
             };

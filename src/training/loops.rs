@@ -2,7 +2,7 @@
 
 use crate::callbacks::{BatchLogs, CallbackList};
 use crate::data::{Batcher, HostArray, batch_ranges};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::{Network, Value};
 use crate::models::Model;
 use crate::training::compiled::{Compiled, Running, Scores};
@@ -18,7 +18,7 @@ pub(crate) fn inputs(
     indices: &[usize],
     buffer: &mut Vec<f32>,
     device: &burn::tensor::Device,
-) -> Vec<Value> {
+) -> Result<Vec<Value>> {
     xs.iter()
         .map(|x| {
             x.gather_into(indices, buffer);
@@ -81,9 +81,10 @@ pub(crate) fn fit(
         let mut running = Running::new(model.compiled());
         for (step, indices) in batcher.epoch().enumerate() {
             callbacks.each(|c| c.on_train_batch_begin(step, model))?;
-            let xb = inputs(x, indices, &mut xbuf, &train_device);
+            let xb = inputs(x, indices, &mut xbuf, &train_device)?;
+            // fit returned an error before the loop for an uncompiled model
             let compiled = model.compiled.as_mut().expect("fit checks compile");
-            let targets = compiled.targets(y, indices, &mut ybuf, &train_device);
+            let targets = compiled.targets(y, indices, &mut ybuf, &train_device)?;
             let (updated, values) = train_step(model.network.clone(), compiled, xb, &targets)?;
             model.network = updated;
             running.add(values, indices.len());
@@ -125,8 +126,8 @@ pub(crate) fn evaluate(
     for (step, (start, end)) in batch_ranges(x[0].len(), batch_size).enumerate() {
         callbacks.each(|c| c.on_test_batch_begin(step, model))?;
         let indices: Vec<usize> = (start..end).collect();
-        let xb = inputs(x, &indices, &mut xbuf, device);
-        let targets = compiled.targets(y, &indices, &mut ybuf, device);
+        let xb = inputs(x, &indices, &mut xbuf, device)?;
+        let targets = compiled.targets(y, &indices, &mut ybuf, device)?;
         let outputs = network.forward(xb)?;
         let (_, values) = compiled.score(&outputs, &targets);
         running.add(values, indices.len());
@@ -160,25 +161,27 @@ pub(crate) fn predict(
     for (step, (start, end)) in batch_ranges(samples, batch_size).enumerate() {
         callbacks.each(|c| c.on_predict_batch_begin(step, model))?;
         let indices: Vec<usize> = (start..end).collect();
-        let xb = inputs(x, &indices, &mut xbuf, device);
+        let xb = inputs(x, &indices, &mut xbuf, device)?;
         for (out, values) in network.forward(xb)?.into_iter().zip(&mut values) {
             let batch: Vec<f32> = out
                 .value
                 .flatten()
                 .into_data()
                 .try_to_vec()
+                // kiln computes in f32 on every backend it offers
                 .expect("outputs are f32");
             values.extend_from_slice(&batch);
         }
         callbacks.each(|c| c.on_predict_batch_end(step, model))?;
     }
     callbacks.each(|c| c.on_predict_end(model))?;
-    Ok(shapes
+    shapes
         .iter()
         .zip(values)
         .map(|(shape, values)| {
-            ArrayD::from_shape_vec(IxDyn(&shape.batched(samples)), values)
-                .expect("one output row per sample")
+            ArrayD::from_shape_vec(IxDyn(&shape.batched(samples)), values).map_err(|e| {
+                Error::data(format!("predict: the outputs do not fill their shape: {e}"))
+            })
         })
-        .collect())
+        .collect()
 }

@@ -119,6 +119,7 @@ pub(crate) enum Target {
 /// Rows of the last axis: `[batch, ..., k]` as `[batch * ..., k]`.
 pub(crate) fn rows(v: &Value) -> Tensor<2> {
     let dims = v.dims();
+    // a Value has rank 2 to 5
     let k = *dims.last().expect("values have a rank of at least 2");
     v.clone()
         .flatten()
@@ -215,6 +216,7 @@ impl LossConfig {
             (Loss::MeanAbsoluteError, Target::Dense(y)) => {
                 each((rows(y) - rows(&out.value)).abs().mean_dim(1))
             }
+            // Head::target builds Sparse targets exactly for the sparse losses, Dense for the others
             (loss, _) => unreachable!("targets for {} are built to match it", loss.name()),
         }
     }
@@ -262,7 +264,7 @@ mod tests {
 
     fn value(rows: &[[f32; 3]]) -> Value {
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-        Value::from_host(flat, &[rows.len(), 3], &device())
+        Value::from_host(flat, &[rows.len(), 3], &device()).unwrap()
     }
 
     fn scalar(t: Tensor<1>) -> f32 {

@@ -131,6 +131,7 @@ impl MetricFn {
                 .reshape([n]),
             (MetricFn::Mse, Target::Dense(y)) => (rows(y) - p).square().mean_dim(1).reshape([n]),
             (MetricFn::Mae, Target::Dense(y)) => (rows(y) - p).abs().mean_dim(1).reshape([n]),
+            // metrics are resolved against the loss, whose targets Head::target builds (sparse or dense)
             (m, _) => unreachable!("{m:?} is resolved to match its targets"),
         }
     }
@@ -153,7 +154,8 @@ mod tests {
     fn out(rows: &[[f32; 2]]) -> Output {
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();
         Output {
-            value: Value::from_host(flat, &[rows.len(), 2], &crate::backend::test_device()),
+            value: Value::from_host(flat, &[rows.len(), 2], &crate::backend::test_device())
+                .unwrap(),
             logits: None,
             mask: None,
         }

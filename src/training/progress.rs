@@ -28,6 +28,7 @@ impl Progress {
                 Some(steps as u64),
                 ProgressDrawTarget::stdout_with_hz(8),
             );
+            // a constant template, parsed by every fit in the tests
             bar.set_style(ProgressStyle::with_template("{msg}").expect("a valid template"));
             bar
         });

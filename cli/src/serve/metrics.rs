@@ -95,6 +95,7 @@ impl Metrics {
     pub fn encode(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            // `fmt::Write` for `String` only grows the string: it has no error to return
             .expect("writing to a String does not fail");
         text
     }

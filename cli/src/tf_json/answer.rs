@@ -53,7 +53,7 @@ fn write_named(out: &mut Vec<u8>, sig: &Signature, mut each: impl FnMut(&mut Vec
         if k > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, &spec.name).expect("a string writes to a Vec");
+        super::tree::put(out, &spec.name);
         out.push(b':');
         each(out, k);
     }

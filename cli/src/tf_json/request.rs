@@ -38,6 +38,8 @@ impl Batch {
             .map(|k| {
                 let views: Vec<ArrayViewD<f32>> =
                     parts.iter().map(|b| b.arrays[k].view()).collect();
+                // every batch was parsed against the one model's signature, so all share the
+                // sample shape of input k and differ only in rows
                 ndarray::concatenate(Axis(0), &views)
                     .expect("parsed batches share the input shapes")
             })
@@ -134,7 +136,9 @@ impl Reader<'_> {
             Some(entries) => {
                 check_names(entries, sig, what)?;
                 for (k, spec) in sig.inputs.iter().enumerate() {
-                    let value = instance.get(&spec.name).expect("checked by check_names");
+                    let value = instance
+                        .get(&spec.name)
+                        .ok_or_else(|| format!("{what}: no input `{}`", spec.name))?;
                     let at = format!("{what}, input `{}`", spec.name);
                     self.sample_into(value, k, &mut data[k], &at)?;
                 }
@@ -157,10 +161,12 @@ impl Reader<'_> {
                 sig.inputs
                     .iter()
                     .map(|s| {
-                        let value = inputs.get(&s.name).expect("checked by check_names");
-                        (value, format!("\"inputs\" `{}`", s.name))
+                        let value = inputs
+                            .get(&s.name)
+                            .ok_or_else(|| format!("\"inputs\": no input `{}`", s.name))?;
+                        Ok((value, format!("\"inputs\" `{}`", s.name)))
                     })
-                    .collect()
+                    .collect::<Result<_, String>>()?
             }
             None if sig.inputs.len() == 1 => vec![(inputs, "\"inputs\"".to_string())],
             None => {
@@ -326,6 +332,7 @@ fn batch(data: Vec<Vec<f32>>, rows: usize, sig: &Signature) -> Batch {
         .map(|(values, spec)| {
             let mut dims = vec![rows];
             dims.extend(&spec.shape);
+            // sample_into checked each sample against spec.shape and `rows` counts them
             ArrayD::from_shape_vec(IxDyn(&dims), values).expect("each sample was checked")
         })
         .collect();
@@ -341,46 +348,14 @@ fn image_into(b64: &Node, spec: &TensorSpec, out: &mut Vec<f32>, what: &str) -> 
             b64.kind()
         ));
     };
-    let (h, w, c) = match spec.shape[..] {
-        [h, w, c] => (h, w, c),
-        [h, w] => (h, w, 1),
-        [n] if ((n as f64).sqrt().round() as usize).pow(2) == n => {
-            let side = (n as f64).sqrt().round() as usize;
-            (side, side, 1)
-        }
-        _ => {
-            return Err(format!(
-                "{what}: the model's input `{}` takes {:?}, not an image",
-                spec.name, spec.shape
-            ));
-        }
-    };
+    let dims = crate::image::image_dims(&spec.shape)
+        .map_err(|e| format!("{what}: the model's input `{}` takes {e}", spec.name))?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
         .map_err(|e| format!("{what}: \"b64\" is not base64 ({e})"))?;
-    let mut reader =
-        image::io::Reader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
-    // a PNG's header may claim any size: refuse images over 8192 pixels a side or 256 MiB
-    // decoded, before decoding
-    let mut limits = image::io::Limits::default();
-    limits.max_image_width = Some(8192);
-    limits.max_image_height = Some(8192);
-    limits.max_alloc = Some(256 << 20);
-    reader.limits(limits);
-    let image = reader
-        .decode()
-        .map_err(|e| format!("{what}: \"b64\" is not a PNG image ({e})"))?;
-    let image = image.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle);
-    let pixels = match c {
-        1 => image.to_luma8().into_raw(),
-        3 => image.to_rgb8().into_raw(),
-        _ => {
-            return Err(format!(
-                "{what}: the model's input `{}` has {c} channels; images give 1 or 3",
-                spec.name
-            ));
-        }
-    };
+    let image = crate::image::decode_png(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("{what}: \"b64\" is {e}"))?;
+    let pixels = crate::image::pixels(&image, dims);
     out.extend(pixels.into_iter().map(|p| f32::from(p) / 255.0));
     Ok(())
 }

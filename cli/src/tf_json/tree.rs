@@ -285,7 +285,7 @@ pub fn write(out: &mut Vec<u8>, node: &Node, doc: &Doc) {
         Node::Null => out.extend_from_slice(b"null"),
         Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Node::Number(v) => write_f64(out, *v),
-        Node::Str(s) => serde_json::to_writer(&mut *out, s).expect("a string writes to a Vec"),
+        Node::Str(s) => put(out, s),
         Node::Tensor { dims, start } => {
             write_values(out, dims.as_slice(), doc.values(dims, *start))
         }
@@ -305,7 +305,7 @@ pub fn write(out: &mut Vec<u8>, node: &Node, doc: &Doc) {
                 if i > 0 {
                     out.push(b',');
                 }
-                serde_json::to_writer(&mut *out, key).expect("a string writes to a Vec");
+                put(out, key);
                 out.push(b':');
                 write(out, value, doc);
             }
@@ -314,9 +314,16 @@ pub fn write(out: &mut Vec<u8>, node: &Node, doc: &Doc) {
     }
 }
 
+/// Appends `v` (a string or a finite float) as JSON.
+pub fn put(out: &mut Vec<u8>, v: &(impl serde::Serialize + ?Sized)) {
+    // serde_json fails only when the writer fails (a `Vec` never does) or on a non-finite
+    // float (callers write those as `null`) or a map with non-string keys (none is given)
+    serde_json::to_writer(&mut *out, v).expect("strings and finite floats write to a Vec")
+}
+
 fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        serde_json::to_writer(&mut *out, &v).expect("a float writes to a Vec");
+        put(out, &v);
     } else {
         out.extend_from_slice(b"null");
     }
@@ -328,7 +335,7 @@ pub fn write_values(out: &mut Vec<u8>, dims: &[usize], values: &[f32]) {
         None => {
             let v = values.first().copied().unwrap_or(f32::NAN);
             if v.is_finite() {
-                serde_json::to_writer(&mut *out, &v).expect("a float writes to a Vec");
+                put(out, &v);
             } else {
                 out.extend_from_slice(b"null");
             }

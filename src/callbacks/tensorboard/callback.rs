@@ -93,10 +93,10 @@ impl TensorBoard {
 
     /// The validation writer, created when there is first something to write.
     fn validation(&mut self) -> Result<&mut EventFile> {
-        if self.validation.is_none() {
-            self.validation = Some(EventFile::create(&self.log_dir.join("validation"))?);
+        match &mut self.validation {
+            Some(file) => Ok(file),
+            empty => Ok(empty.insert(EventFile::create(&self.log_dir.join("validation"))?)),
         }
-        Ok(self.validation.as_mut().expect("created above"))
     }
 }
 

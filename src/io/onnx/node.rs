@@ -263,6 +263,7 @@ impl OnnxNode<'_> {
         attributes: Vec<OnnxAttribute>,
     ) -> [String; 2] {
         let mut names = self.writer.ops(self.layer, op_type, inputs, attributes, 2);
+        // `ops` returns exactly as many names as asked for (2 here)
         let second = names.pop().expect("two outputs");
         [names.pop().expect("two outputs"), second]
     }

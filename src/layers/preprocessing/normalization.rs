@@ -92,6 +92,7 @@ impl Normalization {
             .view()
             .into_shape_with_order((data.len() / features, features))
             .map_err(|e| Error::data(format!("Normalization.adapt: {e}")))?;
+        // None only for 0 rows: empty data was refused above
         let mean = rows.mean_axis(Axis(0)).expect("rows exist");
         let variance = rows.var_axis(Axis(0), 0.0);
         self.mean = Some(mean.to_vec());
@@ -196,7 +197,7 @@ mod tests {
         layer.output_shape(&shape)?;
         let module = layer.build(std::slice::from_ref(&shape), &device)?;
         let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-        let x = Value::from_host(flat, &[rows.len(), 2], &device);
+        let x = Value::from_host(flat, &[rows.len(), 2], &device).unwrap();
         let (y, _) = layer.call(&module, vec![x], Layout::ChannelsLast)?;
         Ok(y.into_tensor::<2>()?.into_data().try_to_vec().unwrap())
     }

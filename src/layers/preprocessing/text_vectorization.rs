@@ -217,7 +217,8 @@ impl TextVectorization {
             })
             .collect();
         let n = rows.len();
-        Ok(Array2::from_shape_vec((n, length), rows.concat()).expect("rows have the length"))
+        Array2::from_shape_vec((n, length), rows.concat())
+            .map_err(|e| Error::data(format!("TextVectorization: {e}")))
     }
 
     /// Checks the settings a model needs (the vocabulary may come later, from `adapt`).

@@ -102,7 +102,12 @@ macro_rules! recurrent_layer {
                 call: &$crate::layers::Call,
             ) -> $crate::Result<Vec<$crate::Value>> {
                 let mut inputs = inputs.into_iter();
-                let x = inputs.next().expect("arity checked").into_tensor::<3>()?;
+                let x = inputs
+                    .next()
+                    .ok_or_else(|| {
+                        $crate::Error::config(call.name, "a recurrent layer needs an input")
+                    })?
+                    .into_tensor::<3>()?;
                 let initial = inputs
                     .map(|s| s.into_tensor::<2>())
                     .collect::<$crate::Result<Vec<_>>>()?;

@@ -33,6 +33,7 @@ impl Cell {
             .iter()
             .map(|&g| t.slice_axis(Axis(0), (g * self.units..(g + 1) * self.units).into()))
             .collect();
+        // each block is `units` rows of one weight matrix, so all have its width
         concatenate(Axis(0), &blocks).expect("blocks of one width")
     }
 
@@ -48,6 +49,7 @@ impl Cell {
             _ => (keras.clone(), ArrayD::zeros(IxDyn(&[width]))),
         };
         let reorder = |b: ArrayD<f32>| {
+            // a bias has gates·units = width values (checked when the weights were set or loaded)
             let column = b
                 .into_shape_with_order(IxDyn(&[1, width]))
                 .expect("one row");
@@ -89,6 +91,7 @@ pub(crate) fn onnx_recurrent(
             .iter()
             .map(|a| a.view().insert_axis(Axis(0)))
             .collect();
+        // the stacked arrays are the same weight of the forward and backward cells, built from one config
         concatenate(Axis(0), &views).expect("one shape")
     };
     let w = stack(

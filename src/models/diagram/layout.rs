@@ -65,6 +65,7 @@ pub(crate) fn layout(name: &str, graph: &Graph) -> Diagram {
         .map(|i| (format!("{} (InputLayer)", i.name), i.shape.to_string()))
         .collect();
     for (l, layer) in graph.layers().iter().enumerate() {
+        // Graph::new refuses a layer that no node applies
         let node = graph
             .nodes()
             .iter()
