@@ -47,89 +47,13 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Npy)>, String> {
     Ok(out)
 }
 
-/// Parses `.npy` bytes: magic, version, header length, a Python dict header, then the data.
+/// Parses `.npy` bytes (kiln's reader: header, dtype, length checked before converting).
 pub(crate) fn parse(raw: &[u8]) -> Result<Npy, String> {
-    if !raw.starts_with(b"\x93NUMPY") || raw.len() < 10 {
-        return Err("not a .npy file (no \\x93NUMPY magic)".into());
-    }
-    let (len, start) = match raw[6] {
-        1 => (u16::from_le_bytes([raw[8], raw[9]]) as usize, 10),
-        2 | 3 if raw.len() >= 12 => (
-            u32::from_le_bytes([raw[8], raw[9], raw[10], raw[11]]) as usize,
-            12,
-        ),
-        v => return Err(format!("unsupported .npy version {v}")),
-    };
-    let header = raw
-        .get(start..start + len)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or("the .npy header is cut short")?;
-    let field = |key: &str| -> Result<&str, String> {
-        let at = header
-            .find(&format!("'{key}'"))
-            .ok_or(format!("the header has no '{key}'"))?;
-        let rest = &header[at + key.len() + 2..];
-        Ok(rest.trim_start().trim_start_matches(':').trim_start())
-    };
-    let descr = field("descr")?;
-    let descr = descr
-        .strip_prefix('\'')
-        .and_then(|d| d.split('\'').next())
-        .ok_or("the header's descr is not a string")?;
-    if field("fortran_order")?.starts_with("True") {
-        return Err(
-            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into(),
-        );
-    }
-    let shape = field("shape")?;
-    let shape = shape
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or("the header's shape is not a tuple")?;
-    let dims: Vec<usize> = shape
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse()
-                .map_err(|_| format!("bad dimension `{s}` in the shape"))
-        })
-        .collect::<Result<_, _>>()?;
-    let data = &raw[start + len..];
-    let n: usize = dims.iter().product();
-    let (values, bytes): (Vec<f32>, bool) = match descr {
-        "|u1" | "<u1" | "u1" => (data.iter().map(|v| *v as f32).collect(), true),
-        "|i1" | "<i1" => (data.iter().map(|v| *v as i8 as f32).collect(), false),
-        "<f4" => (le(data, f32::from_le_bytes), false),
-        "<f8" => (le(data, |b: [u8; 8]| f64::from_le_bytes(b) as f32), false),
-        "<i4" => (le(data, |b: [u8; 4]| i32::from_le_bytes(b) as f32), false),
-        "<i8" => (le(data, |b: [u8; 8]| i64::from_le_bytes(b) as f32), false),
-        "<u2" => (le(data, |b: [u8; 2]| u16::from_le_bytes(b) as f32), false),
-        other => {
-            return Err(format!(
-                "dtype {other} is not supported (use float32, float64, int or uint8)"
-            ));
-        }
-    };
-    if values.len() != n {
-        return Err(format!(
-            "the shape {dims:?} needs {n} values but the file holds {}",
-            values.len()
-        ));
-    }
-    let array = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&dims), values)
+    let (header, values) = kiln::io::npy::parse(raw)?;
+    let bytes = header.dtype == kiln::io::npy::NpyDtype::U8;
+    let array = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&header.shape), values)
         .map_err(|e| e.to_string())?;
     Ok(Npy { array, bytes })
-}
-
-fn le<const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
-    data.chunks_exact(N)
-        .map(|c| {
-            let mut bytes = [0; N];
-            bytes.copy_from_slice(c);
-            f(bytes)
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -4,13 +4,6 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 
-/// The `(start, end)` sample ranges of consecutive batches; the last may be smaller.
-pub(crate) fn batch_ranges(n: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..n)
-        .step_by(batch_size.max(1))
-        .map(move |s| (s, (s + batch_size).min(n)))
-}
-
 /// The sample order of one epoch, reshuffled each epoch from a seeded generator.
 pub(crate) struct Batcher {
     order: Vec<usize>,
@@ -28,12 +21,30 @@ impl Batcher {
         }
     }
 
-    /// Starts an epoch: returns the sample indices of each batch.
-    pub(crate) fn epoch(&mut self) -> std::slice::Chunks<'_, usize> {
+    /// Starts an epoch: reshuffles the order when shuffling.
+    pub(crate) fn shuffle(&mut self) {
         if let Some(rng) = &mut self.rng {
             self.order.shuffle(rng);
         }
-        self.order.chunks(self.batch_size)
+    }
+
+    /// The batches of an epoch.
+    pub(crate) fn steps(&self) -> usize {
+        self.order.len().div_ceil(self.batch_size.max(1))
+    }
+
+    /// The sample indices of batch `step` of this epoch, or `None` past the last.
+    pub(crate) fn batch(&self, step: usize) -> Option<&[usize]> {
+        let size = self.batch_size.max(1);
+        let start = step.checked_mul(size).filter(|&s| s < self.order.len())?;
+        Some(&self.order[start..(start + size).min(self.order.len())])
+    }
+
+    /// Starts an epoch: returns the sample indices of each batch.
+    #[cfg(test)]
+    fn epoch(&mut self) -> Vec<&[usize]> {
+        self.shuffle();
+        (0..self.steps()).filter_map(|s| self.batch(s)).collect()
     }
 }
 
@@ -42,19 +53,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges_cover_every_sample_once() {
-        let r: Vec<_> = batch_ranges(10, 4).collect();
-        assert_eq!(r, vec![(0, 4), (4, 8), (8, 10)]);
-        assert_eq!(batch_ranges(0, 4).count(), 0);
-    }
-
-    #[test]
     fn shuffled_epochs_are_permutations_and_reproducible() {
         let mut a = Batcher::new(10, 3, Some(7));
         let mut b = Batcher::new(10, 3, Some(7));
-        assert_eq!(Batcher::new(10, 3, Some(7)).epoch().count(), 4);
-        let ea: Vec<usize> = a.epoch().flatten().copied().collect();
-        let eb: Vec<usize> = b.epoch().flatten().copied().collect();
+        assert_eq!(Batcher::new(10, 3, Some(7)).epoch().len(), 4);
+        let ea: Vec<usize> = a.epoch().concat();
+        let eb: Vec<usize> = b.epoch().concat();
         assert_eq!(ea, eb);
         let mut sorted = ea.clone();
         sorted.sort();
@@ -65,7 +69,7 @@ mod tests {
     #[test]
     fn unshuffled_epochs_keep_order() {
         let mut a = Batcher::new(5, 2, None);
-        let e: Vec<Vec<usize>> = a.epoch().map(|c| c.to_vec()).collect();
+        let e: Vec<Vec<usize>> = a.epoch().iter().map(|c| c.to_vec()).collect();
         assert_eq!(e, vec![vec![0, 1], vec![2, 3], vec![4]]);
     }
 }

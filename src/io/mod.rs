@@ -16,6 +16,7 @@ mod config;
 #[cfg(feature = "keras")]
 pub mod keras;
 mod model_file;
+pub mod npy;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 mod tensors;

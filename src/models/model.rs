@@ -3,12 +3,13 @@
 use crate::backend::Device;
 use crate::callbacks::CallbackList;
 use crate::callbacks::progbar::{Mode, ProgbarLogger};
-use crate::data::{HostArray, ToArrays};
+use crate::data::{Batch, Dataset, HostArray, ToArrays};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Network};
 use crate::layers::Layer;
 use crate::models::Summary;
 use crate::random::next_seed;
+use crate::training::feed::{ArrayFeed, DatasetFeed, Feed};
 use crate::training::{
     self, Compiled, EvalOptions, FitOptions, History, Logs, Losses, Metrics, Optimizer,
 };
@@ -300,26 +301,112 @@ impl Model {
             }
             None => ((rows(&x, 0, samples), rows(&y, 0, samples)), None),
         };
+        if options.validation_dataset.is_some() {
+            return Err(Error::config(
+                "fit: validation_dataset",
+                "validation batches from a dataset go with fit_dataset; give fit validation_data",
+            ));
+        }
+        let shuffle_seed = options.seed.unwrap_or_else(next_seed);
+        let mut feed = ArrayFeed::new(
+            (&train.0, &train.1),
+            options.batch_size,
+            options.shuffle.then_some(shuffle_seed),
+        );
+        let mut checking = validation
+            .as_ref()
+            .map(|(x, y)| ArrayFeed::new((x, y), options.batch_size, None));
+        self.run_fit(
+            &mut feed,
+            checking.as_mut().map(|f| f as &mut dyn Feed),
+            options,
+            user,
+        )
+    }
+
+    /// Trains the model on the batches of `data` (Keras' `fit` given a `tf.data` dataset or a
+    /// `PyDataset`): one pass per epoch, or `steps_per_epoch` batches per epoch read on across
+    /// passes. Each batch is checked against the model as it arrives. `batch_size`, `shuffle`
+    /// and `validation_split` do not apply: the dataset batches and shuffles itself, and
+    /// `take`/`skip` split it. Validation reads `validation_dataset` or `validation_data`.
+    ///
+    /// ```
+    /// use kiln::data::Dataset;
+    /// use kiln::layers::Dense;
+    /// use kiln::prelude::*;
+    /// use ndarray::{ArrayD, IxDyn};
+    /// let mut model = Sequential::new()
+    ///     .input([1])
+    ///     .add(Dense::new(1))
+    ///     .device(Device::cpu()?)
+    ///     .compile(Optimizer::sgd(0.1), Loss::MeanSquaredError, &[])?;
+    /// let x = ArrayD::from_shape_fn(IxDyn(&[64, 1]), |i| i[0] as f32 / 64.0);
+    /// let y = x.mapv(|v| 2.0 * v + 1.0);
+    /// let data = Dataset::from_arrays(vec![x], vec![y])?.shuffle(64, 1).batch(8).prefetch(2);
+    /// let history = model.fit_dataset(&data, FitOptions::default().epochs(30).verbose(0))?;
+    /// assert!(history.get("loss").unwrap().last().unwrap() < &0.01);
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
+    pub fn fit_dataset(
+        &mut self,
+        data: &Dataset<Batch>,
+        mut options: FitOptions,
+    ) -> Result<History> {
+        options.validate()?;
+        if self.compiled.is_none() {
+            return Err(Error::NotCompiled { method: "fit" });
+        }
+        if options.validation_split > 0.0 {
+            return Err(Error::config(
+                "fit: validation_split",
+                "a dataset is not split by fit; split it with take and skip and give \
+                 validation_dataset",
+            ));
+        }
+        let user = std::mem::take(&mut options.callbacks);
+        let mut feed = DatasetFeed::new(data, options.steps_per_epoch, "fit")?;
+        let arrays = match options.validation_data {
+            Some((vx, vy)) => {
+                let vx = self.inputs_of(vx, "fit: validation_data x")?;
+                let vy = self.targets_of(vy, "fit: validation_data y")?;
+                self.check_pair(&vx, &vy, "fit: validation_data")?;
+                Some((vx, vy))
+            }
+            None => None,
+        };
+        let mut from_data = options
+            .validation_dataset
+            .map(|v| DatasetFeed::whole(v, "fit: validation_dataset"));
+        let mut from_arrays = arrays
+            .as_ref()
+            .map(|(x, y)| ArrayFeed::new((x, y), options.batch_size, None));
+        let checking: Option<&mut dyn Feed> = match (&mut from_data, &mut from_arrays) {
+            (Some(f), _) => Some(f),
+            (None, Some(f)) => Some(f),
+            (None, None) => None,
+        };
+        self.run_fit(&mut feed, checking, options, user)
+    }
+
+    /// The part of `fit` after its arguments are checked: the progress bar, the history and
+    /// the loop.
+    fn run_fit(
+        &mut self,
+        feed: &mut dyn Feed,
+        validation: Option<&mut dyn Feed>,
+        options: FitOptions,
+        user: Vec<&mut dyn crate::callbacks::Callback>,
+    ) -> Result<History> {
         if options.verbose > 0 && !self.announced {
             println!("Training on: {}", self.device);
             self.announced = true;
         }
-        let shuffle_seed = options.seed.unwrap_or_else(next_seed);
         self.device.autodiff().seed(next_seed());
-        let steps = samples_of(&train.0).div_ceil(options.batch_size);
-        let mut progress = ProgbarLogger::new(Mode::Fit, options.verbose, steps, options.epochs);
+        let mut progress =
+            ProgbarLogger::new(Mode::Fit, options.verbose, feed.steps(), options.epochs);
         let mut history = History::default();
         let mut list = CallbackList::around(&mut progress, user, Some(&mut history));
-        training::fit(
-            self,
-            (&train.0, &train.1),
-            validation
-                .as_ref()
-                .map(|(a, b)| (a.as_slice(), b.as_slice())),
-            &options,
-            &mut list,
-            shuffle_seed,
-        )?;
+        training::fit(self, feed, validation, &options, &mut list)?;
         drop(list);
         Ok(history)
     }
@@ -342,10 +429,23 @@ impl Model {
             self.targets_of(y, "evaluate: y")?,
         );
         self.check_pair(&x, &y, "evaluate")?;
-        let steps = samples_of(&x).div_ceil(options.batch_size);
-        let mut progress = ProgbarLogger::new(Mode::Evaluate, options.verbose, steps, 1);
+        let mut feed = ArrayFeed::new((&x, &y), options.batch_size, None);
+        let mut progress = ProgbarLogger::new(Mode::Evaluate, options.verbose, feed.steps(), 1);
         let mut list = CallbackList::around(&mut progress, options.callbacks, None);
-        training::evaluate(self, &x, &y, options.batch_size, &mut list)
+        training::evaluate(self, &mut feed, &mut list)
+    }
+
+    /// Scores the model on one whole pass over the batches of `data`: the loss and every
+    /// compiled metric. `options.batch_size` does not apply.
+    pub fn evaluate_dataset(&self, data: &Dataset<Batch>, options: EvalOptions) -> Result<Logs> {
+        options.validate()?;
+        if self.compiled.is_none() {
+            return Err(Error::NotCompiled { method: "evaluate" });
+        }
+        let mut feed = DatasetFeed::whole(data, "evaluate");
+        let mut progress = ProgbarLogger::new(Mode::Evaluate, options.verbose, feed.steps(), 1);
+        let mut list = CallbackList::around(&mut progress, options.callbacks, None);
+        training::evaluate(self, &mut feed, &mut list)
     }
 
     /// The model's output for `x`, computed in batches of 32, silently. For a model with
@@ -383,10 +483,35 @@ impl Model {
         options.validate()?;
         let x = self.inputs_of(x, "predict: x")?;
         self.check_inputs(&x, "predict")?;
-        let steps = samples_of(&x).div_ceil(options.batch_size);
+        let samples = samples_of(&x);
+        let steps = samples.div_ceil(options.batch_size);
         let mut progress = ProgbarLogger::new(Mode::Predict, options.verbose, steps, 1);
         let mut list = CallbackList::around(&mut progress, options.callbacks, None);
-        training::predict(self, &x, options.batch_size, &mut list)
+        let batches = (0..samples)
+            .step_by(options.batch_size)
+            .map(|s| Ok(rows(&x, s, (s + options.batch_size).min(samples))));
+        training::predict(self, batches, samples, &mut list)
+    }
+
+    /// Every output of the model for the inputs of one whole pass over `data` (targets, if
+    /// the batches hold any, are not read), each shaped `[samples, ...output shape]`.
+    /// `options.batch_size` does not apply. Each batch is checked against the model's inputs.
+    pub fn predict_dataset(
+        &self,
+        data: &Dataset<Batch>,
+        options: EvalOptions,
+    ) -> Result<Vec<ArrayD<f32>>> {
+        options.validate()?;
+        let steps = data.len().unwrap_or(0);
+        let mut progress = ProgbarLogger::new(Mode::Predict, options.verbose, steps, 1);
+        let mut list = CallbackList::around(&mut progress, options.callbacks, None);
+        let batches = data.pass(0).enumerate().map(|(step, batch)| {
+            let batch = batch?;
+            self.check_inputs(&batch.x, "predict")
+                .map_err(|e| Error::data(format!("predict: batch {step} of the dataset: {e}")))?;
+            Ok(batch.x)
+        });
+        training::predict(self, batches, 0, &mut list)
     }
 
     /// One gradient step on exactly these samples; returns the batch's loss and metrics
@@ -505,7 +630,12 @@ impl Model {
         Ok(())
     }
 
-    fn check_pair(&self, x: &[HostArray], y: &[HostArray], method: &'static str) -> Result<()> {
+    pub(crate) fn check_pair(
+        &self,
+        x: &[HostArray],
+        y: &[HostArray],
+        method: &'static str,
+    ) -> Result<()> {
         let compiled = self
             .compiled
             .as_ref()

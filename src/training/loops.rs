@@ -1,11 +1,12 @@
 //! The loops behind `fit`, `evaluate` and `predict`.
 
 use crate::callbacks::{BatchLogs, CallbackList};
-use crate::data::{Batcher, HostArray, batch_ranges};
+use crate::data::HostArray;
 use crate::error::{Error, Result};
 use crate::graph::{Network, Value};
 use crate::models::Model;
 use crate::training::compiled::{Compiled, Running, Scores};
+use crate::training::feed::Feed;
 use crate::training::loss::Target;
 use crate::training::{FitOptions, Logs};
 use burn::module::Module;
@@ -47,57 +48,53 @@ pub(crate) fn train_step(
     Ok((compiled.optimizer.step(network, grads), values))
 }
 
-/// Trains `model` on `x`, `y` for the epochs of `options`, validating on `validation`, and
-/// calls `callbacks` at every hook.
+/// Trains `model` on the batches of `feed` for the epochs of `options`, validating on
+/// `validation` after each, and calls `callbacks` at every hook.
 pub(crate) fn fit(
     model: &mut Model,
-    (x, y): (&[HostArray], &[HostArray]),
-    validation: Option<(&[HostArray], &[HostArray])>,
+    feed: &mut dyn Feed,
+    mut validation: Option<&mut dyn Feed>,
     options: &FitOptions,
     callbacks: &mut CallbackList,
-    shuffle_seed: u64,
 ) -> Result<()> {
     let train_device = model.device.autodiff();
-    let mut batcher = Batcher::new(
-        x[0].len(),
-        options.batch_size,
-        options.shuffle.then_some(shuffle_seed),
-    );
-    let (mut xbuf, mut ybuf) = (Vec::new(), Vec::new());
     model.stop_requested = false;
     model.resume_epoch = None;
     callbacks.each(|c| c.on_train_begin(model))?;
-    // a restored backup resumes after its epoch, with the shuffles of the epochs it skips drawn
+    // a restored backup resumes after its epoch
     let start = model
         .resume_epoch
         .take()
         .map_or(options.initial_epoch, |e| e.max(options.initial_epoch));
-    for _ in options.initial_epoch..start.min(options.epochs) {
-        let _ = batcher.epoch(); // shuffles when called; the batches are not needed
+    for epoch in options.initial_epoch..start.min(options.epochs) {
+        feed.skip(epoch);
     }
     let mut last = Logs::default();
     for epoch in start..options.epochs {
         callbacks.each(|c| c.on_epoch_begin(epoch, model))?;
         let mut running = Running::new(model.compiled());
-        for (step, indices) in batcher.epoch().enumerate() {
+        feed.start(epoch);
+        let mut step = 0;
+        while let Some(batch) = feed.next(step, model, &train_device) {
             callbacks.each(|c| c.on_train_batch_begin(step, model))?;
-            let xb = inputs(x, indices, &mut xbuf, &train_device)?;
+            let batch = batch?;
             // fit returned an error before the loop for an uncompiled model
             let compiled = model.compiled.as_mut().expect("fit checks compile");
-            let targets = compiled.targets(y, indices, &mut ybuf, &train_device)?;
-            let (updated, values) = train_step(model.network.clone(), compiled, xb, &targets)?;
+            let (updated, values) =
+                train_step(model.network.clone(), compiled, batch.x, &batch.targets)?;
             model.network = updated;
-            running.add(values, indices.len());
+            running.add(values, batch.samples);
             let read = || running.logs();
             let logs = BatchLogs::new(&read);
             callbacks.each(|c| c.on_train_batch_end(step, &logs, model))?;
+            step += 1;
             if model.stop_requested {
                 break;
             }
         }
         let mut logs = running.logs();
-        if let Some((vx, vy)) = validation {
-            let scores = evaluate(model, vx, vy, options.batch_size, callbacks)?;
+        if let Some(feed) = validation.as_deref_mut() {
+            let scores = evaluate(model, feed, callbacks)?;
             logs.extend(scores.prefixed("val_"));
         }
         callbacks.each(|c| c.on_epoch_end(epoch, &logs, model))?;
@@ -109,59 +106,60 @@ pub(crate) fn fit(
     callbacks.each(|c| c.on_train_end(&last, model))
 }
 
-/// Scores `model` (in inference mode) on `x`, `y`, calling the test hooks of `callbacks`.
+/// Scores `model` (in inference mode) on the batches of `feed`, calling the test hooks of
+/// `callbacks`.
 pub(crate) fn evaluate(
     model: &Model,
-    x: &[HostArray],
-    y: &[HostArray],
-    batch_size: usize,
+    feed: &mut dyn Feed,
     callbacks: &mut CallbackList,
 ) -> Result<Logs> {
     let device = model.device.burn();
     let network = model.network.valid();
     let compiled = model.compiled();
     let mut running = Running::new(compiled);
-    let (mut xbuf, mut ybuf) = (Vec::new(), Vec::new());
     callbacks.each(|c| c.on_test_begin(model))?;
-    for (step, (start, end)) in batch_ranges(x[0].len(), batch_size).enumerate() {
+    feed.start(0);
+    let mut step = 0;
+    while let Some(batch) = feed.next(step, model, device) {
         callbacks.each(|c| c.on_test_batch_begin(step, model))?;
-        let indices: Vec<usize> = (start..end).collect();
-        let xb = inputs(x, &indices, &mut xbuf, device)?;
-        let targets = compiled.targets(y, &indices, &mut ybuf, device)?;
-        let outputs = network.forward(xb)?;
-        let (_, values) = compiled.score(&outputs, &targets);
-        running.add(values, indices.len());
+        let batch = batch?;
+        let outputs = network.forward(batch.x)?;
+        let (_, values) = compiled.score(&outputs, &batch.targets);
+        running.add(values, batch.samples);
         let read = || running.logs();
         let logs = BatchLogs::new(&read);
         callbacks.each(|c| c.on_test_batch_end(step, &logs, model))?;
+        step += 1;
     }
     let logs = running.logs();
     callbacks.each(|c| c.on_test_end(&logs, model))?;
     Ok(logs)
 }
 
-/// The outputs of `model` (in inference mode) for `x`, batch by batch, calling the predict
-/// hooks of `callbacks`: one array per model output.
-pub(crate) fn predict(
+/// The outputs of `model` (in inference mode) for each batch of inputs `batches` gives
+/// (`expected` samples in all, when known), calling the predict hooks of `callbacks`: one
+/// array per model output.
+pub(crate) fn predict<'b>(
     model: &Model,
-    x: &[HostArray],
-    batch_size: usize,
+    batches: impl Iterator<Item = Result<Vec<HostArray<'b>>>>,
+    expected: usize,
     callbacks: &mut CallbackList,
 ) -> Result<Vec<ArrayD<f32>>> {
     let device = model.device.burn();
     let network = model.network.valid();
-    let samples = x[0].len();
     let shapes = network.graph().output_shapes();
     let mut values: Vec<Vec<f32>> = shapes
         .iter()
-        .map(|s| Vec::with_capacity(samples * s.size()))
+        .map(|s| Vec::with_capacity(expected.saturating_mul(s.size())))
         .collect();
-    let mut xbuf = Vec::new();
+    let (mut xbuf, mut samples) = (Vec::new(), 0);
     callbacks.each(|c| c.on_predict_begin(model))?;
-    for (step, (start, end)) in batch_ranges(samples, batch_size).enumerate() {
+    for (step, x) in batches.enumerate() {
         callbacks.each(|c| c.on_predict_batch_begin(step, model))?;
-        let indices: Vec<usize> = (start..end).collect();
-        let xb = inputs(x, &indices, &mut xbuf, device)?;
+        let x = x?;
+        let all: Vec<usize> = (0..x[0].len()).collect();
+        let xb = inputs(&x, &all, &mut xbuf, device)?;
+        samples += all.len();
         for (out, values) in network.forward(xb)?.into_iter().zip(&mut values) {
             let batch: Vec<f32> = out
                 .value

@@ -1,6 +1,7 @@
 //! Training: optimizers, losses, metrics, and the loops of `fit`, `evaluate` and `predict`.
 
 mod compiled;
+pub(crate) mod feed;
 mod logs;
 mod loops;
 mod loss;

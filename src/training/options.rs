@@ -1,7 +1,7 @@
 //! Options of `fit`, `evaluate` and `predict`, with Keras' defaults.
 
 use crate::callbacks::Callback;
-use crate::data::ToArrays;
+use crate::data::{Batch, Dataset, ToArrays};
 use crate::error::{Error, Result};
 
 /// How `fit` trains. Defaults as in Keras: 1 epoch, batches of 32, shuffled, no validation,
@@ -32,6 +32,12 @@ pub struct FitOptions<'a> {
     /// Called at every hook, in order, after the progress bar and before the `History`
     /// (default none).
     pub callbacks: Vec<&'a mut dyn Callback>,
+    /// With [`Model::fit_dataset`](crate::Model::fit_dataset): batches per epoch, read on
+    /// from one pass into the next (default: one whole pass per epoch; needed when the
+    /// dataset's length is unknown).
+    pub steps_per_epoch: Option<usize>,
+    /// Validate on this dataset's batches each epoch (one whole pass).
+    pub validation_dataset: Option<&'a Dataset<Batch>>,
 }
 
 impl Default for FitOptions<'_> {
@@ -46,6 +52,8 @@ impl Default for FitOptions<'_> {
             verbose: 1,
             seed: None,
             callbacks: Vec::new(),
+            steps_per_epoch: None,
+            validation_dataset: None,
         }
     }
 }
@@ -78,6 +86,18 @@ impl<'a> FitOptions<'a> {
     /// Validates on `x` and `y` each epoch.
     pub fn validation_data(mut self, x: &'a dyn ToArrays, y: &'a dyn ToArrays) -> Self {
         self.validation_data = Some((x, y));
+        self
+    }
+
+    /// Trains `steps` batches of the dataset per epoch (with `fit_dataset`).
+    pub fn steps_per_epoch(mut self, steps: usize) -> Self {
+        self.steps_per_epoch = Some(steps);
+        self
+    }
+
+    /// Validates on the batches of `data` each epoch.
+    pub fn validation_dataset(mut self, data: &'a Dataset<Batch>) -> Self {
+        self.validation_dataset = Some(data);
         self
     }
 
