@@ -88,8 +88,9 @@ pub mod prelude {
         Bidirectional, Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GRU,
         GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
         LSTM, Lambda, LayerNormalization, MaxPooling1D, MaxPooling2D, Maximum, MergeMode, Minimum,
-        Multiply, Normalization, Padding, Reshape, SimpleRNN, Subtract, TextVectorization,
-        TimeDistributed,
+        Multiply, Normalization, Padding, RandomContrast, RandomFlip, RandomRotation,
+        RandomTranslation, RandomZoom, Rescaling, Reshape, Resizing, SimpleRNN, Subtract,
+        TextVectorization, TimeDistributed,
     };
     pub use crate::models::{Apply, SharedLayer};
     pub use crate::{

@@ -17,6 +17,8 @@ pub use arrays::{Arrays, ToArrays};
 pub(crate) use batches::Batcher;
 pub use categorical::to_categorical;
 pub use dataset::{Dataset, Items};
+#[cfg(test)]
+pub(crate) use image_folder::resize_bilinear;
 pub use image_folder::{ColorMode, ImageDataset, ImageFolder, LabelMode, Subset};
 pub use npy_file::NpyFile;
 pub use sample::{Batch, Sample};

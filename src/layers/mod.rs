@@ -57,7 +57,11 @@ pub use pooling::{
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, Pool2D, PoolModule,
 };
 pub use pooling1d::{AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D};
-pub use preprocessing::{Normalization, OOV_TOKEN, Standardize, TextVectorization};
+pub use preprocessing::{
+    Factor, FillMode, FlipMode, Interpolation, Normalization, OOV_TOKEN, RandomContrast,
+    RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing, Sampling,
+    Standardize, TextVectorization,
+};
 pub use recurrent::{Bidirectional, GRU, LSTM, MergeMode, RecurrentOptions, SimpleRNN};
 pub use registry::{is_registered, register};
 pub use reshape::{Flatten, Reshape, ReshapeModule};

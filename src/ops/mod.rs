@@ -9,6 +9,7 @@ mod conv2d_flex;
 mod dropout;
 #[cfg(feature = "flex")]
 mod flex_buffers;
+pub(crate) mod image_warp;
 mod max_pool2d;
 mod max_pool2d_autodiff;
 #[cfg(feature = "flex")]
