@@ -4,8 +4,9 @@ use crate::data::{self, Split};
 use crate::npy::read_npy;
 use crate::serve::{self, ServeOptions};
 use crate::{Common, ServeArgs, TrainArgs};
-use crate::{series, text};
+use crate::{folder, series, text};
 use kiln::callbacks::{EarlyStopping, TensorBoard};
+use kiln::data::{Batch, Dataset};
 use kiln::io::ModelConfig;
 use kiln::{
     Device, DeviceChoice, EvalOptions, FitOptions, Logs, Loss, Losses, Metric, Metrics, Model,
@@ -86,6 +87,13 @@ pub fn plot(path: &Path, out: &Path) -> Result {
     Ok(())
 }
 
+/// What `kiln train` reads: arrays in memory, or the batches of an image folder (training,
+/// and the held-out part with `--validation-split`).
+enum Data {
+    Arrays(Box<data::Dataset>),
+    Folder(Dataset<Batch>, Option<Dataset<Batch>>),
+}
+
 pub fn train(args: TrainArgs) -> Result {
     if let Some(seed) = args.seed {
         kiln::set_random_seed(seed);
@@ -106,7 +114,7 @@ pub fn train(args: TrainArgs) -> Result {
                 Some("json") => series.open_adapted(&args.model, device, rows)?,
                 _ => open(&args.model, device)?,
             };
-            (model, series.dataset()?)
+            (model, Data::Arrays(Box::new(series.dataset()?)))
         }
         (Some(columns), None) => {
             let texts = text::load(&args.data, columns, &args.common.label_column)?;
@@ -120,16 +128,27 @@ pub fn train(args: TrainArgs) -> Result {
                 _ => open(&args.model, device)?,
             };
             let data = text::dataset(&model, texts)?;
-            (model, data)
+            (model, Data::Arrays(Box::new(data)))
+        }
+        (None, None) if folder::is_image_folder(&args.data) => {
+            let mut model = open(&args.model, device(&args.common)?)?;
+            compile(&mut model, &args)?;
+            let seed = args.seed.map_or(1337, |s| s as u32);
+            let (train, held) = folder::datasets(
+                &model,
+                &args.data,
+                args.batch_size,
+                args.validation_split,
+                seed,
+            )?;
+            (model, Data::Folder(train, held))
         }
         (None, None) => (
             open(&args.model, device(&args.common)?)?,
-            data::load(&args.data, &args.common.label_column)?,
+            Data::Arrays(Box::new(data::load(&args.data, &args.common.label_column)?)),
         ),
     };
     compile(&mut model, &args)?;
-    let x = data::inputs(&model, &data.train.x, data.bytes)?;
-    let y = data::targets(&model, &data.train.y)?;
 
     let mut options = FitOptions::default()
         .epochs(args.epochs)
@@ -158,7 +177,21 @@ pub fn train(args: TrainArgs) -> Result {
     if let Some(board) = &mut board {
         options = options.callback(board);
     }
-    let history = model.fit(&x, &y, options).map_err(text)?;
+    let history = match &data {
+        Data::Arrays(data) => {
+            let x = data::inputs(&model, &data.train.x, data.bytes)?;
+            let y = data::targets(&model, &data.train.y)?;
+            model.fit(&x, &y, options).map_err(text)?
+        }
+        Data::Folder(train, held) => {
+            // the folder was split when it was listed
+            options.validation_split = 0.0;
+            if let Some(held) = held {
+                options = options.validation_dataset(held);
+            }
+            model.fit_dataset(train, options).map_err(text)?
+        }
+    };
 
     let out = &args.out;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -177,14 +210,26 @@ pub fn train(args: TrainArgs) -> Result {
         println!("stopped_epoch={}", stop.stopped_epoch().unwrap_or(0));
     }
     // the test set when the source has one, else the held-out part, else the training data
-    let (name, split) = match data.test {
-        Some(test) => ("test", test),
-        None if args.validation_split > 0.0 => {
-            ("val", data::split_off(&data.train, args.validation_split).1)
+    let (name, scores) = match data {
+        Data::Arrays(data) => {
+            let (name, split) = match data.test {
+                Some(test) => ("test", test),
+                None if args.validation_split > 0.0 => {
+                    ("val", data::split_off(&data.train, args.validation_split).1)
+                }
+                None => ("train", data.train),
+            };
+            (name, score(&model, &split, data.bytes)?)
         }
-        None => ("train", data.train),
+        Data::Folder(train, held) => {
+            let (name, batches) = match &held {
+                Some(held) => ("val", held),
+                None => ("train", &train),
+            };
+            let quiet = EvalOptions::default().verbose(0);
+            (name, model.evaluate_dataset(batches, quiet).map_err(text)?)
+        }
     };
-    let scores = score(&model, &split, data.bytes)?;
     println!("{}", line(name, &scores));
     Ok(())
 }

@@ -190,14 +190,12 @@ pub fn inputs(model: &Model, x: &ArrayD<f32>, bytes: bool) -> Result<ArrayD<f32>
     Ok(if bytes { x.mapv(|v| v / 255.0) } else { x })
 }
 
-/// Targets for the model's loss: class labels one-hot for categorical crossentropy, as they
-/// are for the sparse one, and shaped like the output otherwise.
-pub fn targets(model: &Model, y: &ArrayD<f32>) -> Result<ArrayD<f32>, String> {
+/// The loss of a compiled model with one output.
+pub fn loss(model: &Model) -> Result<Loss, String> {
     let compile = model
         .compile_config()
         .ok_or("the model is not compiled; give --optimizer and --loss")?;
-    let outputs = model.graph().output_shapes()[0].dims().to_vec();
-    let loss = match &compile.loss {
+    Ok(match &compile.loss {
         PerOutput::All(l) => l.loss,
         PerOutput::List(l) if l.len() == 1 => l[0].loss,
         PerOutput::Named(l) if l.len() == 1 => match l.values().next() {
@@ -205,8 +203,14 @@ pub fn targets(model: &Model, y: &ArrayD<f32>) -> Result<ArrayD<f32>, String> {
             None => return Err("the model's loss names no output".into()),
         },
         _ => return Err("the kiln command takes models with one output".into()),
-    };
-    match loss {
+    })
+}
+
+/// Targets for the model's loss: class labels one-hot for categorical crossentropy, as they
+/// are for the sparse one, and shaped like the output otherwise.
+pub fn targets(model: &Model, y: &ArrayD<f32>) -> Result<ArrayD<f32>, String> {
+    let outputs = model.graph().output_shapes()[0].dims().to_vec();
+    match loss(model)? {
         Loss::CategoricalCrossentropy if y.ndim() == 1 => {
             let classes = *outputs.last().unwrap_or(&1);
             if let Some(bad) = y

@@ -15,6 +15,7 @@
 mod adapt;
 mod commands;
 mod data;
+mod folder;
 #[cfg(test)]
 mod fuzz;
 mod image;
@@ -250,7 +251,8 @@ impl Common {
 struct TrainArgs {
     /// The architecture file (models/mnist_cnn.json) or a saved model to train further.
     model: PathBuf,
-    /// The data: mnist, a directory of IDX files, a .npz, X.npy,Y.npy, or a .csv.
+    /// The data: mnist, a directory of IDX files, a folder of class folders of images
+    /// (PNG, JPEG, BMP; read batch by batch), a .npz, X.npy,Y.npy, or a .csv.
     #[arg(long)]
     data: String,
     /// Epochs to train.

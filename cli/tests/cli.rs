@@ -730,3 +730,57 @@ fn convert_writes_a_keras_file_as_a_kiln_model() {
         "Cargo.toml",
     );
 }
+
+#[test]
+fn an_image_folder_trains_batch_by_batch() {
+    // 600 MNIST digits as PNG files in class folders, read as Keras'
+    // image_dataset_from_directory reads them
+    let m = kiln::datasets::mnist::subset().unwrap();
+    let dir = temp("digits");
+    for (i, image) in m.x_train.outer_iter().take(600).enumerate() {
+        let class = dir.join(m.y_train[i].to_string());
+        std::fs::create_dir_all(&class).unwrap();
+        let pixels: Vec<u8> = image.iter().copied().collect();
+        image::GrayImage::from_raw(28, 28, pixels)
+            .unwrap()
+            .save(class.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let out = temp("folder-run");
+    let text = succeeds(&[
+        "train",
+        "models/mnist_cnn.json",
+        "--data",
+        dir.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--validation-split",
+        "0.2",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        text.contains("480 training and 120 validation images"),
+        "{text}"
+    );
+    let last = values(text.lines().last().unwrap());
+    assert_eq!(last[0].0, "val_loss", "{text}");
+    let accuracy = last.iter().find(|(k, _)| k == "val_accuracy").unwrap().1;
+    // ten classes from 480 images in 3 epochs: far above chance
+    assert!(accuracy > 0.6, "{text}");
+    assert!(out.join("model.safetensors").exists());
+    // a folder whose images do not fit the model's input channels is refused by name
+    fails(
+        &[
+            "train",
+            "models/weather_lstm.json",
+            "--data",
+            dir.to_str().unwrap(),
+        ],
+        "holds images",
+    );
+}

@@ -365,6 +365,9 @@ impl Model {
         }
         let user = std::mem::take(&mut options.callbacks);
         let mut feed = DatasetFeed::new(data, options.steps_per_epoch, "fit")?;
+        // drawn where fit draws its shuffle's seed, so that fit_dataset on the same batches
+        // takes the same dropout masks as fit
+        let _ = options.seed.unwrap_or_else(next_seed);
         let arrays = match options.validation_data {
             Some((vx, vy)) => {
                 let vx = self.inputs_of(vx, "fit: validation_data x")?;
