@@ -1,7 +1,7 @@
 //! Keras' `image_dataset_from_directory`: a folder of class sub-folders of images, read,
 //! decoded and resized batch by batch.
 
-use crate::data::numpy_shuffle::numpy_shuffle;
+use crate::data::class_folders::{LabelMode, Listing, Subset};
 use crate::data::{Batch, Dataset, Sample};
 use crate::error::{Error, Result};
 use image::DynamicImage;
@@ -28,28 +28,6 @@ impl ColorMode {
             ColorMode::Rgba => 4,
         }
     }
-}
-
-/// How a class becomes a target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LabelMode {
-    /// The class index, for sparse losses (the default).
-    Int,
-    /// One-hot over the classes, for `CategoricalCrossentropy`.
-    Categorical,
-    /// 0 or 1 as `[1]`, for `BinaryCrossentropy` with exactly two classes.
-    Binary,
-    /// No targets: images only, for `predict`.
-    None,
-}
-
-/// Which part of a split folder to read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Subset {
-    /// All files but the last `validation_split` of them (after the shuffle).
-    Training,
-    /// The last `validation_split` of the files.
-    Validation,
 }
 
 /// The extensions Keras reads, and kiln decodes (GIF files are refused by name).
@@ -189,76 +167,22 @@ impl ImageFolder {
         if self.batch_size == 0 {
             return Err(Error::config("ImageFolder: batch_size", "give at least 1"));
         }
-        let class_names = match &self.class_names {
-            Some(names) => names.clone(),
-            None => sub_folders(dir)?,
-        };
-        let (mut files, mut labels) = (Vec::new(), Vec::new());
-        for (label, class) in class_names.iter().enumerate() {
-            let class_dir = dir.join(class);
-            if !class_dir.is_dir() {
-                return Err(Error::format(
-                    dir,
-                    format!("no sub-folder `{class}` for the class of that name"),
-                ));
-            }
-            for file in image_files(&class_dir)? {
-                files.push(file);
-                labels.push(label);
-            }
-        }
-        if files.is_empty() {
-            return Err(Error::format(
-                dir,
-                format!(
-                    "no images ({}) in the class folders {class_names:?}",
-                    FORMATS.join(", ")
-                ),
-            ));
-        }
-        if self.label_mode == LabelMode::Binary && class_names.len() != 2 {
-            return Err(Error::config(
-                "ImageFolder: label_mode",
-                format!(
-                    "Binary needs exactly 2 classes, but {dir:?} has {}",
-                    class_names.len()
-                ),
-            ));
-        }
-        let seed = match (self.seed, self.shuffle, self.split) {
-            (Some(seed), _, _) => seed,
-            (None, true, Some(_)) => {
-                return Err(Error::config(
-                    "ImageFolder: seed",
-                    "a validation split of shuffled files needs a seed, so that training and \
-                     validation take complementary files",
-                ));
-            }
-            (None, _, _) => (crate::random::next_seed() % 1_000_000) as u32,
-        };
-        if self.shuffle {
-            numpy_shuffle(&mut files, seed);
-            numpy_shuffle(&mut labels, seed);
-        }
-        if let Some((fraction, subset)) = self.split {
-            let n = files.len();
-            let held = (fraction * n as f64) as usize;
-            if !(fraction > 0.0 && fraction < 1.0) || held == 0 || held == n {
-                return Err(Error::config(
-                    "ImageFolder: validation_split",
-                    format!(
-                        "{fraction} of {n} files holds out {held}; give a fraction in (0, 1) \
-                         that leaves files on both sides"
-                    ),
-                ));
-            }
-            let range = match subset {
-                Subset::Training => 0..n - held,
-                Subset::Validation => n - held..n,
-            };
-            files = files[range.clone()].to_vec();
-            labels = labels[range].to_vec();
-        }
+        let listing = Listing::read(
+            dir,
+            self.class_names.clone(),
+            &FORMATS,
+            self.label_mode,
+            self.shuffle,
+            self.seed,
+            self.split,
+            "ImageFolder",
+        )?;
+        let Listing {
+            files,
+            labels,
+            class_names,
+            seed,
+        } = listing;
         let reader = Arc::new(Reader {
             size: self.image_size,
             color: self.color_mode,
@@ -283,61 +207,6 @@ impl ImageFolder {
             labels,
         })
     }
-}
-
-/// The class folders of `dir`: its visible sub-folders, sorted.
-fn sub_folders(dir: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.path().is_dir() && !name.starts_with('.') {
-            names.push(name);
-        }
-    }
-    names.sort();
-    if names.is_empty() {
-        return Err(Error::format(
-            dir,
-            "no class sub-folders; put each class's images in a folder named after it",
-        ));
-    }
-    Ok(names)
-}
-
-/// The images under `dir` in Keras' order: folders by path, files by name within each.
-fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut folders = vec![dir.to_path_buf()];
-    let mut i = 0;
-    while i < folders.len() {
-        let mut subs = Vec::new();
-        for entry in std::fs::read_dir(&folders[i]).map_err(|e| Error::io(&folders[i], e))? {
-            let entry = entry.map_err(|e| Error::io(&folders[i], e))?;
-            let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-            if kind.is_dir() {
-                subs.push(entry.path());
-            }
-        }
-        folders.extend(subs);
-        i += 1;
-    }
-    folders.sort_by(|a, b| a.to_string_lossy().cmp(&b.to_string_lossy()));
-    let mut files = Vec::new();
-    for folder in &folders {
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))? {
-            let entry = entry.map_err(|e| Error::io(folder, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let lower = name.to_lowercase();
-            let is_file = entry.file_type().is_ok_and(|t| !t.is_dir());
-            if is_file && FORMATS.iter().any(|f| lower.ends_with(f)) {
-                names.push(name);
-            }
-        }
-        names.sort();
-        files.extend(names.into_iter().map(|n| folder.join(n)));
-    }
-    Ok(files)
 }
 
 /// Turns one file into a sample.
@@ -370,16 +239,7 @@ impl Reader {
         let values = resize_bilinear(&pixels, (ih as usize, iw as usize), (h, w), c);
         let x = ArrayD::from_shape_vec(IxDyn(&[h, w, c]), values)
             .map_err(|e| Error::format(path, e.to_string()))?;
-        let y = match self.labels {
-            LabelMode::Int => vec![ArrayD::from_elem(IxDyn(&[]), label as f32)],
-            LabelMode::Categorical => {
-                let mut onehot = ArrayD::zeros(IxDyn(&[self.classes]));
-                onehot[[label]] = 1.0;
-                vec![onehot]
-            }
-            LabelMode::Binary => vec![ArrayD::from_elem(IxDyn(&[1]), label as f32)],
-            LabelMode::None => Vec::new(),
-        };
+        let y = self.labels.target(label, self.classes);
         Ok(Sample { x: vec![x], y })
     }
 }
