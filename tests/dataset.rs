@@ -291,20 +291,9 @@ fn peak_rss_mib() -> f64 {
 /// by chunk (the file is never whole in memory).
 fn write_npy(path: &std::path::Path, rows: usize, width: usize, f: impl Fn(usize, usize) -> f32) {
     use std::io::Write;
-    let shape = if width == 1 {
-        format!("({rows}, 1)")
-    } else {
-        format!("({rows}, {width})")
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    out.write_all(b"\x93NUMPY\x01\x00").unwrap();
-    out.write_all(&(header.len() as u16).to_le_bytes()).unwrap();
-    out.write_all(header.as_bytes()).unwrap();
+    out.write_all(&kiln::io::npy::header("<f4", &[rows, width]))
+        .unwrap();
     let mut row = Vec::with_capacity(width * 4);
     for i in 0..rows {
         row.clear();

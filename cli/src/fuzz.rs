@@ -24,10 +24,10 @@ fn npy_seeds() -> Vec<Vec<u8>> {
         .flat_map(|v| v.to_le_bytes())
         .collect();
     vec![
-        npy("<f4", "(2, 3)", &floats),
-        npy("|u1", "(2, 2, 1)", &[0, 1, 2, 255]),
-        npy("<f8", "(3,)", &doubles),
-        npy("<i8", "(1,)", &7i64.to_le_bytes()),
+        npy("<f4", &[2, 3], &floats),
+        npy("|u1", &[2, 2, 1], &[0, 1, 2, 255]),
+        npy("<f8", &[3], &doubles),
+        npy("<i8", &[1], &7i64.to_le_bytes()),
     ]
 }
 
@@ -35,7 +35,7 @@ fn npz_seeds() -> Vec<Vec<u8>> {
     let seeds = npy_seeds();
     vec![zip_of(&[
         ("x_train.npy".into(), seeds[1].clone()),
-        ("y_train.npy".into(), npy("|u1", "(2,)", &[3, 1])),
+        ("y_train.npy".into(), npy("|u1", &[2], &[3, 1])),
     ])]
 }
 

@@ -60,24 +60,16 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Npy, String> {
 pub(crate) mod tests {
     use super::*;
 
-    /// A `.npy` file of `data` as `descr` and `shape` (a Python tuple).
-    pub(crate) fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend((header.len() as u16).to_le_bytes());
-        out.extend(header.as_bytes());
+    /// A `.npy` file of `data` as `descr` and `shape`.
+    pub(crate) fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+        let mut out = kiln::io::npy::header(descr, shape);
         out.extend(data);
         out
     }
 
     #[test]
     fn reads_bytes_and_floats() {
-        let a = parse(&npy("|u1", "(2, 2)", &[0, 1, 2, 255])).unwrap();
+        let a = parse(&npy("|u1", &[2, 2], &[0, 1, 2, 255])).unwrap();
         assert!(a.bytes);
         assert_eq!(a.array.shape(), &[2, 2]);
         assert_eq!(a.array[[1, 1]], 255.0);
@@ -85,9 +77,9 @@ pub(crate) mod tests {
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        let b = parse(&npy("<f4", "(2,)", &data)).unwrap();
+        let b = parse(&npy("<f4", &[2], &data)).unwrap();
         assert_eq!(b.array.iter().copied().collect::<Vec<_>>(), [1.5, -2.0]);
-        assert!(parse(&npy("<f4", "(3,)", &data)).is_err());
+        assert!(parse(&npy("<f4", &[3], &data)).is_err());
         assert!(parse(b"garbage").is_err());
     }
 }

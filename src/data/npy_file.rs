@@ -173,8 +173,8 @@ mod tests {
     #[test]
     fn samples_are_rows_of_the_first_axis() {
         let data: Vec<u8> = (0..24u8).collect();
-        let x = temp("x.npy", &npy("|u1", "(4, 2, 3)", &data));
-        let y = temp("y.npy", &npy("<f4", "(4,)", &[0u8; 16]));
+        let x = temp("x.npy", &npy("|u1", &[4, 2, 3], &data));
+        let y = temp("y.npy", &npy("<f4", &[4], &[0u8; 16]));
         let f = NpyFile::open(&x).unwrap();
         assert_eq!((f.len(), f.sample_shape()), (4, &[2, 3][..]));
         let s = f.sample(2).unwrap();
@@ -198,18 +198,18 @@ mod tests {
 
     #[test]
     fn damaged_or_mismatched_files_are_refused_by_name() {
-        let short = temp("short.npy", &npy("<f4", "(4, 2)", &[0u8; 20]));
+        let short = temp("short.npy", &npy("<f4", &[4, 2], &[0u8; 20]));
         let e = NpyFile::open(&short).unwrap_err().to_string();
         assert!(e.contains("short.npy") && e.contains("holds"), "{e}");
-        let scalar = temp("scalar.npy", &npy("<f4", "()", &[0u8; 4]));
+        let scalar = temp("scalar.npy", &npy("<f4", &[], &[0u8; 4]));
         assert!(
             NpyFile::open(&scalar)
                 .unwrap_err()
                 .to_string()
                 .contains("scalar")
         );
-        let three = temp("three.npy", &npy("|u1", "(3,)", &[1, 2, 3]));
-        let two = temp("two.npy", &npy("|u1", "(2,)", &[1, 2]));
+        let three = temp("three.npy", &npy("|u1", &[3], &[1, 2, 3]));
+        let two = temp("two.npy", &npy("|u1", &[2], &[1, 2]));
         let e = Dataset::from_npy(&[&three], &[&two])
             .unwrap_err()
             .to_string();

@@ -178,6 +178,35 @@ impl NpyHeader {
     }
 }
 
+/// The header of a version 1 `.npy` file holding a C-ordered array of `descr` (NumPy's
+/// dtype string: `<f4`, `|u1`…) and `shape`, padded as NumPy pads it; the data follows it.
+///
+/// ```
+/// use kiln::io::npy::{NpyDtype, NpyHeader, header};
+/// let mut file = header("<f4", &[2, 3]);
+/// file.extend([0u8; 24]);
+/// let h = NpyHeader::parse(&file).unwrap();
+/// assert_eq!((h.dtype, h.shape), (NpyDtype::F32, vec![2, 3]));
+/// assert_eq!(h.data_offset % 64, 0);
+/// ```
+pub fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let tuple = match dims.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut text = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
+    while (10 + text.len() + 1) % 64 != 0 {
+        text.push(' ');
+    }
+    text.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    // a header of dims printed in decimal stays far below u16::MAX for any rank NumPy allows
+    out.extend((text.len() as u16).to_le_bytes());
+    out.extend(text.as_bytes());
+    out
+}
+
 /// Reads a whole `.npy` file from `raw` as `f32`: its header and values.
 pub fn parse(raw: &[u8]) -> Result<(NpyHeader, Vec<f32>), String> {
     let header = NpyHeader::parse(raw)?;
@@ -200,47 +229,35 @@ pub fn read(path: impl AsRef<std::path::Path>) -> Result<(NpyHeader, Vec<f32>)> 
 pub(crate) mod tests {
     use super::*;
 
-    /// A `.npy` file of `data` as `descr` and `shape` (a Python tuple).
-    pub(crate) fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend((header.len() as u16).to_le_bytes());
-        out.extend(header.as_bytes());
+    /// A `.npy` file of `data` as `descr` and `shape`.
+    pub(crate) fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+        let mut out = header(descr, shape);
         out.extend(data);
         out
     }
 
     #[test]
     fn reads_every_dtype_and_checks_the_length() {
-        let (h, v) = parse(&npy("|u1", "(2, 2)", &[0, 1, 2, 255])).unwrap();
+        let (h, v) = parse(&npy("|u1", &[2, 2], &[0, 1, 2, 255])).unwrap();
         assert_eq!((h.dtype, h.shape), (NpyDtype::U8, vec![2, 2]));
         assert_eq!(v, [0.0, 1.0, 2.0, 255.0]);
         let f: Vec<u8> = [1.5f32, -2.0]
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        assert_eq!(parse(&npy("<f4", "(2,)", &f)).unwrap().1, [1.5, -2.0]);
+        assert_eq!(parse(&npy("<f4", &[2], &f)).unwrap().1, [1.5, -2.0]);
         let d: Vec<u8> = [0.25f64].iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(parse(&npy("<f8", "(1,)", &d)).unwrap().1, [0.25]);
+        assert_eq!(parse(&npy("<f8", &[1], &d)).unwrap().1, [0.25]);
         let i: Vec<u8> = (-3i64).to_le_bytes().to_vec();
-        assert_eq!(parse(&npy("<i8", "()", &i)).unwrap().1, [-3.0]);
-        assert_eq!(parse(&npy("|i1", "(1,)", &[0xff])).unwrap().1, [-1.0]);
+        assert_eq!(parse(&npy("<i8", &[], &i)).unwrap().1, [-3.0]);
+        assert_eq!(parse(&npy("|i1", &[1], &[0xff])).unwrap().1, [-1.0]);
+        assert!(parse(&npy("<f4", &[3], &f)).unwrap_err().contains("holds"));
         assert!(
-            parse(&npy("<f4", "(3,)", &f))
-                .unwrap_err()
-                .contains("holds")
-        );
-        assert!(
-            parse(&npy(">f4", "(2,)", &f))
+            parse(&npy(">f4", &[2], &f))
                 .unwrap_err()
                 .contains("not supported")
         );
-        let huge = npy("<f8", "(4294967296, 4294967296, 4294967296)", &[]);
+        let huge = npy("<f8", &[4294967296, 4294967296, 4294967296], &[]);
         assert!(parse(&huge).unwrap_err().contains("too large"));
         assert!(parse(b"garbage").is_err());
     }
