@@ -1,5 +1,6 @@
 //! Hostile inputs to every reader of the library: mutated model files, architecture JSON, IDX
-//! (raw and gzip), `.keras` archives and `.weights.h5` files, and the two CSV data sets. Each
+//! (raw and gzip), `.keras` archives and `.weights.h5` files, the two CSV data sets, and the
+//! dataset sources (memory-mapped `.npy`, CSV files row by row, images of an image folder). Each
 //! campaign ([`kiln_fuzz::campaign`]) starts from valid files and the regression corpus
 //! (`tests/fuzz/corpus/<reader>/`), derives cases by structure-aware mutation, and fails on a
 //! panic, a case over one second or an allocation over 1 GiB. An `Err` is the expected answer.
@@ -278,6 +279,104 @@ fn read_spam(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(err)
 }
 
+// ---- dataset sources ----
+
+fn npy_seeds() -> Vec<Vec<u8>> {
+    let with = |descr: &str, shape: &[usize], data: Vec<u8>| {
+        let mut out = kiln::io::npy::header(descr, shape);
+        out.extend(data);
+        out
+    };
+    let floats: Vec<u8> = (0..6)
+        .flat_map(|v| (v as f32 * 0.5).to_le_bytes())
+        .collect();
+    vec![
+        with("<f4", &[3, 2], floats),
+        with("|u1", &[4, 2, 2], (0..16).collect()),
+        with(
+            "<i8",
+            &[2],
+            [7i64, -3].iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ),
+    ]
+}
+
+/// Maps the file and reads every sample through the dataset, as training would.
+fn read_npy_file(path: &Path, _: &[u8]) -> Result<(), String> {
+    let file = kiln::data::NpyFile::open(path).map_err(err)?;
+    let n = file.len();
+    let data = kiln::data::Dataset::from_npy(&[path], &[path]).map_err(err)?;
+    for sample in data.batch(64).pass(0) {
+        sample.map_err(err)?;
+    }
+    assert!(n == 0 || file.sample(n - 1).is_ok());
+    Ok(())
+}
+
+fn csv_seeds() -> Vec<Vec<u8>> {
+    vec![
+        br#"rain,weather,temp
+0.5,sun,12
+,"fog",7.5
+1e3,hail,-2
+"#
+        .to_vec(),
+        b"a,b,c\n1,2,3\n4,5,6\n".to_vec(),
+    ]
+}
+
+/// Reads the rows once as features, once with a label and a string column.
+fn read_csv_file(path: &Path, _: &[u8]) -> Result<(), String> {
+    let plain = kiln::data::CsvFile::new(path).load().map_err(err)?;
+    let _ = plain.pass(0).collect::<kiln::Result<Vec<_>>>();
+    let labelled = kiln::data::CsvFile::new(path)
+        .label("temp")
+        .string_column("weather", &["fog", "sun"])
+        .load()
+        .map_err(err)?;
+    for batch in labelled.batch(2).pass(0) {
+        batch.map_err(err)?;
+    }
+    Ok(())
+}
+
+fn image_seeds() -> Vec<Vec<u8>> {
+    let picture = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(5, 3, |x, y| {
+        image::Rgb([(x * 50) as u8, (y * 80) as u8, 7])
+    }));
+    [
+        image::ImageFormat::Png,
+        image::ImageFormat::Jpeg,
+        image::ImageFormat::Bmp,
+    ]
+    .into_iter()
+    .map(|format| {
+        let mut bytes = Vec::new();
+        picture
+            .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+            .unwrap();
+        bytes
+    })
+    .collect()
+}
+
+/// The bytes as the one image of a one-class folder, decoded and resized as training reads it.
+fn read_image(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path.with_extension("folder");
+    let class = dir.join("class");
+    std::fs::create_dir_all(&class).map_err(err)?;
+    std::fs::write(class.join("image.png"), bytes).map_err(err)?;
+    let read = kiln::data::ImageFolder::new(&dir)
+        .image_size(4, 6)
+        .shuffle(false)
+        .load()
+        .map_err(err)?;
+    for batch in read.dataset.pass(0) {
+        batch.map_err(err)?;
+    }
+    Ok(())
+}
+
 #[test]
 fn every_reader_survives_mutated_inputs() {
     let targets = vec![
@@ -293,6 +392,9 @@ fn every_reader_survives_mutated_inputs() {
         Target::new("keras_weights", weights_seeds(), &mutate, &read_weights),
         Target::new("seattle_weather", weather_seeds(), &mutate, &read_weather),
         Target::new("spam_assassin", spam_seeds(), &mutate, &read_spam),
+        Target::new("npy_file", npy_seeds(), &mutate, &read_npy_file),
+        Target::new("csv_file", csv_seeds(), &mutate, &read_csv_file),
+        Target::new("image_folder", image_seeds(), &mutate_bytes, &read_image),
     ];
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz");
     let failed = kiln_fuzz::run_targets(targets, &here("tests/fuzz/corpus"), &dir, CASES);
