@@ -57,6 +57,15 @@ fn spam(p: &Path) -> kiln::Result<()> {
     kiln::datasets::spam_assassin::load_data_from(p).map(|_| ())
 }
 
+fn npy_file(p: &Path) -> kiln::Result<()> {
+    let data = kiln::data::Dataset::from_npy(&[p], &[] as &[&Path])?;
+    data.pass(0).try_for_each(|s| s.map(|_| ()))
+}
+fn csv_file(p: &Path) -> kiln::Result<()> {
+    let rows = kiln::data::CsvFile::new(p).label("temp").load()?;
+    rows.pass(0).try_for_each(|s| s.map(|_| ()))
+}
+
 fn small() -> Model {
     Sequential::new()
         .input([4])
@@ -118,6 +127,9 @@ fn valid_files() -> Vec<(&'static str, Vec<u8>, Read, bool)> {
     let spam_csv = b"label,group,id,subject,body\n0,easy-ham-1,00001,Re: hello,\"a body,\nover \
         lines\"\n1,spam-1,00002,FREE,click\n"
         .to_vec();
+    let mut npy = kiln::io::npy::header("<f4", &[4, 3]);
+    npy.extend((0..12).flat_map(|v| (v as f32).to_le_bytes()));
+    let rows_csv = b"rain,weather,temp\n0.5,2,12\n1.5,3,7.5\n0,1,-2\n".to_vec();
     vec![
         ("model.safetensors", model, model_file as Read, false),
         ("weights.safetensors", weights_only, weights, false),
@@ -129,6 +141,9 @@ fn valid_files() -> Vec<(&'static str, Vec<u8>, Read, bool)> {
         ("mnist_cnn.json", json, architecture, false),
         ("weather.csv", weather_csv, weather as Read, true),
         ("spam.csv.gz", gzip(&spam_csv), spam, false),
+        ("x.npy", npy, npy_file, false),
+        ("rows.csv", rows_csv.clone(), csv_file, true),
+        ("rows.csv.gz", gzip(&rows_csv), csv_file, true),
     ]
 }
 
