@@ -121,8 +121,8 @@ fn transformed(
     )))
 }
 
-/// The shape check of the three layers: images `[h, w, c]`.
-fn images(name: &str, class: &str, input: &Shape) -> Result<Shape> {
+/// The shape check of the augmentation layers: images `[h, w, c]`.
+pub(crate) fn images(name: &str, class: &str, input: &Shape) -> Result<Shape> {
     if input.rank() != 3 {
         return Err(Error::config(
             format!("layer `{name}` ({class})"),

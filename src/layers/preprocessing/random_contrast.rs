@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::graph::Value;
 use crate::layers::config::{Call, name_field};
-use crate::layers::preprocessing::random_affine::{Factor, batch_rng, uniform};
+use crate::layers::preprocessing::random_affine::{Factor, batch_rng, images, uniform};
 use crate::layers::{LayerConfig, Weights};
 use crate::shape::Shape;
 use burn::tensor::{Tensor, TensorData};
@@ -94,13 +94,7 @@ impl LayerConfig for RandomContrast {
                 format!("value_range ({low}, {high}) must be finite and increasing"),
             ));
         }
-        if inputs[0].rank() != 3 {
-            return Err(Error::config(
-                what,
-                format!("takes [height, width, channels] images, not {}", inputs[0]),
-            ));
-        }
-        Ok(inputs[0].clone())
+        images(name, Self::CLASS_NAME, &inputs[0])
     }
 
     fn call(&self, _: &Weights, mut inputs: Vec<Value>, call: &Call) -> Result<Value> {

@@ -1,9 +1,9 @@
 //! `RandomFlip`: images mirrored at random while training.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph::Value;
 use crate::layers::config::{Call, name_field};
-use crate::layers::preprocessing::random_affine::batch_rng;
+use crate::layers::preprocessing::random_affine::{batch_rng, images};
 use crate::layers::{LayerConfig, Weights};
 use crate::ops::image_warp::{FillMode, Interpolation, projective_taps, warp};
 use crate::shape::Shape;
@@ -86,13 +86,7 @@ impl LayerConfig for RandomFlip {
     name_field!(name);
 
     fn output_shape(&self, name: &str, inputs: &[Shape]) -> Result<Shape> {
-        if inputs[0].rank() != 3 {
-            return Err(Error::config(
-                format!("layer `{name}` (RandomFlip)"),
-                format!("takes [height, width, channels] images, not {}", inputs[0]),
-            ));
-        }
-        Ok(inputs[0].clone())
+        images(name, Self::CLASS_NAME, &inputs[0])
     }
 
     fn call(&self, _: &Weights, mut inputs: Vec<Value>, call: &Call) -> Result<Value> {
