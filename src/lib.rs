@@ -36,6 +36,7 @@
 //! - [`callbacks`]: hooks into `fit`, `evaluate` and `predict`, and Keras' built-ins
 //!   (`EarlyStopping`, `ModelCheckpoint`, `BackupAndRestore`…).
 //! - [`data`] and [`datasets`]: host arrays in and out, MNIST.
+//! - [`distribute`]: training on several devices or (with the `mpi` feature) processes.
 //! - [`io`]: weights as safetensors (Keras' or PyTorch's layout), the architecture as JSON,
 //!   whole models in one file.
 //! - [`backend`]: devices, the one place that names Burn's backends.
@@ -47,6 +48,7 @@ pub mod backend;
 pub mod callbacks;
 pub mod data;
 pub mod datasets;
+pub mod distribute;
 mod error;
 pub mod graph;
 pub mod io;

@@ -18,7 +18,9 @@ const EPOCH_KEY: &str = "kiln.backup_epoch";
 /// killed mid-training and started again (same model, same data, same `fit` options, same
 /// seed) ends with the weights an uninterrupted run would have. Dropout masks are drawn anew
 /// after a restart, so models with dropout resume on the same weights but a different draw.
-/// The backup is written atomically and deleted when training ends normally.
+/// The backup is written atomically and deleted when training ends normally. In a
+/// multi-process fit the chief (rank 0) writes and restores it; the strategy gives every
+/// worker the chief's weights, optimizer state and epoch.
 ///
 /// ```
 /// use kiln::callbacks::BackupAndRestore;
@@ -63,7 +65,9 @@ impl Callback for BackupAndRestore {
     fn on_train_begin(&mut self, model: &mut Model) -> Result<()> {
         self.restored_epoch = None;
         let path = self.path();
-        if !path.exists() {
+        // in a distributed fit the chief restores, and the strategy hands its weights,
+        // optimizer state and epoch to the other workers
+        if !model.is_chief() || !path.exists() {
             return Ok(());
         }
         let metadata = model.restore_from(&path)?;
@@ -80,14 +84,17 @@ impl Callback for BackupAndRestore {
     }
 
     fn on_epoch_end(&mut self, epoch: usize, _: &Logs, model: &mut Model) -> Result<()> {
+        if !model.is_chief() {
+            return Ok(());
+        }
         let extra = HashMap::from([(EPOCH_KEY.to_string(), epoch.to_string())]);
         let options = SaveOptions::default().include_optimizer(true);
         model.save_with_metadata(&self.path(), options, extra)
     }
 
-    fn on_train_end(&mut self, _: &Logs, _: &mut Model) -> Result<()> {
+    fn on_train_end(&mut self, _: &Logs, model: &mut Model) -> Result<()> {
         let path = self.path();
-        if self.delete_on_train_end && path.exists() {
+        if model.is_chief() && self.delete_on_train_end && path.exists() {
             std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             if is_empty_dir(&self.dir) {
                 let _ = std::fs::remove_dir(&self.dir);

@@ -103,6 +103,10 @@ impl Callback for ModelCheckpoint {
             }
             self.best = Some(current);
         }
+        if !model.is_chief() {
+            // another worker of a distributed fit: the chief saves
+            return Ok(());
+        }
         let path = PathBuf::from(format_path(&self.template, epoch + 1, logs)?);
         if self.save_weights_only {
             model.save_weights(&path)?;

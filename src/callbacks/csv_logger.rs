@@ -46,7 +46,12 @@ impl CsvLogger {
 }
 
 impl Callback for CsvLogger {
-    fn on_train_begin(&mut self, _: &mut Model) -> Result<()> {
+    fn on_train_begin(&mut self, model: &mut Model) -> Result<()> {
+        if !model.is_chief() {
+            // another worker of a distributed fit: the chief writes the file
+            self.file = None;
+            return Ok(());
+        }
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }

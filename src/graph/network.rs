@@ -150,7 +150,7 @@ impl Network {
             .collect()
     }
 
-    fn layer_weight_data(&self, index: usize) -> Vec<(String, TensorData)> {
+    pub(crate) fn layer_weight_data(&self, index: usize) -> Vec<(String, TensorData)> {
         let name = self.graph.layers()[index].name().unwrap_or_default();
         self.layers[index]
             .weights()

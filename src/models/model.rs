@@ -4,6 +4,7 @@ use crate::backend::Device;
 use crate::callbacks::CallbackList;
 use crate::callbacks::progbar::{Mode, ProgbarLogger};
 use crate::data::{Batch, Dataset, HostArray, ToArrays};
+use crate::distribute::{Local, Replicas, Strategy};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Network};
 use crate::layers::Layer;
@@ -31,6 +32,8 @@ pub struct Model {
     pub(crate) stop_requested: bool,
     /// The epoch `fit` should start from, set by a callback (BackupAndRestore) when it begins.
     pub(crate) resume_epoch: Option<usize>,
+    /// False on the workers of a multi-process `fit` other than the chief.
+    pub(crate) chief: bool,
 }
 
 /// A compiled model's optimizer, as saved with the model.
@@ -69,6 +72,7 @@ impl Model {
             announced: false,
             stop_requested: false,
             resume_epoch: None,
+            chief: true,
         })
     }
 
@@ -307,7 +311,12 @@ impl Model {
                 "validation batches from a dataset go with fit_dataset; give fit validation_data",
             ));
         }
-        let shuffle_seed = options.seed.unwrap_or_else(next_seed);
+        let mut strategy = options.strategy.take();
+        let mut shuffle_seed = options.seed.unwrap_or_else(next_seed);
+        if let Some(s) = strategy.as_deref_mut() {
+            // every replica shuffles alike and reads its part of each batch
+            shuffle_seed = s.agree(shuffle_seed)?;
+        }
         let mut feed = ArrayFeed::new(
             (&train.0, &train.1),
             options.batch_size,
@@ -321,6 +330,7 @@ impl Model {
             checking.as_mut().map(|f| f as &mut dyn Feed),
             options,
             user,
+            strategy,
         )
     }
 
@@ -364,6 +374,7 @@ impl Model {
             ));
         }
         let user = std::mem::take(&mut options.callbacks);
+        let strategy = options.strategy.take();
         let mut feed = DatasetFeed::new(data, options.steps_per_epoch, "fit")?;
         // drawn where fit draws its shuffle's seed, so that fit_dataset on the same batches
         // takes the same dropout masks as fit
@@ -388,7 +399,7 @@ impl Model {
             (None, Some(f)) => Some(f),
             (None, None) => None,
         };
-        self.run_fit(&mut feed, checking, options, user)
+        self.run_fit(&mut feed, checking, options, user, strategy)
     }
 
     /// The part of `fit` after its arguments are checked: the progress bar, the history and
@@ -399,19 +410,43 @@ impl Model {
         validation: Option<&mut dyn Feed>,
         options: FitOptions,
         user: Vec<&mut dyn crate::callbacks::Callback>,
+        strategy: Option<&mut dyn Strategy>,
     ) -> Result<History> {
-        if options.verbose > 0 && !self.announced {
+        let mut local = Local;
+        let strategy: &mut dyn Replicas = match strategy {
+            Some(s) => s,
+            None => &mut local,
+        };
+        let chief = strategy.is_chief();
+        // only the chief shows progress
+        let verbose = if chief { options.verbose } else { 0 };
+        if verbose > 0 && !self.announced {
             println!("Training on: {}", self.device);
             self.announced = true;
         }
-        self.device.autodiff().seed(next_seed());
-        let mut progress =
-            ProgbarLogger::new(Mode::Fit, options.verbose, feed.steps(), options.epochs);
+        // replicas draw different dropout masks from one agreed seed
+        let seed = strategy.agree(next_seed())?;
+        let replica = strategy.shard().0 as u64;
+        self.device.autodiff().seed(seed.wrapping_add(replica));
+        let steps = strategy
+            .updates_per_epoch(feed.steps())
+            .unwrap_or(feed.steps());
+        let mut progress = ProgbarLogger::new(Mode::Fit, verbose, steps, options.epochs);
         let mut history = History::default();
         let mut list = CallbackList::around(&mut progress, user, Some(&mut history));
-        training::fit(self, feed, validation, &options, &mut list)?;
+        self.chief = chief;
+        let result = training::fit(self, feed, validation, &options, &mut list, strategy);
+        self.chief = true;
+        result?;
         drop(list);
         Ok(history)
+    }
+
+    /// Whether this process writes files and shows progress during `fit`: true except on the
+    /// workers of a multi-process strategy other than the chief (rank 0). Callbacks that
+    /// write files (checkpoints, CSV logs, TensorBoard, backups) write only on the chief.
+    pub fn is_chief(&self) -> bool {
+        self.chief
     }
 
     /// Scores the model on `x`, `y` with batches of 32 and a progress bar, like Keras.
@@ -435,7 +470,7 @@ impl Model {
         let mut feed = ArrayFeed::new((&x, &y), options.batch_size, None);
         let mut progress = ProgbarLogger::new(Mode::Evaluate, options.verbose, feed.steps(), 1);
         let mut list = CallbackList::around(&mut progress, options.callbacks, None);
-        training::evaluate(self, &mut feed, &mut list)
+        training::evaluate(self, &mut feed, &mut list, &mut Local)
     }
 
     /// Scores the model on one whole pass over the batches of `data`: the loss and every
@@ -448,7 +483,7 @@ impl Model {
         let mut feed = DatasetFeed::whole(data, "evaluate");
         let mut progress = ProgbarLogger::new(Mode::Evaluate, options.verbose, feed.steps(), 1);
         let mut list = CallbackList::around(&mut progress, options.callbacks, None);
-        training::evaluate(self, &mut feed, &mut list)
+        training::evaluate(self, &mut feed, &mut list, &mut Local)
     }
 
     /// The model's output for `x`, computed in batches of 32, silently. For a model with

@@ -22,7 +22,7 @@ pub(crate) struct Head {
 }
 
 /// A compiled model's training setup.
-pub(crate) struct Compiled {
+pub struct Compiled {
     pub(crate) optimizer: OptimizerState,
     /// The losses as given to `compile`.
     pub(crate) losses: Losses,
@@ -242,7 +242,7 @@ impl Head {
 /// A batch's values (one per [`Compiled::names`], batch means) and the weight of each in the
 /// epoch's mean: `None` for the batch's samples, or a count on the device (a masked output's
 /// unmasked steps).
-pub(crate) struct Scores {
+pub struct Scores {
     pub values: Vec<Tensor<1>>,
     pub weights: Vec<Option<Tensor<1>>>,
 }

@@ -8,11 +8,33 @@ use crate::training::loops::inputs;
 use crate::training::loss::Target;
 use burn::tensor::Device;
 
-/// One step's batch, on the device.
-pub(crate) struct Step {
+/// One step's batch (this process' part of it), on the device.
+pub struct Step {
     pub(crate) x: Vec<Value>,
     pub(crate) targets: Vec<Target>,
+    /// The samples of this part.
     pub(crate) samples: usize,
+    /// The samples of the whole batch, over every process.
+    pub(crate) global: usize,
+}
+
+impl Step {
+    /// A step with no samples: a parameter server's turn to apply an update.
+    pub(crate) fn empty() -> Self {
+        Step {
+            x: Vec::new(),
+            targets: Vec::new(),
+            samples: 0,
+            global: 0,
+        }
+    }
+}
+
+/// Part `index` of `parts` of a batch's samples `all`: contiguous, sizes differing by one at
+/// most.
+pub(crate) fn part<T>(all: &[T], (index, parts): (usize, usize)) -> &[T] {
+    let n = all.len();
+    &all[index * n / parts..(index + 1) * n / parts]
 }
 
 /// The batches of each epoch.
@@ -23,8 +45,15 @@ pub(crate) trait Feed {
     fn start(&mut self, epoch: usize);
     /// Passes over an epoch that a resumed run does not train again.
     fn skip(&mut self, epoch: usize);
-    /// Batch `step` of the epoch on `device`, or `None` after the last.
-    fn next(&mut self, step: usize, model: &Model, device: &Device) -> Option<Result<Step>>;
+    /// Part `shard` (`(index, parts)`) of batch `step` of the epoch on `device`, or `None`
+    /// after the last.
+    fn next(
+        &mut self,
+        step: usize,
+        model: &Model,
+        device: &Device,
+        shard: (usize, usize),
+    ) -> Option<Result<Step>>;
 }
 
 /// Samples of arrays in memory, gathered batch by batch in a (shuffled) order.
@@ -66,8 +95,15 @@ impl Feed for ArrayFeed<'_> {
         self.batcher.shuffle();
     }
 
-    fn next(&mut self, step: usize, model: &Model, device: &Device) -> Option<Result<Step>> {
-        let indices = self.batcher.batch(step)?;
+    fn next(
+        &mut self,
+        step: usize,
+        model: &Model,
+        device: &Device,
+        shard: (usize, usize),
+    ) -> Option<Result<Step>> {
+        let all = self.batcher.batch(step)?;
+        let indices = part(all, shard);
         let (xbuf, ybuf) = &mut self.buffers;
         let step = inputs(self.x, indices, xbuf, device).and_then(|x| {
             let targets = model.compiled().targets(self.y, indices, ybuf, device)?;
@@ -75,6 +111,7 @@ impl Feed for ArrayFeed<'_> {
                 x,
                 targets,
                 samples: indices.len(),
+                global: all.len(),
             })
         });
         Some(step)
@@ -178,7 +215,13 @@ impl Feed for DatasetFeed<'_> {
         // each epoch's pass (and its shuffle) follows from the epoch's number alone
     }
 
-    fn next(&mut self, step: usize, model: &Model, device: &Device) -> Option<Result<Step>> {
+    fn next(
+        &mut self,
+        step: usize,
+        model: &Model,
+        device: &Device,
+        shard: (usize, usize),
+    ) -> Option<Result<Step>> {
         if self.per_epoch.is_some_and(|s| step >= s) {
             return None;
         }
@@ -192,11 +235,13 @@ impl Feed for DatasetFeed<'_> {
             .map_err(|e| Error::data(format!("{what}: batch {step} of the dataset: {e}")))
             .and_then(|()| {
                 let all: Vec<usize> = (0..batch.len()).collect();
+                let rows = part(&all, shard);
                 let (xbuf, ybuf) = &mut self.buffers;
                 Ok(Step {
-                    x: inputs(&batch.x, &all, xbuf, device)?,
-                    targets: model.compiled().targets(&batch.y, &all, ybuf, device)?,
-                    samples: batch.len(),
+                    x: inputs(&batch.x, rows, xbuf, device)?,
+                    targets: model.compiled().targets(&batch.y, rows, ybuf, device)?,
+                    samples: rows.len(),
+                    global: batch.len(),
                 })
             });
         Some(step)

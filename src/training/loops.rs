@@ -2,11 +2,12 @@
 
 use crate::callbacks::{BatchLogs, CallbackList};
 use crate::data::HostArray;
+use crate::distribute::Replicas;
 use crate::error::{Error, Result};
 use crate::graph::{Network, Value};
 use crate::models::Model;
 use crate::training::compiled::{Compiled, Running, Scores};
-use crate::training::feed::Feed;
+use crate::training::feed::{Feed, Step};
 use crate::training::loss::Target;
 use crate::training::{FitOptions, Logs};
 use burn::module::Module;
@@ -49,18 +50,35 @@ pub(crate) fn train_step(
 }
 
 /// Trains `model` on the batches of `feed` for the epochs of `options`, validating on
-/// `validation` after each, and calls `callbacks` at every hook.
+/// `validation` after each, and calls `callbacks` at every hook; `strategy` runs each step
+/// (on this process' part of each batch).
 pub(crate) fn fit(
+    model: &mut Model,
+    feed: &mut dyn Feed,
+    validation: Option<&mut dyn Feed>,
+    options: &FitOptions,
+    callbacks: &mut CallbackList,
+    strategy: &mut dyn Replicas,
+) -> Result<()> {
+    match fit_steps(model, feed, validation, options, callbacks, strategy) {
+        Ok(()) => strategy.end(model).map_err(|e| strategy.fail(e)),
+        Err(e) => Err(strategy.fail(e)),
+    }
+}
+
+fn fit_steps(
     model: &mut Model,
     feed: &mut dyn Feed,
     mut validation: Option<&mut dyn Feed>,
     options: &FitOptions,
     callbacks: &mut CallbackList,
+    strategy: &mut dyn Replicas,
 ) -> Result<()> {
     let train_device = model.device.autodiff();
     model.stop_requested = false;
     model.resume_epoch = None;
     callbacks.each(|c| c.on_train_begin(model))?;
+    strategy.begin(model)?;
     // a restored backup resumes after its epoch
     let start = model
         .resume_epoch
@@ -69,21 +87,30 @@ pub(crate) fn fit(
     for epoch in options.initial_epoch..start.min(options.epochs) {
         feed.skip(epoch);
     }
+    let shard = strategy.shard();
     let mut last = Logs::default();
     for epoch in start..options.epochs {
         callbacks.each(|c| c.on_epoch_begin(epoch, model))?;
         let mut running = Running::new(model.compiled());
         feed.start(epoch);
+        let updates = strategy.updates_per_epoch(feed.steps());
         let mut step = 0;
-        while let Some(batch) = feed.next(step, model, &train_device) {
+        loop {
+            let batch = match updates {
+                Some(n) if step < n => Ok(Step::empty()),
+                Some(_) => break,
+                None => match feed.next(step, model, &train_device, shard) {
+                    Some(batch) => batch,
+                    None => break,
+                },
+            };
             callbacks.each(|c| c.on_train_batch_begin(step, model))?;
-            let batch = batch?;
-            // fit returned an error before the loop for an uncompiled model
-            let compiled = model.compiled.as_mut().expect("fit checks compile");
-            let (updated, values) =
-                train_step(model.network.clone(), compiled, batch.x, &batch.targets)?;
-            model.network = updated;
-            running.add(values, batch.samples);
+            let Some((values, samples)) = strategy.train_step(model, batch?)? else {
+                // stopped by the chief
+                model.stop_requested = true;
+                break;
+            };
+            running.add(values, samples);
             let read = || running.logs();
             let logs = BatchLogs::new(&read);
             callbacks.each(|c| c.on_train_batch_end(step, &logs, model))?;
@@ -93,8 +120,8 @@ pub(crate) fn fit(
             }
         }
         let mut logs = running.logs();
-        if let Some(feed) = validation.as_deref_mut() {
-            let scores = evaluate(model, feed, callbacks)?;
+        if let Some(feed) = validation.as_deref_mut().filter(|_| strategy.validates()) {
+            let scores = evaluate(model, feed, callbacks, strategy)?;
             logs.extend(scores.prefixed("val_"));
         }
         callbacks.each(|c| c.on_epoch_end(epoch, &logs, model))?;
@@ -107,11 +134,12 @@ pub(crate) fn fit(
 }
 
 /// Scores `model` (in inference mode) on the batches of `feed`, calling the test hooks of
-/// `callbacks`.
+/// `callbacks`; `strategy` scores each step (this process' part of each batch).
 pub(crate) fn evaluate(
     model: &Model,
     feed: &mut dyn Feed,
     callbacks: &mut CallbackList,
+    strategy: &mut dyn Replicas,
 ) -> Result<Logs> {
     let device = model.device.burn();
     let network = model.network.valid();
@@ -119,13 +147,14 @@ pub(crate) fn evaluate(
     let mut running = Running::new(compiled);
     callbacks.each(|c| c.on_test_begin(model))?;
     feed.start(0);
+    let shard = strategy.shard();
     let mut step = 0;
-    while let Some(batch) = feed.next(step, model, device) {
+    while let Some(batch) = feed.next(step, model, device, shard) {
         callbacks.each(|c| c.on_test_batch_begin(step, model))?;
         let batch = batch?;
-        let outputs = network.forward(batch.x)?;
-        let (_, values) = compiled.score(&outputs, &batch.targets);
-        running.add(values, batch.samples);
+        let samples = batch.global;
+        let values = strategy.test_step(&network, compiled, batch)?;
+        running.add(values, samples);
         let read = || running.logs();
         let logs = BatchLogs::new(&read);
         callbacks.each(|c| c.on_test_batch_end(step, &logs, model))?;

@@ -11,9 +11,10 @@ mod options;
 mod per_output;
 pub(crate) mod progress;
 
-pub(crate) use compiled::{Compiled, Running};
+pub(crate) use compiled::{Compiled, Running, Scores};
 pub use logs::{History, Logs};
 pub(crate) use loops::{evaluate, fit, inputs, predict, train_step};
+pub(crate) use loss::Target;
 pub use loss::{Loss, LossConfig};
 pub use metrics::Metric;
 pub use optimizers::Optimizer;

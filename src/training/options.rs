@@ -2,6 +2,7 @@
 
 use crate::callbacks::Callback;
 use crate::data::{Batch, Dataset, ToArrays};
+use crate::distribute::Strategy;
 use crate::error::{Error, Result};
 
 /// How `fit` trains. Defaults as in Keras: 1 epoch, batches of 32, shuffled, no validation,
@@ -38,6 +39,9 @@ pub struct FitOptions<'a> {
     pub steps_per_epoch: Option<usize>,
     /// Validate on this dataset's batches each epoch (one whole pass).
     pub validation_dataset: Option<&'a Dataset<Batch>>,
+    /// Train on several replicas (devices or processes) with this strategy (default: one
+    /// replica on the model's device).
+    pub strategy: Option<&'a mut dyn Strategy>,
 }
 
 impl Default for FitOptions<'_> {
@@ -54,6 +58,7 @@ impl Default for FitOptions<'_> {
             callbacks: Vec::new(),
             steps_per_epoch: None,
             validation_dataset: None,
+            strategy: None,
         }
     }
 }
@@ -98,6 +103,14 @@ impl<'a> FitOptions<'a> {
     /// Validates on the batches of `data` each epoch.
     pub fn validation_dataset(mut self, data: &'a Dataset<Batch>) -> Self {
         self.validation_dataset = Some(data);
+        self
+    }
+
+    /// Trains with `strategy`: a [`MirroredStrategy`](crate::distribute::MirroredStrategy) over
+    /// several devices, or (with the `mpi` feature) processes over MPI. `batch_size` stays the
+    /// global batch, split among the replicas.
+    pub fn strategy(mut self, strategy: &'a mut dyn Strategy) -> Self {
+        self.strategy = Some(strategy);
         self
     }
 

@@ -109,6 +109,11 @@ impl Callback for TensorBoard {
             ));
         }
         self.validation = None;
+        if !model.is_chief() {
+            // another worker of a distributed fit: the chief writes the events
+            self.train = None;
+            return Ok(());
+        }
         let mut train = EventFile::create(&self.log_dir.join("train"))?;
         // indented four spaces, the table stays a table in TensorBoard's markdown
         let table: String = model
@@ -136,6 +141,9 @@ impl Callback for TensorBoard {
         let UpdateFreq::Batches(n) = self.update_freq else {
             return Ok(());
         };
+        if !model.is_chief() {
+            return Ok(());
+        }
         let step = model.iterations();
         if !step.is_multiple_of(n as u64) {
             return Ok(());
@@ -165,6 +173,9 @@ impl Callback for TensorBoard {
     }
 
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, model: &mut Model) -> Result<()> {
+        if !model.is_chief() {
+            return Ok(());
+        }
         let step = epoch as i64;
         let learning_rate = model.learning_rate();
         let histograms = self.histogram_freq > 0 && epoch.is_multiple_of(self.histogram_freq);
