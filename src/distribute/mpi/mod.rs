@@ -1,0 +1,10 @@
+//! Training across processes over MPI (the `mpi` feature): synchronous workers and an
+//! asynchronous parameter server.
+
+mod parameter_server;
+mod workers;
+mod world;
+
+pub use parameter_server::ParameterServerStrategy;
+pub use workers::MultiWorkerMirroredStrategy;
+pub(crate) use world::World;
