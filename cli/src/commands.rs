@@ -4,7 +4,7 @@ use crate::data::{self, Split};
 use crate::npy::read_npy;
 use crate::serve::{self, ServeOptions};
 use crate::{Common, ServeArgs, TrainArgs};
-use crate::{folder, series, text};
+use crate::{distributed, folder, series, text};
 use kiln::callbacks::{EarlyStopping, TensorBoard};
 use kiln::data::{Batch, Dataset};
 use kiln::io::ModelConfig;
@@ -177,6 +177,12 @@ pub fn train(args: TrainArgs) -> Result {
     if let Some(board) = &mut board {
         options = options.callback(board);
     }
+    let mut strategy = distributed::strategy(args.distributed, args.parameter_server)?;
+    // under mpirun only rank 0 (the chief) writes files and prints
+    let chief = strategy.as_ref().is_none_or(|s| s.rank() == 0);
+    if let Some(strategy) = strategy.as_deref_mut() {
+        options = options.strategy(strategy);
+    }
     let history = match &data {
         Data::Arrays(data) => {
             let x = data::inputs(&model, &data.train.x, data.bytes)?;
@@ -193,6 +199,12 @@ pub fn train(args: TrainArgs) -> Result {
         }
     };
 
+    if !chief {
+        return Ok(());
+    }
+    if let Some(strategy) = &strategy {
+        println!("workers={}", strategy.workers());
+    }
     let out = &args.out;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let files = [

@@ -15,6 +15,7 @@
 mod adapt;
 mod commands;
 mod data;
+mod distributed;
 mod folder;
 #[cfg(test)]
 mod fuzz;
@@ -289,6 +290,14 @@ struct TrainArgs {
     /// `tensorboard --logdir DIR`.
     #[arg(long)]
     tensorboard: Option<std::path::PathBuf>,
+    /// Train on every process of an MPI job, synchronously (launch with `mpirun -np N`;
+    /// needs a kiln built with `--features mpi`). Rank 0 writes the files and prints.
+    #[arg(long, conflicts_with = "parameter_server")]
+    distributed: bool,
+    /// Train asynchronously with rank 0 as the parameter server and the other ranks as
+    /// workers (launch with `mpirun -np N`, N ≥ 2; needs `--features mpi`).
+    #[arg(long)]
+    parameter_server: bool,
     #[command(flatten)]
     common: Common,
 }

@@ -8,6 +8,7 @@ pub mod gated_dense;
 
 use kiln::callbacks::{EarlyStopping, TensorBoard};
 use kiln::datasets::mnist::{self, Mnist};
+use kiln::distribute::Strategy;
 use kiln::{DeviceChoice, EvalOptions, FitOptions, Model, ToHostArray};
 use ndarray::{Array2, Array4};
 use std::path::PathBuf;
@@ -28,6 +29,15 @@ pub struct Args {
     pub data: Option<PathBuf>,
     /// `--tensorboard DIR`: TensorBoard logs of the training there.
     pub tensorboard: Option<PathBuf>,
+    /// `--distributed` (synchronous workers) or `--parameter-server`, under `mpirun`.
+    pub distributed: Distributed,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Distributed {
+    No,
+    Workers,
+    ParameterServer,
 }
 
 /// Parses `--epochs N`, `--seed N`, `--device auto|cpu|cpu-ndarray|gpu`, `--save PATH`,
@@ -43,6 +53,7 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
         model: None,
         data: None,
         tensorboard: None,
+        distributed: Distributed::No,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +81,8 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
             "--model" => args.model = Some(value()?),
             "--data" => args.data = Some(value()?.into()),
             "--tensorboard" => args.tensorboard = Some(value()?.into()),
+            "--distributed" => args.distributed = Distributed::Workers,
+            "--parameter-server" => args.distributed = Distributed::ParameterServer,
             "--early-stopping" => {
                 let v = value()?;
                 args.early_stopping = Some(v.parse().map_err(|_| bad("--early-stopping", &v))?);
@@ -77,7 +90,9 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
             "-h" | "--help" => {
                 println!(
                     "flags: --epochs N  --seed N  --device auto|cpu|cpu-ndarray|gpu  --save PATH  \
-                     --early-stopping PATIENCE  --model NAME  --data PATH  --tensorboard DIR"
+                     --early-stopping PATIENCE  --model NAME  --data PATH  --tensorboard DIR  \
+                     --distributed  --parameter-server (the last two under mpirun, built with \
+                     --features mpi)"
                 );
                 std::process::exit(0);
             }
@@ -85,7 +100,8 @@ pub fn parse_args(default_epochs: usize) -> kiln::Result<Args> {
                 return Err(kiln::Error::Config {
                     what: format!("flag {other}"),
                     message: "unknown; use --epochs N, --seed N, --device auto|cpu|gpu, \
-                              --save PATH, --model NAME, --data PATH or --tensorboard DIR"
+                              --save PATH, --model NAME, --data PATH, --tensorboard DIR, \
+                              --distributed or --parameter-server"
                         .into(),
                 });
             }
@@ -168,17 +184,50 @@ pub fn one_hot(y: &ndarray::Array1<u8>) -> kiln::Result<Array2<f32>> {
 /// `EarlyStopping` on `val_loss` (that patience, best weights restored) ends training; the line
 /// `stopped_epoch=<n>` (Keras' `stopped_epoch`: the 0-based epoch it stopped at, 0 when it ran
 /// every epoch) comes just before the last one.
+/// The strategy `--distributed` or `--parameter-server` asks for, joining the MPI job.
+pub fn strategy(args: &Args) -> kiln::Result<Option<Box<dyn Strategy>>> {
+    #[cfg(feature = "mpi")]
+    {
+        use kiln::distribute::{MultiWorkerMirroredStrategy, ParameterServerStrategy};
+        Ok(match args.distributed {
+            Distributed::No => None,
+            Distributed::Workers => Some(Box::new(MultiWorkerMirroredStrategy::new()?)),
+            Distributed::ParameterServer => Some(Box::new(ParameterServerStrategy::new()?)),
+        })
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        if args.distributed == Distributed::No {
+            return Ok(None);
+        }
+        Err(kiln::Error::Config {
+            what: "flag --distributed".into(),
+            message: "this example was built without MPI; build it with `--features mpi` and \
+                      launch it with `mpirun -np N`"
+                .into(),
+        })
+    }
+}
+
 pub fn train_and_report(
     model: &mut Model,
     train: (&impl ToHostArray, &impl ToHostArray),
     test: (&impl ToHostArray, &impl ToHostArray),
     args: &Args,
 ) -> kiln::Result<()> {
-    model.summary().print();
+    let mut strategy = strategy(args)?;
+    // under mpirun only rank 0 (the chief) prints, saves and scores
+    let chief = strategy.as_ref().is_none_or(|s| s.rank() == 0);
+    if chief {
+        model.summary().print();
+    }
     let start = Instant::now();
     let mut options = FitOptions::default()
         .epochs(args.epochs)
         .batch_size(args.batch_size);
+    if let Some(strategy) = strategy.as_deref_mut() {
+        options = options.strategy(strategy);
+    }
     let mut stop = args.early_stopping.map(|patience| {
         EarlyStopping::new("val_loss")
             .patience(patience)
@@ -190,6 +239,20 @@ pub fn train_and_report(
     let mut board = tensorboard(args);
     model.fit(train.0, train.1, with_board(options, &mut board))?;
     let fit_seconds = start.elapsed().as_secs_f64();
+    if !chief {
+        return Ok(());
+    }
+    if let Some(strategy) = &strategy {
+        if let Some(c) = strategy.comm_stats().filter(|c| c.calls > 0) {
+            println!(
+                "comm_calls={} comm_bytes_per_call={} comm_ms_per_call={:.3}",
+                c.calls,
+                c.bytes / c.calls,
+                1e3 * c.seconds / c.calls as f64
+            );
+        }
+        println!("workers={}", strategy.workers());
+    }
     if let Some(path) = &args.save {
         model.save(path)?;
         println!("Saved the model to {}", path.display());
