@@ -13,6 +13,13 @@ fn probe_child() {
     if std::env::var("KILN_DEVICE_PROBE").is_err() {
         return;
     }
+    if std::env::var("KILN_DEVICE").as_deref() == Ok("gpus") {
+        match Device::gpus() {
+            Ok(d) => println!("\nDEVICE={} GPUs", d.len()),
+            Err(e) => println!("\nERROR={e}"),
+        }
+        return;
+    }
     match Device::from_env() {
         Ok(d) => println!("\nDEVICE={d}"),
         Err(e) => println!("\nERROR={e}"),
@@ -58,6 +65,16 @@ fn gpu_without_a_driver_is_an_error_not_a_fallback() {
         "{line}"
     );
     assert!(line.contains("no Vulkan, Metal or DX12 adapter"), "{line}");
+}
+
+#[test]
+fn every_gpu_without_a_driver_is_an_error() {
+    // `KILN_DEVICE=gpus` makes the child ask `Device::gpus`
+    let line = probe("gpus");
+    assert!(
+        line.starts_with("ERROR=device `gpu` is not usable"),
+        "{line}"
+    );
 }
 
 #[test]

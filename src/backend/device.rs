@@ -152,6 +152,43 @@ impl Device {
         }
     }
 
+    /// Every GPU of the type [`gpu`](Self::gpu) picks (all the discrete GPUs, say), each
+    /// started and checked, `gpu()`'s first: the devices of a
+    /// [`MirroredStrategy`](crate::distribute::MirroredStrategy) on one machine. A machine
+    /// with one GPU gets one device.
+    ///
+    /// ```no_run
+    /// use kiln::Device;
+    /// let gpus = Device::gpus()?;
+    /// println!("{} GPUs, the first {}", gpus.len(), gpus[0]);
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
+    pub fn gpus() -> Result<Vec<Self>> {
+        #[cfg(feature = "wgpu")]
+        {
+            let first = Self::gpu()?;
+            GPUS.get_or_init(|| {
+                super::quiet::with_quiet_stderr(|| {
+                    let adapters = find_adapters(Software::Accept)?;
+                    let mut devices = vec![first];
+                    for (kind, info) in adapters.kinds.iter().skip(1) {
+                        devices.push(start_adapter(adapters.api, kind.clone(), info)?);
+                    }
+                    Ok(devices)
+                })
+            })
+            .clone()
+            .map_err(|message| Error::Device {
+                requested: "gpus".into(),
+                message,
+            })
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            Err(missing_feature("gpus", "wgpu"))
+        }
+    }
+
     /// A hardware GPU through wgpu, as `auto` wants it: software adapters are refused.
     fn hardware_gpu() -> Result<Self> {
         #[cfg(feature = "wgpu")]
@@ -212,6 +249,9 @@ impl fmt::Display for Device {
 static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
 #[cfg(feature = "wgpu")]
 static HARDWARE: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+/// Every GPU of the type `gpu` picks, started by `gpus`.
+#[cfg(feature = "wgpu")]
+static GPUS: OnceLock<std::result::Result<Vec<Device>, String>> = OnceLock::new();
 
 fn cpu_threads() -> usize {
     std::thread::available_parallelism()
@@ -236,48 +276,71 @@ enum Software {
     Refuse,
 }
 
-/// Finds an adapter on Vulkan, Metal or DX12 (never OpenGL, whose software drivers can hang),
-/// starts Burn's wgpu runtime on it, and checks it with a tiny computation.
+/// The adapters a GPU device may start on: the first graphics API among Vulkan, Metal and DX12
+/// (never OpenGL, whose software drivers can hang) with a usable adapter, and on it every
+/// adapter of the best type (discrete before integrated, virtual, other and software), in the
+/// order the wgpu runtime numbers them.
 #[cfg(feature = "wgpu")]
-fn start_wgpu(software: Software) -> std::result::Result<Device, String> {
+struct Adapters {
+    api: burn::tensor::wgpu::WgpuBackend,
+    kinds: Vec<(
+        burn::tensor::DeviceKind,
+        burn::tensor::wgpu::wgpu::AdapterInfo,
+    )>,
+}
+
+#[cfg(feature = "wgpu")]
+fn find_adapters(software: Software) -> std::result::Result<Adapters, String> {
+    use burn::tensor::DeviceKind;
     use burn::tensor::wgpu::{WgpuBackend, wgpu};
-    use burn::tensor::{DeviceKind, Tensor};
 
     let candidates = [
         (wgpu::Backend::Vulkan, WgpuBackend::Vulkan),
         (wgpu::Backend::Metal, WgpuBackend::Metal),
         (wgpu::Backend::Dx12, WgpuBackend::Dx12),
     ];
+    let rank = |t: wgpu::DeviceType| match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
     let mut seen = Vec::new();
-    let mut chosen = None;
     for (backend, api) in candidates {
         let adapters = std::panic::catch_unwind(|| adapters_on(backend)).unwrap_or_default();
-        let rank = |t: wgpu::DeviceType| match t {
-            wgpu::DeviceType::DiscreteGpu => 0,
-            wgpu::DeviceType::IntegratedGpu => 1,
-            wgpu::DeviceType::VirtualGpu => 2,
-            wgpu::DeviceType::Other => 3,
-            wgpu::DeviceType::Cpu => 4,
-        };
-        let usable = adapters
+        let best = adapters
             .iter()
-            .filter(|a| software == Software::Accept || a.device_type != wgpu::DeviceType::Cpu);
-        if let Some(best) = usable.min_by_key(|a| rank(a.device_type)) {
-            let same_type = |a: &&wgpu::AdapterInfo| a.device_type == best.device_type;
-            let index = adapters
-                .iter()
-                .filter(same_type)
-                .position(|a| a.name == best.name);
-            let index = index.unwrap_or(0);
-            let kind = match best.device_type {
-                wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(index),
-                wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu(index),
-                wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(index),
-                wgpu::DeviceType::Cpu => DeviceKind::Cpu,
-                wgpu::DeviceType::Other => DeviceKind::DefaultDevice,
+            .filter(|a| software == Software::Accept || a.device_type != wgpu::DeviceType::Cpu)
+            .map(|a| a.device_type)
+            .min_by_key(|t| rank(*t));
+        if let Some(best) = best {
+            let of_best = adapters.iter().filter(|a| a.device_type == best);
+            let kinds: Vec<_> = match best {
+                // the runtime numbers adapters within their type
+                wgpu::DeviceType::DiscreteGpu => of_best
+                    .enumerate()
+                    .map(|(i, a)| (DeviceKind::DiscreteGpu(i), a.clone()))
+                    .collect(),
+                wgpu::DeviceType::IntegratedGpu => of_best
+                    .enumerate()
+                    .map(|(i, a)| (DeviceKind::IntegratedGpu(i), a.clone()))
+                    .collect(),
+                wgpu::DeviceType::VirtualGpu => of_best
+                    .enumerate()
+                    .map(|(i, a)| (DeviceKind::VirtualGpu(i), a.clone()))
+                    .collect(),
+                // without an index, the runtime starts one adapter of these types
+                wgpu::DeviceType::Cpu => of_best
+                    .take(1)
+                    .map(|a| (DeviceKind::Cpu, a.clone()))
+                    .collect(),
+                wgpu::DeviceType::Other => of_best
+                    .take(1)
+                    .map(|a| (DeviceKind::DefaultDevice, a.clone()))
+                    .collect(),
             };
-            chosen = Some((api, kind, best.clone()));
-            break;
+            return Ok(Adapters { api, kinds });
         }
         seen.extend(
             adapters
@@ -285,18 +348,34 @@ fn start_wgpu(software: Software) -> std::result::Result<Device, String> {
                 .map(|a| format!("{} ({:?})", a.name, a.device_type)),
         );
     }
-    let Some((api, kind, info)) = chosen else {
-        return Err(if seen.is_empty() {
-            "no Vulkan, Metal or DX12 adapter was found (install a GPU driver, or Mesa's lavapipe \
-             for a software one)"
-                .into()
-        } else {
-            format!(
-                "only software adapters were found ({}); ask for `gpu` to use them",
-                seen.join(", ")
-            )
-        });
-    };
+    Err(if seen.is_empty() {
+        "no Vulkan, Metal or DX12 adapter was found (install a GPU driver, or Mesa's lavapipe \
+         for a software one)"
+            .into()
+    } else {
+        format!(
+            "only software adapters were found ({}); ask for `gpu` to use them",
+            seen.join(", ")
+        )
+    })
+}
+
+/// Starts Burn's wgpu runtime on the best adapter and checks it with a tiny computation.
+#[cfg(feature = "wgpu")]
+fn start_wgpu(software: Software) -> std::result::Result<Device, String> {
+    let adapters = find_adapters(software)?;
+    let (kind, info) = adapters.kinds[0].clone();
+    start_adapter(adapters.api, kind, &info)
+}
+
+/// Starts Burn's wgpu runtime on one adapter and checks it with a tiny computation.
+#[cfg(feature = "wgpu")]
+fn start_adapter(
+    api: burn::tensor::wgpu::WgpuBackend,
+    kind: burn::tensor::DeviceKind,
+    info: &burn::tensor::wgpu::wgpu::AdapterInfo,
+) -> std::result::Result<Device, String> {
+    use burn::tensor::Tensor;
     let started = std::panic::catch_unwind(|| {
         let inner = burn::tensor::Device::wgpu_options()
             .graphics_api(api)

@@ -27,7 +27,9 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 /// moving statistics. Scores are over the whole batch.
 ///
 /// The replicas run one after another from one thread; on GPUs their work overlaps, since
-/// each device runs its queue on its own.
+/// each device runs its queue on its own. For every GPU of a machine, pass
+/// [`Device::gpus`](crate::Device::gpus) (the model on the first); devices may mix backends
+/// (a GPU replica beside the CPU), and one device may appear more than once.
 ///
 /// ```
 /// use kiln::distribute::MirroredStrategy;

@@ -4,6 +4,7 @@ use ndarray::{ArrayD, IxDyn};
 
 /// Values spread over [-1, 1), the same for the same `seed` (a linear congruential generator,
 /// so tests need no RNG crate and every backend gets identical inputs).
+#[allow(dead_code)]
 pub fn uniform(shape: &[usize], seed: u64) -> ArrayD<f32> {
     let n: usize = shape.iter().product();
     let mut s = seed;

@@ -2,7 +2,8 @@
 
 use crate::distribute::CommStats;
 use crate::distribute::Strategy;
-use crate::distribute::flat::{GradLayout, WeightSlots, read_scores, scores_len, write_scores};
+use crate::distribute::flat::{WeightSlots, read_scores, scores_len, write_scores};
+use crate::distribute::mpi::GradLayout;
 use crate::distribute::mpi::World;
 use crate::distribute::replicas::Replicas;
 use crate::error::{Error, Result};
