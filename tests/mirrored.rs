@@ -1,14 +1,14 @@
-//! `MirroredStrategy` on wgpu: replicas on GPUs (lavapipe, Mesa's software Vulkan, in CI) and
-//! a replica on the GPU beside one on the CPU train as the model does on one device.
+//! `MirroredStrategy`: replicas on CPU devices, on GPUs (lavapipe, Mesa's software Vulkan, in
+//! CI) and on a GPU beside the CPU train as the model does on one device.
 //!
 //! Every check starts two models from the same weights, trains one on one device and the
 //! other with its batches split among replicas, and compares every weight's difference with
 //! the weight's largest change over the run. Splitting a batch only changes the order of
-//! sums, so the replicas on one kind of device stay within 1e-5 of that change (as the CPU
-//! replicas in `src/distribute/mirrored.rs` do); wgpu's operations differ from flex's by up to
-//! 2e-7 (tests/parity.rs), so the GPU and CPU mix is held to 1e-4.
+//! sums, so the replicas on one kind of device stay within 1e-5 of that change; wgpu's
+//! operations differ from flex's by up to 2e-7 (tests/parity.rs), so the GPU and CPU mix is
+//! held to 1e-4.
 //!
-//! When wgpu cannot start, the checks say so and pass, unless `KILN_REQUIRE_WGPU=1` (set by
+//! When wgpu cannot start, the GPU checks say so and pass, unless `KILN_REQUIRE_WGPU=1` (set by
 //! `.ci/run`, which installs lavapipe).
 
 mod common;
@@ -97,6 +97,29 @@ fn mirrored_against_one_device(devices: Vec<Device>) -> f32 {
         worst = worst.max(off / change);
     }
     worst
+}
+
+#[test]
+fn two_cpu_replicas_train_as_one_device() {
+    let cpu = Device::cpu().unwrap();
+    let off = mirrored_against_one_device(vec![cpu.clone(), cpu]);
+    assert!(off < 1e-5, "off by {off} of the largest change");
+}
+
+#[test]
+fn replicas_on_two_cpu_backends_train_as_one_device() {
+    // flex and ndarray: two CPU devices of different backends, gradients moved between
+    let off =
+        mirrored_against_one_device(vec![Device::cpu().unwrap(), Device::cpu_ndarray().unwrap()]);
+    assert!(off < 1e-5, "off by {off} of the largest change");
+}
+
+#[test]
+fn three_replicas_split_uneven_batches() {
+    // 150 samples in batches of 32: the last batch of 22 splits 7, 7, 8
+    let cpu = Device::cpu().unwrap();
+    let off = mirrored_against_one_device(vec![cpu.clone(), cpu.clone(), cpu]);
+    assert!(off < 1e-5, "off by {off} of the largest change");
 }
 
 #[test]

@@ -243,68 +243,6 @@ mod tests {
             .verbose(0)
     }
 
-    /// Trains on `devices` from the weights of a one-device model trained alike, and returns
-    /// the largest difference relative to each weight's largest change.
-    fn against_one_device(devices: Vec<Device>) -> f32 {
-        let (x, y) = data();
-        let mut one = model(devices[0].clone(), false);
-        let start: Vec<(String, ArrayD<f32>)> = one.get_weights();
-        let mut replicated = model(devices[0].clone(), false);
-        replicated.set_weights(&start).unwrap();
-        let history = one.fit(&x, &y, options()).unwrap();
-        let mut strategy = MirroredStrategy::new(devices).unwrap();
-        let mirrored = replicated
-            .fit(&x, &y, options().strategy(&mut strategy))
-            .unwrap();
-        let (a, b) = (history.get("loss").unwrap(), mirrored.get("loss").unwrap());
-        for (a, b) in a.iter().zip(b) {
-            assert!((a - b).abs() < 1e-5, "losses {a} and {b}");
-        }
-        let mut worst = 0.0f32;
-        for (((name, want), (_, got)), (_, s)) in one
-            .get_weights()
-            .iter()
-            .zip(replicated.get_weights())
-            .zip(&start)
-        {
-            let change = want
-                .iter()
-                .zip(s)
-                .map(|(w, s)| (w - s).abs())
-                .fold(0.0, f32::max);
-            let off = want
-                .iter()
-                .zip(&got)
-                .map(|(w, g)| (w - g).abs())
-                .fold(0.0, f32::max);
-            assert!(change > 0.0, "{name} did not train");
-            worst = worst.max(off / change);
-        }
-        worst
-    }
-
-    #[test]
-    fn two_cpu_replicas_train_as_one_device() {
-        let cpu = Device::cpu().unwrap();
-        let off = against_one_device(vec![cpu.clone(), cpu]);
-        assert!(off < 1e-5, "off by {off} of the largest change");
-    }
-
-    #[test]
-    fn replicas_on_two_cpu_backends_train_as_one_device() {
-        // flex and ndarray: two CPU devices of different backends, gradients moved between
-        let off = against_one_device(vec![Device::cpu().unwrap(), Device::cpu_ndarray().unwrap()]);
-        assert!(off < 1e-5, "off by {off} of the largest change");
-    }
-
-    #[test]
-    fn three_replicas_split_uneven_batches() {
-        // 203 samples in batches of 32: the last batch of 11 splits 3, 4, 4
-        let cpu = Device::cpu().unwrap();
-        let off = against_one_device(vec![cpu.clone(), cpu.clone(), cpu]);
-        assert!(off < 1e-5, "off by {off} of the largest change");
-    }
-
     #[test]
     fn batch_normalization_keeps_the_mean_of_the_replicas_updates() {
         let (x, y) = data();
