@@ -2,13 +2,15 @@
 
     pip install tensorflow-cpu==2.21.* keras==3.15.*
     KILN_DATA_DIR=../shared/data/mnist python benches/keras_mnist.py [dense|cnn] [EPOCHS] [RUNS] [FIRST_SEED]
+    KERAS_BACKEND=jax ...   # pip install "jax[cpu]": Keras on JAX instead of TensorFlow
 
 Each run builds a fresh model (seeds FIRST_SEED, FIRST_SEED + 1, ...; the first is 1 unless
 given), trains it for EPOCHS epochs (batch 128, shuffled) and prints the seconds of each epoch
 (the first includes TF's graph tracing) and the test accuracy and loss. The last line gives the
 median over every epoch of every run, the median test accuracy, the time from the script's
 start (before `import keras`) to the end of the first run's first training step, and the
-process' peak resident memory.
+process' peak resident memory; with two epochs or more, a line before it gives the median of
+the steady epochs (every epoch but each run's first, which compiles the step).
 """
 
 import time
@@ -118,6 +120,12 @@ def main():
         epoch_list = " ".join(f"{t:.2f}" for t in clock.epochs)
         print(f"run {run}: keras epochs {epoch_list} s, accuracy {accuracy:.4f}, loss {loss:.4f}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if epochs > 1:
+        steady = [t for i, t in enumerate(epoch_times) if i % epochs != 0]
+        print(
+            f"steady epochs ({len(steady)}): keras {statistics.median(steady):.3f} s/epoch "
+            f"on {keras.backend.backend()}"
+        )
     print(
         f"median: keras {statistics.median(epoch_times):.2f} s/epoch "
         f"(min {min(epoch_times):.2f}, max {max(epoch_times):.2f}) "

@@ -4,9 +4,11 @@
 //!
 //! For each run it trains both for EPOCHS epochs (batch 128, shuffled, Keras' optimizer
 //! settings) on the CPU backend named (default flex, kiln's CPU default), then runs and scores
-//! the 10,000 test images in batches of 500. It prints, for each, seconds per epoch, training
-//! samples per second, test-set inference samples per second and test accuracy; then the
-//! medians, kiln's time over raw Burn's, and the process' peak resident memory.
+//! the 10,000 test images in batches of 500. It prints, for each, the seconds of each epoch,
+//! training samples per second, test-set inference samples per second and test accuracy; then
+//! the medians (the epoch median over every epoch of every run, and over the steady epochs:
+//! all but each run's first), kiln's time over raw Burn's, and the process' peak resident
+//! memory.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -112,8 +114,9 @@ fn raw_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &burn::tens
     let n = data.y_train.len();
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-    let start = Instant::now();
+    let mut epoch_times = Vec::with_capacity(epochs);
     for _ in 0..epochs {
+        let start = Instant::now();
         order.shuffle(&mut rng);
         for idx in order.chunks(128) {
             let mut xs = Vec::with_capacity(idx.len() * 784);
@@ -128,8 +131,8 @@ fn raw_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &burn::tens
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(1e-3, model, grads);
         }
+        epoch_times.push(start.elapsed().as_secs_f64());
     }
-    let per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
     let start = Instant::now();
     let valid = model.valid();
     let (mut correct, m) = (0usize, data.y_test.len());
@@ -153,7 +156,7 @@ fn raw_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &burn::tens
             .count();
     }
     Run {
-        per_epoch,
+        epochs: epoch_times,
         inference: m as f64 / start.elapsed().as_secs_f64(),
         accuracy: correct as f64 / m as f64,
     }
@@ -203,7 +206,7 @@ fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -
             &[Metric::Accuracy],
         )
         .unwrap();
-    let start = Instant::now();
+    let mut clock = Clock::default();
     model
         .fit(
             &x_train,
@@ -211,10 +214,10 @@ fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -
             FitOptions::default()
                 .epochs(epochs)
                 .batch_size(128)
-                .verbose(0),
+                .verbose(0)
+                .callback(&mut clock),
         )
         .unwrap();
-    let per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
     let start = Instant::now();
     let scores = model
         .evaluate_with(
@@ -224,9 +227,30 @@ fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -
         )
         .unwrap();
     Run {
-        per_epoch,
+        epochs: clock.epochs,
         inference: m as f64 / start.elapsed().as_secs_f64(),
         accuracy: scores.get("accuracy").unwrap(),
+    }
+}
+
+/// The seconds of each epoch of a `fit`.
+#[derive(Default)]
+struct Clock {
+    begin: Option<Instant>,
+    epochs: Vec<f64>,
+}
+
+impl kiln::callbacks::Callback for Clock {
+    fn on_epoch_begin(&mut self, _: usize, _: &mut kiln::Model) -> kiln::Result<()> {
+        self.begin = Some(Instant::now());
+        Ok(())
+    }
+
+    fn on_epoch_end(&mut self, _: usize, _: &kiln::Logs, _: &mut kiln::Model) -> kiln::Result<()> {
+        if let Some(begin) = self.begin.take() {
+            self.epochs.push(begin.elapsed().as_secs_f64());
+        }
+        Ok(())
     }
 }
 
@@ -275,7 +299,15 @@ fn main() {
     let (k, r) = (Run::median(&kiln), Run::median(&burn));
     k.print_median("kiln", n);
     r.print_median("burn", n);
-    println!("kiln/burn time {:.3}", k.per_epoch / r.per_epoch);
+    println!("kiln/burn time {:.3}", k.per_epoch() / r.per_epoch());
+    if epochs > 1 {
+        let (ks, rs) = (Run::steady(&kiln), Run::steady(&burn));
+        println!(
+            "steady epochs (all but each run's first, {} each): kiln {ks:.3} s, burn {rs:.3} s, kiln/burn {:.3}",
+            kiln.len() * (epochs - 1),
+            ks / rs
+        );
+    }
     if let Some(peak) = peak_memory_mb() {
         println!("peak resident memory of this process (both models, every run): {peak:.0} MB");
     }
@@ -283,8 +315,8 @@ fn main() {
 
 /// One training run's figures.
 struct Run {
-    /// Seconds per training epoch.
-    per_epoch: f64,
+    /// The seconds of each training epoch.
+    epochs: Vec<f64>,
     /// Test images run and scored per second.
     inference: f64,
     /// Test accuracy.
@@ -292,11 +324,18 @@ struct Run {
 }
 
 impl Run {
+    /// The median epoch.
+    fn per_epoch(&self) -> f64 {
+        median(self.epochs.clone())
+    }
+
     fn line(&self, samples: f64) -> String {
+        let epochs: Vec<String> = self.epochs.iter().map(|e| format!("{e:.3}")).collect();
         format!(
-            "{:.2} s/epoch ({:.0} samples/s), inference {:.0} samples/s, accuracy {:.4}",
-            self.per_epoch,
-            samples / self.per_epoch,
+            "{:.3} s/epoch ({:.0} samples/s; epochs {}), inference {:.0} samples/s, accuracy {:.4}",
+            self.per_epoch(),
+            samples / self.per_epoch(),
+            epochs.join(" "),
             self.inference,
             self.accuracy
         )
@@ -310,14 +349,19 @@ impl Run {
         println!("median: {name} {}", self.line(samples));
     }
 
-    /// Each figure's median over `runs`.
+    /// The median of every epoch of `runs`, and of the other figures over `runs`.
     fn median(runs: &[Run]) -> Run {
         let of = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
         Run {
-            per_epoch: of(|r| r.per_epoch),
+            epochs: vec![median(runs.iter().flat_map(|r| r.epochs.clone()).collect())],
             inference: of(|r| r.inference),
             accuracy: of(|r| r.accuracy),
         }
+    }
+
+    /// The median of the epochs of `runs` after each run's first.
+    fn steady(runs: &[Run]) -> f64 {
+        median(runs.iter().flat_map(|r| r.epochs[1..].to_vec()).collect())
     }
 }
 

@@ -4,6 +4,9 @@
 //! for about SECONDS each (default 5); samples per second, the median of 5 timed slices.
 //!
 //! `cargo bench --bench predict -- [dense|cnn|all] [SECONDS]`
+//!
+//! It also writes each model as ONNX to `target/bench-onnx/{dense,cnn}.onnx`, for
+//! `benches/keras_predict.py --onnx target/bench-onnx` to time in onnxruntime.
 
 use kiln::io::ModelConfig;
 use kiln::{Device, Model};
@@ -59,6 +62,14 @@ fn main() {
             continue;
         }
         let model = model(file);
+        #[cfg(feature = "onnx")]
+        {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-onnx");
+            std::fs::create_dir_all(&dir).expect("target/bench-onnx");
+            model
+                .export_onnx(dir.join(format!("{name}.onnx")))
+                .expect("the model exports to ONNX");
+        }
         for batch in [1, 32, 500] {
             let dims: Vec<usize> = [batch].iter().chain(&sample).copied().collect();
             let n: usize = dims.iter().product();

@@ -1,6 +1,8 @@
 //! Optimizers: Keras' configurations and update rules on Burn's optimizer machinery.
 
 mod config;
+#[cfg(feature = "flex")]
+mod fused;
 mod rules;
 mod runtime;
 mod schedules;
