@@ -45,7 +45,8 @@ pub(super) fn step<const D: usize>(
     let (mut old, keeps) = (state.map(Slots::into_array), update.slots());
     let slots: [Option<FlexTensor>; 3] = [0, 1, 2].map(|i| {
         keeps[i].then(|| match old.as_mut().and_then(|s| s[i].take()) {
-            Some(t) if t.shape() == shape => flex(t),
+            // a state restored from a file may still sit on the staging device
+            Some(t) if t.shape() == shape => flex(t.to_device(&Device::flex())),
             _ => zeros(&dims, n),
         })
     });
@@ -70,7 +71,7 @@ pub(super) fn step<const D: usize>(
             .for_each(|chunk| apply(update, chunk));
     }
     let [w, a, b, c] =
-        targets.map(|t| t.map(|t| Tensor::<D>::from_primitive::<Flex>(t.finish(n, &dims))));
+        targets.map(|t| t.map(|t| Tensor::<D>::from_primitive::<Flex>(t.finish(&dims))));
     (w.expect("the weight"), Slots::from_array([a, b, c]))
 }
 
@@ -100,6 +101,7 @@ fn contiguous(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
 /// old values chunk by chunk in the same pass.
 struct Target {
     tensor: FlexTensor,
+    len: usize,
     fresh: Option<Vec<f32>>,
 }
 
@@ -116,7 +118,11 @@ impl Target {
             .try_storage_mut::<f32>()
             .is_none()
             .then(|| Vec::with_capacity(n));
-        Target { tensor, fresh }
+        Target {
+            tensor,
+            len: n,
+            fresh,
+        }
     }
 
     fn parts(&mut self) -> Box<dyn Iterator<Item = Part<'_>> + '_> {
@@ -129,7 +135,7 @@ impl Target {
                     .map(Part::InPlace),
             ),
             Some(fresh) => {
-                let n = fresh.capacity();
+                let n = self.len;
                 Box::new(
                     self.tensor.storage::<f32>()[..n]
                         .chunks(CHUNK)
@@ -141,12 +147,12 @@ impl Target {
     }
 
     /// The tensor holding the new values, once every part has been through [`Part::ready`].
-    fn finish(self, n: usize, dims: &[usize]) -> FlexTensor {
+    fn finish(self, dims: &[usize]) -> FlexTensor {
         match self.fresh {
             None => self.tensor,
             Some(mut fresh) => {
-                // SAFETY: `parts` cut the first `n` values into chunks, and `ready` wrote each
-                unsafe { fresh.set_len(n) };
+                // SAFETY: `parts` cut the first `len` values into chunks, and `ready` wrote each
+                unsafe { fresh.set_len(self.len) };
                 contiguous(fresh, dims)
             }
         }
@@ -228,23 +234,22 @@ fn apply(update: Update, chunk: Chunk<'_>) {
                 return;
             }
             let (mut a, mut m) = (a, m);
-            for i in 0..w.len() {
-                let gi = g[i];
-                v[i] = v[i] * rho + gi * gi * one_rho;
+            for (i, ((w, v), &g)) in w.iter_mut().zip(v.iter_mut()).zip(g).enumerate() {
+                *v = *v * rho + g * g * one_rho;
                 let denominator = match a.as_deref_mut() {
                     Some(a) => {
-                        a[i] = a[i] * rho + gi * one_rho;
-                        v[i] - a[i] * a[i]
+                        a[i] = a[i] * rho + g * one_rho;
+                        *v - a[i] * a[i]
                     }
-                    None => v[i],
+                    None => *v,
                 };
-                let increment = gi * lr / (denominator + epsilon).sqrt();
+                let increment = g * lr / (denominator + epsilon).sqrt();
                 match m.as_deref_mut() {
                     Some(m) => {
                         m[i] = m[i] * momentum + increment;
-                        w[i] -= m[i];
+                        *w -= m[i];
                     }
-                    None => w[i] -= increment,
+                    None => *w -= increment,
                 }
             }
         }
