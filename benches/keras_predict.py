@@ -27,28 +27,11 @@ SAMPLE = {"dense": (784,), "cnn": (28, 28, 1)}
 
 
 def keras_model(name):
-    """models/mnist_dense.json and models/mnist_cnn.json, written in Keras."""
-    import keras
+    """models/mnist_dense.json and models/mnist_cnn.json: `benches/keras_mnist.py`'s models."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from keras_mnist import model
 
-    if name == "cnn":
-        layers = [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Conv2D(64, 3, activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dropout(0.5),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    else:
-        layers = [
-            keras.Input((784,)),
-            keras.layers.Dense(512, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    model = keras.Sequential(layers)
-    return model.predict_on_batch
+    return model(name == "cnn").predict_on_batch
 
 
 def onnx_model(directory, name):
