@@ -3,7 +3,8 @@
 //! The rules of [`rules`](super::rules) written with Burn's tensor operations take one pass per
 //! operation (RMSprop: nine over a 784 × 512 kernel each step, on one thread). Here each rule
 //! reads the weight, its gradient and its state once, on every core, and writes the weight and
-//! the state in place when nothing else holds them. The arithmetic is the composed rules' own,
+//! the state in place when nothing else holds them, else into new buffers filled in the same
+//! pass. The arithmetic is the composed rules' own,
 //! operation by operation in f32 with the same scalars, so both give the same bits; the tests
 //! below check that.
 
