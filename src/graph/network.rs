@@ -223,8 +223,9 @@ impl Network {
     /// output (channels last).
     ///
     /// Spatial values move to channels-first before a layer that computes in that layout
-    /// (batch normalization, average pooling, 1D layers) and stay there until a layer needs
-    /// channels last: one permutation per change, not one per layer. Values are dropped as soon as no later node reads them.
+    /// (average pooling, 1D layers) and stay there until a layer needs channels last: one
+    /// permutation per change, not one per layer. Values are dropped as soon as no later node
+    /// reads them.
     ///
     /// A layer's error (a custom layer's, say) is returned naming the layer.
     ///

@@ -6,10 +6,11 @@ use crate::graph::{Layout, Value, map_value};
 use crate::layers::config::{Call, Torch, TorchModule, TorchTensor, name_field};
 use crate::layers::module::{reload, set_running};
 use crate::layers::{BuiltLayer, Initializer, LayerConfig, WeightSpecs};
+use crate::ops::normalize;
 use crate::shape::Shape;
 use burn::module::ParamId;
 use burn::nn::BatchNorm;
-use burn::tensor::{Device, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
@@ -154,12 +155,13 @@ impl LayerConfig for BatchNormalization {
         Ok(vec![(y, Layout::ChannelsFirst)])
     }
 
+    /// Channels last, the layout of the convolutions around it: no permutation in between.
     fn layout(&self) -> Option<Layout> {
-        Some(Layout::ChannelsFirst)
+        Some(Layout::ChannelsLast)
     }
 
     fn call(&self, m: &BatchNorm, mut inputs: Vec<Value>, _: &Call) -> Result<Value> {
-        Ok(map_value!(inputs.swap_remove(0), t => m.forward(t)))
+        Ok(map_value!(inputs.swap_remove(0), t => normalize_last_axis(m, t)))
     }
 
     /// `BatchNorm1d`/`2d` buffers: `weight`, `bias`, `running_mean`, `running_var` and
@@ -187,6 +189,40 @@ impl LayerConfig for BatchNormalization {
             modules: 1,
         })
     }
+}
+
+/// Burn's `BatchNorm` module (its weights, moving statistics and settings) applied over the
+/// last axis of `x`: with the batch's statistics, updating the moving ones, on an autodiff
+/// device while the layer trains (as Burn's own `forward` decides); with the moving
+/// statistics otherwise. The leading axes fold into rows (a free reshape of a contiguous
+/// tensor), so the channels stay last.
+fn normalize_last_axis<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    let channels = dims[D - 1];
+    let x = x.reshape([dims[..D - 1].iter().product(), channels]);
+    let out = if x.device().is_autodiff() && m.training.is_enabled() {
+        let batch = normalize(x, m.gamma.val(), m.beta.val(), m.epsilon);
+        let device = batch.mean.device();
+        // Burn's convention: `momentum` weighs the new batch
+        let blend = |running: Tensor<1>, new: Tensor<1>| {
+            let updated = running.to_device(&device).mul_scalar(1.0 - m.momentum)
+                + new.detach().mul_scalar(m.momentum);
+            updated.detach()
+        };
+        let mean = blend(m.running_mean.value_sync(), batch.mean);
+        let variance = blend(m.running_var.value_sync(), batch.variance);
+        m.running_mean.update(mean);
+        m.running_var.update(variance);
+        batch.output
+    } else {
+        let device = x.device();
+        let mean = m.running_mean.value().to_device(&device);
+        let variance = m.running_var.value().to_device(&device);
+        let scale = m.gamma.val() / (variance + m.epsilon).sqrt();
+        let shift = m.beta.val() - mean * scale.clone();
+        x * scale.unsqueeze::<2>() + shift.unsqueeze::<2>()
+    };
+    out.reshape(dims)
 }
 
 impl BuiltLayer for BatchNorm {

@@ -5,11 +5,12 @@ use crate::graph::{Logits, Value, map_value};
 use crate::layers::config::{Call, Torch, TorchModule, TorchTensor, name_field};
 use crate::layers::module::{kernel_and_bias, kernel_and_bias_ids, reload, set_bias};
 use crate::layers::{Activation, BuiltLayer, Initializer, LayerConfig, WeightSpecs};
+use crate::ops::project;
 use crate::shape::Shape;
 use burn::module::Module;
 use burn::module::ParamId;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Device, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{ArrayD, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -147,10 +148,31 @@ pub struct DenseModule {
 
 impl DenseModule {
     /// The output and, for softmax and sigmoid outputs, the logits before the activation.
+    ///
+    /// ReLU runs inside the product's own pass over the output ([`crate::ops::dense_relu`]).
     pub(crate) fn forward(&self, x: Value) -> (Value, Option<Logits>) {
-        let z = map_value!(x, t => self.linear.forward(t));
+        let fused = self.activation == Activation::Relu;
+        let z = map_value!(x, t => self.project(t, fused));
+        if fused {
+            return (z, None);
+        }
         let logits = Logits::of(self.activation, &z);
         (self.activation.apply(z), logits)
+    }
+
+    /// `x · kernel + bias` on the last axis of `x`, through ReLU when `relu` is set: the
+    /// leading axes fold into rows (a free reshape of a contiguous tensor).
+    fn project<const D: usize>(&self, x: Tensor<D>, relu: bool) -> Tensor<D> {
+        let mut dims = x.dims();
+        let inputs = dims[D - 1];
+        let rows = dims[..D - 1].iter().product();
+        let kernel = self.linear.weight.val();
+        dims[D - 1] = kernel.dims()[1];
+        let bias = match &self.linear.bias {
+            Some(b) => b.val(),
+            None => Tensor::zeros([dims[D - 1]], &x.device()),
+        };
+        project(x.reshape([rows, inputs]), kernel, bias, relu).reshape(dims)
     }
 }
 

@@ -297,7 +297,7 @@ pub(crate) mod tests {
 
     /// The largest difference between `a` and the reference `b`, relative to `b`'s largest value
     /// (at least 1): sums over thousands of terms round differently in another order.
-    fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    pub(crate) fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         let scale: f32 = b.clone().abs().max().into_scalar();
         (a - b).abs().max().into_scalar::<f32>() / scale.max(1.0)
     }

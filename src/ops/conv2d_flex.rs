@@ -6,6 +6,7 @@
 
 use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
 use super::flex_buffers::{filled, tensor};
+use super::flex_gemm::matmul;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;
@@ -16,6 +17,10 @@ use std::cell::RefCell;
 
 /// About how many output pixels one im2col block holds.
 const BLOCK_ROWS: usize = 256;
+
+/// The fewest blocks a convolution splits into, where its output has enough lines: fixed (not
+/// the number of threads), so that the weight gradient's partition is too.
+const MIN_BLOCKS: usize = 8;
 
 /// How many partial weight gradients are summed: fixed, so that the sum's order is too.
 const PARTIALS: usize = 16;
@@ -125,9 +130,14 @@ impl Geometry {
         self.kh * self.kw * self.c
     }
 
-    /// Output lines per block.
+    /// Output lines per block: about [`BLOCK_ROWS`] pixels, and fewer when the batch is too
+    /// small to give [`MIN_BLOCKS`] blocks (a `predict` of one image), so that every thread
+    /// gets work.
     fn lines(&self) -> usize {
-        (BLOCK_ROWS / self.ow).clamp(1, self.oh)
+        let per_image = MIN_BLOCKS.div_ceil(self.n.max(1));
+        (BLOCK_ROWS / self.ow)
+            .min(self.oh.div_ceil(per_image))
+            .clamp(1, self.oh.max(1))
     }
 
     /// Every block, as (image, first output line), in order.
@@ -267,47 +277,6 @@ fn col2im_add(g: &Geometry, col: &[f32], lines: std::ops::Range<usize>, dx: &mut
                 }
             }
         }
-    }
-}
-
-/// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, each matrix given by its row and column strides.
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    [m, n, k]: [usize; 3],
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: &[f32],
-    [lhs_rs, lhs_cs]: [usize; 2],
-    rhs: &[f32],
-    [rhs_rs, rhs_cs]: [usize; 2],
-) {
-    assert!(dst.len() >= m * n, "matmul destination too small");
-    assert!(m == 0 || k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
-    assert!(n == 0 || k == 0 || rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
-    // SAFETY: the asserts above keep every index the strides reach inside the slices, and
-    // `dst` is borrowed mutably, so nothing else reads or writes it meanwhile.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
     }
 }
 

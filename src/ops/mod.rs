@@ -2,13 +2,23 @@
 //! backend. Each is a Burn backend extension with a forward and a backward pass, usable on any
 //! device kiln supports and tracked by autodiff like Burn's operations.
 
+mod batch_norm;
+mod batch_norm_autodiff;
+#[cfg(feature = "flex")]
+mod batch_norm_flex;
 mod conv2d;
 mod conv2d_autodiff;
 #[cfg(feature = "flex")]
 mod conv2d_flex;
+mod dense;
+mod dense_autodiff;
+#[cfg(feature = "flex")]
+mod dense_flex;
 mod dropout;
 #[cfg(feature = "flex")]
 mod flex_buffers;
+#[cfg(feature = "flex")]
+mod flex_gemm;
 pub(crate) mod image_warp;
 mod max_pool2d;
 mod max_pool2d_autodiff;
@@ -18,9 +28,12 @@ mod recurrent;
 mod recurrent_host;
 
 pub use conv2d::{conv2d_nhwc, conv2d_nhwc_relu};
+pub use dense::{dense, dense_relu};
 pub use dropout::dropout;
 pub use max_pool2d::max_pool2d_nhwc;
 // the unchecked forms, for kiln's layers, which check shapes when a model is built
+pub(crate) use batch_norm::normalize;
 pub(crate) use conv2d::convolve;
+pub(crate) use dense::project;
 pub(crate) use max_pool2d::pool as max_pool2d;
 pub(crate) use recurrent::{Act, Scan, ScanCell, recurrent_scan};

@@ -1,0 +1,135 @@
+//! kiln's Dense kernel for burn-flex: the output in blocks, each written once (bias, product,
+//! ReLU) while it is in cache, the blocks on all threads.
+//!
+//! Many rows (a training batch, a large `predict` batch) split into blocks of whole rows,
+//! contiguous in the output. Few rows (a `predict` of one sample) split into blocks of columns,
+//! each computed apart and then laid into the rows: Burn's `matmul` runs these on one thread.
+
+use super::dense::{DenseOps, by_burn_dense};
+use super::flex_buffers::{filled, tensor};
+use super::flex_gemm::matmul;
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::tensor::DType;
+use rayon::prelude::*;
+
+/// Below this many multiply-adds, one thread computes the whole product: handing work to
+/// another thread costs more.
+const SERIAL_WORK: usize = 1 << 17;
+
+/// The fewest rows in a block of rows; fewer rows per thread split by columns instead.
+const MIN_BLOCK_ROWS: usize = 16;
+
+/// Column blocks are a multiple of this many units (the width of gemm's AVX registers).
+const COLUMN_ALIGN: usize = 16;
+
+impl DenseOps for Flex {
+    fn dense(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
+        if [&x, &weight, &bias].iter().any(|t| t.dtype() != DType::F32) {
+            return by_burn_dense::<Flex>(x, weight, bias, relu);
+        }
+        let (rows, inputs) = (x.layout().shape()[0], x.layout().shape()[1]);
+        let units = weight.layout().shape()[1];
+        let (x, weight, bias) = (
+            x.to_contiguous(),
+            weight.to_contiguous(),
+            bias.to_contiguous(),
+        );
+        let product = Product {
+            rows,
+            inputs,
+            units,
+            x: x.storage(),
+            weight: weight.storage(),
+            bias: bias.storage(),
+            relu,
+        };
+        tensor(product.compute(), vec![rows, units])
+    }
+}
+
+/// One call's operands, contiguous and row-major.
+struct Product<'a> {
+    rows: usize,
+    inputs: usize,
+    units: usize,
+    x: &'a [f32],
+    weight: &'a [f32],
+    bias: &'a [f32],
+    relu: bool,
+}
+
+impl Product<'_> {
+    /// The output `[rows, units]`.
+    fn compute(&self) -> Vec<f32> {
+        let (rows, units) = (self.rows, self.units);
+        let threads = rayon::current_num_threads();
+        let work = rows * units * self.inputs;
+        if threads == 1 || work < SERIAL_WORK {
+            return filled(rows * units, rows * units, |_, out| {
+                self.block(0..rows, 0..units, out)
+            });
+        }
+        if rows >= threads * MIN_BLOCK_ROWS {
+            // two blocks per thread, so that a slow thread does not hold up the rest
+            let per_block = rows.div_ceil(threads * 2).max(MIN_BLOCK_ROWS);
+            return filled(rows * units, per_block * units, |i, out| {
+                let first = i * per_block;
+                self.block(first..(first + per_block).min(rows), 0..units, out)
+            });
+        }
+        let width = units.div_ceil(threads).next_multiple_of(COLUMN_ALIGN);
+        let blocks: Vec<(std::ops::Range<usize>, Vec<f32>)> = (0..units)
+            .step_by(width)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|first| {
+                let columns = first..(first + width).min(units);
+                let out = filled(rows * columns.len(), rows * columns.len(), |_, out| {
+                    self.block(0..rows, columns.clone(), out)
+                });
+                (columns, out)
+            })
+            .collect();
+        let mut out = vec![0.0f32; rows * units];
+        for (columns, block) in blocks {
+            for (row, values) in out
+                .chunks_exact_mut(units)
+                .zip(block.chunks_exact(columns.len()))
+            {
+                row[columns.clone()].copy_from_slice(values);
+            }
+        }
+        out
+    }
+
+    /// Writes rows `rows` and columns `columns` of the output into `out` (row-major, as wide
+    /// as `columns`): the bias, plus the product, through ReLU when asked.
+    fn block(
+        &self,
+        rows: std::ops::Range<usize>,
+        columns: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) {
+        let (inputs, units, width) = (self.inputs, self.units, columns.len());
+        let bias = &self.bias[columns.clone()];
+        out.chunks_exact_mut(width)
+            .for_each(|row| row.copy_from_slice(bias));
+        let x = &self.x[rows.start * inputs..rows.end * inputs];
+        let weight = &self.weight[columns.start..];
+        matmul(
+            [rows.len(), width, inputs],
+            out,
+            true,
+            x,
+            [inputs, 1],
+            weight,
+            [units, 1],
+        );
+        if self.relu {
+            // NaN stays NaN, as in Burn's `relu`
+            out.iter_mut()
+                .for_each(|v| *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 });
+        }
+    }
+}
