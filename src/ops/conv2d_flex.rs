@@ -5,7 +5,7 @@
 //! blocks of a fixed partition in a fixed order, so results do not depend on thread timing.
 
 use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
-use super::flex_buffers::{filled, tensor};
+use super::flex_buffers::{filled, relu_in_place, tensor};
 use super::flex_gemm::matmul;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -298,9 +298,7 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) ->
                     matmul([rows, f, k], dst, true, col, [k, 1], weight, [f, 1]);
                 });
                 if relu {
-                    // NaN stays NaN, as in Burn's `relu`
-                    dst.iter_mut()
-                        .for_each(|v| *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 });
+                    relu_in_place(dst);
                 }
             });
     })

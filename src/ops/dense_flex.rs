@@ -6,7 +6,7 @@
 //! each computed apart and then laid into the rows: Burn's `matmul` runs these on one thread.
 
 use super::dense::{DenseOps, by_burn_dense};
-use super::flex_buffers::{filled, tensor};
+use super::flex_buffers::{filled, relu_in_place, tensor};
 use super::flex_gemm::matmul;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -127,9 +127,7 @@ impl Product<'_> {
             [units, 1],
         );
         if self.relu {
-            // NaN stays NaN, as in Burn's `relu`
-            out.iter_mut()
-                .for_each(|v| *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 });
+            relu_in_place(out);
         }
     }
 }

@@ -39,6 +39,14 @@ pub(super) fn filled(
     values
 }
 
+/// ReLU over `values`, in place, for kernels that fuse it into their own pass: NaN stays NaN,
+/// as in Burn's `relu`.
+pub(super) fn relu_in_place(values: &mut [f32]) {
+    values
+        .iter_mut()
+        .for_each(|v| *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
