@@ -1,11 +1,12 @@
 """Keras' side of the sequence examples: the same data, split, models and settings on TF's CPU.
 
     pip install tensorflow-cpu==2.21.* keras==3.15.*
-    python benches/keras_sequence.py [bilstm|conv|weather] [SEEDS] [SHARED_DATA_DIR] [FIRST_SEED]
+    python benches/keras_sequence.py [bilstm|bigru|conv|weather|weather_gru] [SEEDS] [SHARED_DATA_DIR] [FIRST_SEED]
 
 For each of SEEDS seeds from FIRST_SEED (default 1) it builds a fresh model, trains it as `examples/spam_classifier.rs`
 (`--model conv`) or `examples/weather_forecast.rs` do (batch 32, shuffled; 3 epochs for the
-spam models, 20 for the weather one) and prints the seconds of each epoch (the first includes
+spam models, 20 for the weather ones; the `gru` kinds put `GRU(32)` where the others have
+`LSTM(32)`) and prints the seconds of each epoch (the first includes
 TF's graph tracing) and the test score: accuracy for spam, the mean absolute error in °C for the
 weather. The last line gives the medians over the seeds and over every epoch after the first.
 The data and split are those of `../shared/data/*/README.md`, read as kiln's loaders read them.
@@ -75,7 +76,9 @@ def main():
     shared = sys.argv[3] if len(sys.argv) > 3 else "../shared/data"
     first = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}, {kind}")
-    if kind == "weather":
+    weather_task = kind.startswith("weather")
+    recurrent = L.GRU if kind.endswith("gru") else L.LSTM
+    if weather_task:
         x_train, y_train, x_test, y_test, scale = weather(os.path.join(shared, "seattle_weather"))
         persistence = float(np.mean(np.abs(x_test[:, -1, 1:2] - y_test))) * scale
         print(f"persistence_mae_c={persistence:.4f}")
@@ -84,16 +87,16 @@ def main():
     scores, epochs = [], []
     for seed in range(first, first + seeds):
         keras.utils.set_random_seed(seed)
-        if kind == "weather":
-            model = keras.Sequential([keras.Input((14, 4)), L.LSTM(32), L.Dense(1)])
+        if weather_task:
+            model = keras.Sequential([keras.Input((14, 4)), recurrent(32), L.Dense(1)])
             model.compile(keras.optimizers.Adam(1e-3), "mse", metrics=["mae"])
             n_epochs = 20
         else:
             tv = L.TextVectorization(max_tokens=20000, output_sequence_length=200)
             tv.adapt(tr_x)
-            x_train, x_test = tv(np.array(tr_x)).numpy(), tv(np.array(te_x)).numpy()
-            if kind == "bilstm":
-                body = [L.Embedding(20000, 64), L.Bidirectional(L.LSTM(32))]
+            x_train, x_test = np.asarray(tv(np.array(tr_x))), np.asarray(tv(np.array(te_x)))
+            if kind != "conv":
+                body = [L.Embedding(20000, 64), L.Bidirectional(recurrent(32))]
             else:
                 body = [
                     L.Embedding(20000, 128),
@@ -110,10 +113,10 @@ def main():
         timer = EpochTimes()
         model.fit(x_train, y_train, batch_size=32, epochs=n_epochs, verbose=0, callbacks=[timer])
         result = model.evaluate(x_test, y_test, verbose=0)
-        score = result[1] * (scale if kind == "weather" else 1.0)
+        score = result[1] * (scale if weather_task else 1.0)
         scores.append(score)
         epochs.extend(timer.times[1:])
-        name = "test_mae_c" if kind == "weather" else "test_accuracy"
+        name = "test_mae_c" if weather_task else "test_accuracy"
         print(f"seed {seed}: epochs {[round(t, 2) for t in timer.times]} s, {name}={score:.4f}")
     print(
         f"median: score {statistics.median(scores):.4f}, "

@@ -3,7 +3,8 @@
 //! device, one batch of 1, 32 and 500 MNIST-sized samples at a time (`predict_on_batch`),
 //! for about SECONDS each (default 5); samples per second, the median of 5 timed slices.
 //!
-//! `cargo bench --bench predict -- [dense|cnn|all] [SECONDS]`
+//! `cargo bench --bench predict -- [dense|cnn|all] [SECONDS] [BATCH]`: a BATCH times that batch
+//! size alone (for `perf record`).
 //!
 //! It also writes each model as ONNX to `target/bench-onnx/{dense,cnn}.onnx`, for
 //! `benches/keras_predict.py --onnx target/bench-onnx` to time in onnxruntime.
@@ -53,6 +54,10 @@ fn main() {
     let which = args.first().map_or("all", String::as_str);
     let seconds: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let budget = Duration::from_secs_f64(seconds);
+    let batches: Vec<usize> = match args.get(2).and_then(|s| s.parse().ok()) {
+        Some(batch) => vec![batch],
+        None => vec![1, 32, 500],
+    };
     println!("model batch samples_per_s");
     for (name, file, sample) in [
         ("dense", "mnist_dense.json", vec![784]),
@@ -70,7 +75,7 @@ fn main() {
                 .export_onnx(dir.join(format!("{name}.onnx")))
                 .expect("the model exports to ONNX");
         }
-        for batch in [1, 32, 500] {
+        for &batch in &batches {
             let dims: Vec<usize> = [batch].iter().chain(&sample).copied().collect();
             let n: usize = dims.iter().product();
             let x = ArrayD::from_shape_vec(

@@ -1,9 +1,10 @@
 //! kiln against Keras on the sequence examples' models, alternating in one run.
 //!
-//! `cargo bench --bench sequence -- [bilstm|conv|weather] [RUNS]`
+//! `cargo bench --bench sequence -- [bilstm|bigru|conv|weather|weather_gru] [RUNS]`
 //!
 //! Each run trains kiln's model (`examples/common/architectures.rs`: batch 32, shuffled; 3
-//! epochs for the spam models, 20 for the weather one) on the data of `../shared/data`, then
+//! epochs for the spam models, 20 for the weather ones; `bigru` and `weather_gru` put Keras'
+//! `GRU(32)` where the others have `LSTM(32)`) on the data of `../shared/data`, then
 //! Keras' same model with `benches/keras_sequence.py` (interpreter: `KILN_KERAS_PYTHON`,
 //! default `python3`), seeds 1, 2, …. It prints each run's seconds per epoch and test score
 //! (accuracy, or the weather's MAE in °C), then the medians over every epoch after each run's
@@ -28,12 +29,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn kiln_run(kind: &str, seed: u64, shared: &str) -> (Vec<f64>, f64) {
     kiln::set_random_seed(seed);
     let device = Device::cpu().unwrap();
-    let (mut model, x, y, x_test, y_test, epochs, scale) = if kind == "weather" {
+    let (mut model, x, y, x_test, y_test, epochs, scale) = if kind.starts_with("weather") {
         let task = seattle_weather::load_data_from(format!("{shared}/seattle_weather"))
             .unwrap()
             .forecast(14)
             .unwrap();
-        let model = architectures::weather_lstm(device).unwrap();
+        let model = if kind == "weather_gru" {
+            architectures::weather_gru(device).unwrap()
+        } else {
+            architectures::weather_lstm(device).unwrap()
+        };
         let d = |a: ndarray::Array3<f32>| a.into_dyn();
         let t = |a: Array2<f32>| a.into_dyn();
         (
@@ -49,10 +54,10 @@ fn kiln_run(kind: &str, seed: u64, shared: &str) -> (Vec<f64>, f64) {
         let spam = spam_assassin::load_data_from(format!("{shared}/spam_assassin")).unwrap();
         let mut tv = architectures::spam_vectorizer();
         tv.adapt(&spam.train.texts);
-        let model = if kind == "conv" {
-            architectures::spam_conv_with(device, tv).unwrap()
-        } else {
-            architectures::spam_bilstm_with(device, tv).unwrap()
+        let model = match kind {
+            "conv" => architectures::spam_conv_with(device, tv).unwrap(),
+            "bigru" => architectures::spam_bigru_with(device, tv).unwrap(),
+            _ => architectures::spam_bilstm_with(device, tv).unwrap(),
         };
         let labels = |l: &[f32]| -> ArrayD<f32> {
             Array2::from_shape_vec((l.len(), 1), l.to_vec())
@@ -86,7 +91,11 @@ fn kiln_run(kind: &str, seed: u64, shared: &str) -> (Vec<f64>, f64) {
     let scores = model
         .evaluate_with(&x_test, &y_test, EvalOptions::default().verbose(0))
         .unwrap();
-    let metric = if kind == "weather" { "mae" } else { "accuracy" };
+    let metric = if kind.starts_with("weather") {
+        "mae"
+    } else {
+        "accuracy"
+    };
     (times, scores.get(metric).unwrap() * scale)
 }
 

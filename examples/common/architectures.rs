@@ -95,12 +95,27 @@ pub fn spam_bilstm(device: Device) -> kiln::Result<Model> {
 
 /// [`spam_bilstm`] with an adapted vectorizer.
 pub fn spam_bilstm_with(device: Device, vectorizer: TextVectorization) -> kiln::Result<Model> {
+    spam_bidirectional("spam_bilstm", LSTM::new(32), device, vectorizer)
+}
+
+/// [`spam_bilstm`] with `GRU(32)` (Keras' `reset_after` form) in place of the LSTM, for the
+/// sequence bench.
+pub fn spam_bigru_with(device: Device, vectorizer: TextVectorization) -> kiln::Result<Model> {
+    spam_bidirectional("spam_bigru", GRU::new(32), device, vectorizer)
+}
+
+fn spam_bidirectional(
+    name: &str,
+    recurrent: impl Into<kiln::layers::Layer>,
+    device: Device,
+    vectorizer: TextVectorization,
+) -> kiln::Result<Model> {
     Sequential::new()
-        .name("spam_bilstm")
+        .name(name)
         .input([200])
         .add(vectorizer)
         .add(Embedding::new(20_000, 64))
-        .add(Bidirectional::new(LSTM::new(32)))
+        .add(Bidirectional::new(recurrent))
         .add(Dense::new(1).activation(Sigmoid))
         .device(device)
         .compile(
@@ -142,10 +157,23 @@ pub fn spam_conv_with(device: Device, vectorizer: TextVectorization) -> kiln::Re
 /// Tomorrow's maximum temperature from 14 days of 4 weather columns: LSTM(32) → Dense(1);
 /// Adam(1e-3), mean squared error, mean absolute error reported.
 pub fn weather_lstm(device: Device) -> kiln::Result<Model> {
+    weather_recurrent("weather_lstm", LSTM::new(32), device)
+}
+
+/// [`weather_lstm`] with `GRU(32)` in place of the LSTM, for the sequence bench.
+pub fn weather_gru(device: Device) -> kiln::Result<Model> {
+    weather_recurrent("weather_gru", GRU::new(32), device)
+}
+
+fn weather_recurrent(
+    name: &str,
+    recurrent: impl Into<kiln::layers::Layer>,
+    device: Device,
+) -> kiln::Result<Model> {
     Sequential::new()
-        .name("weather_lstm")
+        .name(name)
         .input([14, 4])
-        .add(LSTM::new(32))
+        .add(recurrent)
         .add(Dense::new(1))
         .device(device)
         .compile(
