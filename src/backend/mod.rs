@@ -4,9 +4,11 @@
 mod allocator;
 mod device;
 mod memory;
+mod pool;
 mod quiet;
 
 pub use allocator::KEEP_MALLOC_ENV;
 pub(crate) use allocator::keep_freed_buffers;
 pub use device::*;
 pub(crate) use memory::physical_memory;
+pub(crate) use pool::on_pool;

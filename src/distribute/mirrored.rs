@@ -194,7 +194,7 @@ impl Replicas for MirroredStrategy {
         }
         let grads = accumulator.grads();
         if !grads.is_empty() {
-            model.network = compiled.optimizer.step(model.network.clone(), grads);
+            model.network = compiled.optimizer.step(model.network.take(), grads);
         }
         let scores = read_scores(&counted, &sums, model.device.burn());
         Ok(Some((scores, step.samples)))

@@ -83,8 +83,7 @@ impl Replicas for Local {
             .compiled
             .as_mut()
             .ok_or(Error::NotCompiled { method: "fit" })?;
-        let (updated, values) = train_step(model.network.clone(), compiled, step.x, &step.targets)?;
-        model.network = updated;
+        let values = train_step(&mut model.network, compiled, step.x, &step.targets)?;
         Ok(Some((values, step.samples)))
     }
 }

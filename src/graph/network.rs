@@ -116,6 +116,17 @@ impl Network {
         Ok(Network { layers, graph })
     }
 
+    /// The network, leaving in its place one with the same graph and no layers: for an
+    /// optimizer step, which updates the weights in place only when nothing else holds them
+    /// (a clone would share every weight and make the step copy each one).
+    pub(crate) fn take(&mut self) -> Network {
+        let hollow = Network {
+            layers: Vec::new(),
+            graph: Arc::clone(&self.graph),
+        };
+        std::mem::replace(self, hollow)
+    }
+
     /// The architecture this network runs.
     pub fn graph(&self) -> &Arc<Graph> {
         &self.graph

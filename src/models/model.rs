@@ -567,8 +567,7 @@ impl Model {
         let mut buffer = Vec::new();
         let xb = training::inputs(&x, &all, &mut buffer, &device)?;
         let targets = compiled.targets(&y, &all, &mut buffer, &device)?;
-        let (network, values) = training::train_step(self.network.clone(), compiled, xb, &targets)?;
-        self.network = network;
+        let values = training::train_step(&mut self.network, compiled, xb, &targets)?;
         let mut running = training::Running::new(compiled);
         running.add(values, all.len());
         Ok(running.logs())

@@ -55,21 +55,35 @@ pub(crate) trait DenseOps: Backend {
         Option<FloatTensor<Self>>,
         Option<FloatTensor<Self>>,
     ) {
-        let [want_x, want_weight, want_bias] = wanted;
-        let dx = want_x.then(|| {
-            let weight_t = Self::float_swap_dims(weight, 0, 1);
-            Self::float_matmul(grad.clone(), weight_t)
-        });
-        let dw = want_weight.then(|| {
-            let x_t = Self::float_swap_dims(x, 0, 1);
-            Self::float_matmul(x_t, grad.clone())
-        });
-        let db = want_bias.then(|| {
-            let units = grad.shape()[1];
-            Self::float_reshape(Self::float_sum_dim(grad, 0), [units].into())
-        });
-        (dx, dw, db)
+        by_burn_dense_backward::<Self>(x, weight, grad, wanted)
     }
+}
+
+/// The gradients of [`DenseOps::dense_backward`] through Burn's `matmul` and `sum_dim`.
+#[allow(clippy::type_complexity)]
+pub(crate) fn by_burn_dense_backward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    [want_x, want_weight, want_bias]: [bool; 3],
+) -> (
+    Option<FloatTensor<B>>,
+    Option<FloatTensor<B>>,
+    Option<FloatTensor<B>>,
+) {
+    let dx = want_x.then(|| {
+        let weight_t = B::float_swap_dims(weight, 0, 1);
+        B::float_matmul(grad.clone(), weight_t)
+    });
+    let dw = want_weight.then(|| {
+        let x_t = B::float_swap_dims(x, 0, 1);
+        B::float_matmul(x_t, grad.clone())
+    });
+    let db = want_bias.then(|| {
+        let units = grad.shape()[1];
+        B::float_reshape(B::float_sum_dim(grad, 0), [units].into())
+    });
+    (dx, dw, db)
 }
 
 /// The product through Burn's `matmul`, a broadcast addition and `relu`.

@@ -31,22 +31,25 @@ pub(crate) fn inputs(
         .collect()
 }
 
-/// One gradient step on one batch; returns the updated network and the batch's values, or a
+/// One gradient step on one batch: updates `network` and returns the batch's values, or a
 /// layer's error (the network unchanged).
 pub(crate) fn train_step(
-    network: Network,
+    network: &mut Network,
     compiled: &mut Compiled,
     xs: Vec<Value>,
     targets: &[Target],
-) -> Result<(Network, Scores)> {
+) -> Result<Scores> {
     let outputs = network.forward(xs)?;
     let (loss, values) = compiled.score(&outputs, targets);
+    drop(outputs);
     if !loss.is_tracked() {
         // nothing to train: the model has no trainable weights
-        return Ok((network, values));
+        return Ok(values);
     }
-    let grads = GradientsParams::from_grads(loss.backward(), &network);
-    Ok((compiled.optimizer.step(network, grads), values))
+    let grads = GradientsParams::from_grads(loss.backward(), network);
+    // taken, not cloned: the optimizer updates weights in place only when nothing shares them
+    *network = compiled.optimizer.step(network.take(), grads);
+    Ok(values)
 }
 
 /// Trains `model` on the batches of `feed` for the epochs of `options`, validating on
@@ -60,10 +63,12 @@ pub(crate) fn fit(
     callbacks: &mut CallbackList,
     strategy: &mut dyn Replicas,
 ) -> Result<()> {
-    match fit_steps(model, feed, validation, options, callbacks, strategy) {
-        Ok(()) => strategy.end(model).map_err(|e| strategy.fail(e)),
-        Err(e) => Err(strategy.fail(e)),
-    }
+    crate::backend::on_pool(|| {
+        match fit_steps(model, feed, validation, options, callbacks, strategy) {
+            Ok(()) => strategy.end(model).map_err(|e| strategy.fail(e)),
+            Err(e) => Err(strategy.fail(e)),
+        }
+    })
 }
 
 fn fit_steps(

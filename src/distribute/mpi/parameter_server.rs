@@ -247,7 +247,7 @@ impl ParameterServerStrategy {
             }
             let grads = layout.unflatten(&model.network, &push[..g], &device);
             if !grads.is_empty() {
-                model.network = compiled.optimizer.step(model.network.clone(), grads);
+                model.network = compiled.optimizer.step(model.network.take(), grads);
             }
         }
         self.pushes[worker - 1] += 1;

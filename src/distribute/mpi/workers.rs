@@ -290,7 +290,7 @@ impl MultiWorkerMirroredStrategy {
         }
         let grads = layout.unflatten(&model.network, &sums[..g], &device);
         if !grads.is_empty() {
-            model.network = compiled.optimizer.step(model.network.clone(), grads);
+            model.network = compiled.optimizer.step(model.network.take(), grads);
         }
         let counted = self.counted.clone().unwrap_or_else(|| vec![false; names]);
         let scores = read_scores(&counted, &sums[g..g + s], &device);

@@ -1,0 +1,59 @@
+//! Training on the CPU's thread pool.
+//!
+//! burn-flex and kiln's kernels split each operation across rayon's global pool. Called from a
+//! thread outside the pool, every such operation queues its work, wakes the pool's threads and
+//! puts the caller to sleep until they finish: two wake-ups per operation, dozens per training
+//! step. Run on one of the pool's own threads, the caller takes a share of the work itself and
+//! the other threads steal the rest.
+
+/// Runs `f` on a thread of rayon's global pool (burn-flex's), the calling thread waiting for
+/// it; without the `flex` feature, on the calling thread.
+///
+/// `f` need not be `Send`: the calling thread does nothing until `f` returns, so nothing `f`
+/// holds is used by two threads at once.
+pub(crate) fn on_pool<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "flex")]
+    {
+        if rayon::current_thread_index().is_some() {
+            return f();
+        }
+        let job = Unchecked(f);
+        rayon::scope(move |_| Unchecked(job.into_inner()())).into_inner()
+    }
+    #[cfg(not(feature = "flex"))]
+    f()
+}
+
+/// A value moved to another thread and back while the thread that owns it waits.
+#[cfg(feature = "flex")]
+struct Unchecked<T>(T);
+
+// SAFETY: `on_pool` moves an `Unchecked` only to a thread of the pool, while the thread that made
+// it blocks in `rayon::scope` until the value comes back: it is never used by two threads at once.
+#[cfg(feature = "flex")]
+unsafe impl<T> Send for Unchecked<T> {}
+
+#[cfg(feature = "flex")]
+impl<T> Unchecked<T> {
+    fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_on_the_pool_and_returns_the_value() {
+        let local = std::rc::Rc::new(5);
+        let got = on_pool(|| {
+            #[cfg(feature = "flex")]
+            assert!(rayon::current_thread_index().is_some());
+            *local + 1
+        });
+        assert_eq!(got, 6);
+        // nested calls run in place
+        assert_eq!(on_pool(|| on_pool(|| 7)), 7);
+    }
+}
