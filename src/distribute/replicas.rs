@@ -49,6 +49,12 @@ pub trait Replicas {
         true
     }
 
+    /// Whether the training loop may run on a thread of the CPU's pool rather than the
+    /// calling thread: not where MPI, initialized on the calling thread, must be called there.
+    fn may_leave_the_thread(&self) -> bool {
+        true
+    }
+
     /// One training step on this process' part of a global batch: updates `model` and returns
     /// the global batch's scores, or `None` when the run was stopped elsewhere (the chief's
     /// early stopping, seen by a parameter server's worker).

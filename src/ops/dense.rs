@@ -188,15 +188,17 @@ mod tests {
     use crate::ops::conv2d::tests::{devices, max_diff, values};
     use burn::tensor::{Distribution, activation};
 
-    /// `[rows, inputs, units]` that take each path of the flex kernel: one block, blocks of
-    /// rows, blocks of columns (few rows), and sizes that do not divide evenly.
-    const SHAPES: [[usize; 3]; 7] = [
+    /// `[rows, inputs, units]` that take each path of the flex kernel: one block (by rows
+    /// apart for one sample), blocks of columns for few rows (by rows apart, by gemm), blocks
+    /// of rows, and sizes that do not divide evenly.
+    const SHAPES: [[usize; 3]; 8] = [
         [1, 3, 2],
         [1, 784, 512],
-        [7, 300, 130],
+        [3, 784, 512],
+        [20, 300, 200],
         [32, 784, 512],
         [500, 64, 10],
-        [129, 200, 33],
+        [129, 200, 50],
         [600, 100, 70],
     ];
 

@@ -2,8 +2,10 @@
 //! ReLU) while it is in cache, the blocks on all threads.
 //!
 //! Many rows (a training batch, a large `predict` batch) split into blocks of whole rows,
-//! contiguous in the output. Few rows (a `predict` of one sample) split into blocks of columns,
-//! each computed apart and then laid into the rows: Burn's `matmul` runs these on one thread.
+//! contiguous in the output. Few rows split into blocks of columns, each computed apart and
+//! then laid into the rows: Burn's `matmul` runs these on one thread. Small products (one
+//! sample through a 784 × 512 kernel) stay on one thread, and up to four rows are multiplied
+//! one at a time ([`add_row_times`]) rather than by gemm.
 //!
 //! The backward pass writes each gradient straight from gemm, block by block on all threads:
 //! the input's by blocks of rows, the kernel's by blocks of its rows (the input's features,
@@ -13,17 +15,22 @@
 use super::dense::{DenseOps, by_burn_dense, by_burn_dense_backward};
 use super::flex_buffers::{filled, relu_in_place, tensor};
 use super::flex_gemm::matmul;
+use super::flex_gemv::add_row_times;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
 /// Below this many multiply-adds, one thread computes the whole product: handing work to
-/// another thread costs more.
-const SERIAL_WORK: usize = 1 << 17;
+/// another thread costs more (waking it takes tens of microseconds on a virtual machine; one
+/// sample through the MNIST dense model's 784 × 512 kernel, 0.4 million, takes about 25).
+const SERIAL_WORK: usize = 1 << 20;
 
 /// The fewest rows in a block of rows; fewer rows per thread split by columns instead.
 const MIN_BLOCK_ROWS: usize = 16;
+
+/// Up to this many rows, each is multiplied apart ([`add_row_times`]): gemm is slow on them.
+const FEW_ROWS: usize = 4;
 
 /// Column blocks are a multiple of this many units (the width of gemm's AVX registers).
 const COLUMN_ALIGN: usize = 16;
@@ -205,15 +212,21 @@ impl Product<'_> {
             .for_each(|row| row.copy_from_slice(bias));
         let x = &self.x[rows.start * inputs..rows.end * inputs];
         let weight = &self.weight[columns.start..];
-        matmul(
-            [rows.len(), width, inputs],
-            out,
-            true,
-            x,
-            [inputs, 1],
-            weight,
-            [units, 1],
-        );
+        if rows.len() <= FEW_ROWS {
+            for (x, out) in x.chunks_exact(inputs).zip(out.chunks_exact_mut(width)) {
+                add_row_times(x, weight, units, out);
+            }
+        } else {
+            matmul(
+                [rows.len(), width, inputs],
+                out,
+                true,
+                x,
+                [inputs, 1],
+                weight,
+                [units, 1],
+            );
+        }
         if self.relu {
             relu_in_place(out);
         }

@@ -19,6 +19,8 @@ mod dropout;
 mod flex_buffers;
 #[cfg(feature = "flex")]
 mod flex_gemm;
+#[cfg(feature = "flex")]
+mod flex_gemv;
 pub(crate) mod image_warp;
 mod max_pool2d;
 mod max_pool2d_autodiff;

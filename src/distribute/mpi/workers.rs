@@ -160,6 +160,10 @@ pub(crate) fn check_same_model(world: &World, network: &Network) -> Result<()> {
 }
 
 impl Replicas for MultiWorkerMirroredStrategy {
+    fn may_leave_the_thread(&self) -> bool {
+        false
+    }
+
     fn shard(&self) -> (usize, usize) {
         (self.world.rank(), self.world.size())
     }
