@@ -6,22 +6,26 @@
 //! step. Run on one of the pool's own threads, the caller takes a share of the work itself and
 //! the other threads steal the rest.
 
-/// Runs `f` on a thread of rayon's global pool (burn-flex's), the calling thread waiting for
-/// it; without the `flex` feature, on the calling thread.
+/// Runs `f`, which computes on `device`, on a thread of rayon's global pool when `device` is
+/// burn-flex's CPU, the calling thread waiting for it; else on the calling thread (a GPU's
+/// queue belongs to the thread that fills it).
 ///
 /// `f` need not be `Send`: the calling thread does nothing until `f` returns, so nothing `f`
 /// holds is used by two threads at once.
-pub(crate) fn on_pool<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn on_pool<R>(device: &burn::tensor::Device, f: impl FnOnce() -> R) -> R {
     #[cfg(feature = "flex")]
     {
-        if rayon::current_thread_index().is_some() {
+        if rayon::current_thread_index().is_some() || *device != burn::tensor::Device::flex() {
             return f();
         }
         let job = Unchecked(f);
         rayon::scope(move |_| Unchecked(job.into_inner()())).into_inner()
     }
     #[cfg(not(feature = "flex"))]
-    f()
+    {
+        let _ = device;
+        f()
+    }
 }
 
 /// A value moved to another thread and back while the thread that owns it waits.
@@ -45,15 +49,16 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "flex")]
     fn runs_on_the_pool_and_returns_the_value() {
+        let flex = burn::tensor::Device::flex();
         let local = std::rc::Rc::new(5);
-        let got = on_pool(|| {
-            #[cfg(feature = "flex")]
+        let got = on_pool(&flex, || {
             assert!(rayon::current_thread_index().is_some());
             *local + 1
         });
         assert_eq!(got, 6);
         // nested calls run in place
-        assert_eq!(on_pool(|| on_pool(|| 7)), 7);
+        assert_eq!(on_pool(&flex, || on_pool(&flex, || 7)), 7);
     }
 }

@@ -213,6 +213,10 @@ fn normalize_last_axis<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D>
         let variance = blend(m.running_var.value_sync(), batch.variance);
         m.running_mean.update(mean);
         m.running_var.update(variance);
+        // Burn keeps an update apart for the thread that made it until that thread syncs:
+        // `fit` runs on a thread of the CPU's pool, and the model is read on another
+        m.running_mean.value_sync();
+        m.running_var.value_sync();
         batch.output
     } else {
         let device = x.device();

@@ -63,13 +63,13 @@ pub(crate) fn fit(
     callbacks: &mut CallbackList,
     strategy: &mut dyn Replicas,
 ) -> Result<()> {
-    let on_pool = strategy.may_leave_the_thread();
+    let (on_pool, device) = (strategy.may_leave_the_thread(), model.device.burn().clone());
     let run = || match fit_steps(model, feed, validation, options, callbacks, strategy) {
         Ok(()) => strategy.end(model).map_err(|e| strategy.fail(e)),
         Err(e) => Err(strategy.fail(e)),
     };
     if on_pool {
-        crate::backend::on_pool(run)
+        crate::backend::on_pool(&device, run)
     } else {
         run()
     }
@@ -151,7 +151,9 @@ pub(crate) fn evaluate(
     strategy: &mut dyn Replicas,
 ) -> Result<Logs> {
     if strategy.may_leave_the_thread() {
-        crate::backend::on_pool(|| evaluate_here(model, feed, callbacks, strategy))
+        crate::backend::on_pool(model.device.burn(), || {
+            evaluate_here(model, feed, callbacks, strategy)
+        })
     } else {
         evaluate_here(model, feed, callbacks, strategy)
     }
@@ -202,7 +204,9 @@ pub(crate) fn predict<'b>(
         // thousand through the pool
         return predict_here(model, batches, expected, callbacks);
     }
-    crate::backend::on_pool(|| predict_here(model, batches, expected, callbacks))
+    crate::backend::on_pool(model.device.burn(), || {
+        predict_here(model, batches, expected, callbacks)
+    })
 }
 
 fn predict_here<'b>(
