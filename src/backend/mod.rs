@@ -6,9 +6,11 @@ mod device;
 mod memory;
 mod pool;
 mod quiet;
+mod subnormals;
 
 pub use allocator::KEEP_MALLOC_ENV;
 pub(crate) use allocator::keep_freed_buffers;
 pub use device::*;
 pub(crate) use memory::physical_memory;
 pub(crate) use pool::on_pool;
+pub(crate) use subnormals::FlushSubnormals;
