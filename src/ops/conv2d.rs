@@ -253,7 +253,8 @@ pub(crate) mod tests {
     use burn::tensor::{Device, Distribution, activation};
 
     /// `(input [n, h, w, c], filters, kernel, stride, dilation, padding (top, bottom, left,
-    /// right), bias)`: strides, dilation, asymmetric "same" padding, one channel, no bias.
+    /// right), bias)`: strides, dilation, asymmetric "same" padding, one channel, no bias; the
+    /// last is large enough for the flex kernel's forward pass to use the pool.
     type Case = (
         [usize; 4],
         usize,
@@ -263,7 +264,7 @@ pub(crate) mod tests {
         [usize; 4],
         bool,
     );
-    const CASES: [Case; 6] = [
+    const CASES: [Case; 7] = [
         ([3, 7, 6, 2], 4, [3, 3], [1, 1], [1, 1], [0; 4], true),
         ([2, 9, 8, 1], 3, [3, 2], [2, 1], [1, 1], [0; 4], true),
         ([2, 8, 8, 3], 5, [2, 2], [1, 1], [1, 1], [0, 1, 0, 1], false),
@@ -278,6 +279,7 @@ pub(crate) mod tests {
             [1, 1, 1, 1],
             true,
         ),
+        ([40, 12, 12, 8], 16, [3, 3], [1, 1], [1, 1], [0; 4], true),
     ];
 
     /// The CPU backends compiled in.

@@ -22,6 +22,9 @@ const BLOCK_ROWS: usize = 256;
 /// the number of threads), so that the weight gradient's partition is too.
 const MIN_BLOCKS: usize = 8;
 
+/// Below this many multiply-adds, a convolution's forward pass runs on the calling thread.
+const SERIAL_WORK: usize = 1 << 22;
+
 /// How many partial weight gradients are summed: fixed, so that the sum's order is too.
 const PARTIALS: usize = 16;
 
@@ -284,23 +287,35 @@ fn col2im_add(g: &Geometry, col: &[f32], lines: std::ops::Range<usize>, dx: &mut
 fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
     let (k, f) = (g.k(), g.f);
     let block = g.lines() * g.ow * f;
-    filled(g.n * g.oh * g.ow * f, g.oh * g.ow * f, |b, image| {
+    let one = |b: usize, i: usize, dst: &mut [f32]| {
+        let lines = g.block_lines(i * g.lines());
+        let rows = lines.len() * g.ow;
+        dst.chunks_exact_mut(f)
+            .for_each(|row| row.copy_from_slice(bias));
+        with_columns(rows * k, |col| {
+            im2col(g, x, b, lines, col);
+            matmul([rows, f, k], dst, true, col, [k, 1], weight, [f, 1]);
+        });
+        if relu {
+            relu_in_place(dst);
+        }
+    };
+    let (all, image) = (g.n * g.oh * g.ow * f, g.oh * g.ow * f);
+    if g.n * g.oh * g.ow * k * f < SERIAL_WORK {
+        // on this thread: handing a small convolution (one image) to the pool costs more
+        return filled(all, all, |_, out| {
+            for (b, image) in out.chunks_mut(image.max(1)).enumerate() {
+                for (i, dst) in image.chunks_mut(block.max(1)).enumerate() {
+                    one(b, i, dst);
+                }
+            }
+        });
+    }
+    filled(all, image, |b, image| {
         image
             .par_chunks_mut(block)
             .enumerate()
-            .for_each(|(i, dst)| {
-                let lines = g.block_lines(i * g.lines());
-                let rows = lines.len() * g.ow;
-                dst.chunks_exact_mut(f)
-                    .for_each(|row| row.copy_from_slice(bias));
-                with_columns(rows * k, |col| {
-                    im2col(g, x, b, lines, col);
-                    matmul([rows, f, k], dst, true, col, [k, 1], weight, [f, 1]);
-                });
-                if relu {
-                    relu_in_place(dst);
-                }
-            });
+            .for_each(|(i, dst)| one(b, i, dst));
     })
 }
 

@@ -24,16 +24,21 @@ pub(super) fn filled(
     fill: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) -> Vec<f32> {
     let mut values = Vec::<f32>::with_capacity(len);
-    values.spare_capacity_mut()[..len]
-        .par_chunks_mut(chunk_len.max(1))
-        .enumerate()
-        .for_each(|(i, raw)| {
-            raw.fill(MaybeUninit::new(0.0));
-            // SAFETY: every value of `raw` was just written, and `MaybeUninit<f32>` has the
-            // layout of `f32`.
-            let chunk = unsafe { &mut *(raw as *mut [MaybeUninit<f32>] as *mut [f32]) };
-            fill(i, chunk);
-        });
+    let each = |(i, raw): (usize, &mut [MaybeUninit<f32>])| {
+        raw.fill(MaybeUninit::new(0.0));
+        // SAFETY: every value of `raw` was just written, and `MaybeUninit<f32>` has the
+        // layout of `f32`.
+        let chunk = unsafe { &mut *(raw as *mut [MaybeUninit<f32>] as *mut [f32]) };
+        fill(i, chunk);
+    };
+    let chunk_len = chunk_len.max(1);
+    let raw = &mut values.spare_capacity_mut()[..len];
+    if len <= chunk_len {
+        // one chunk: no hand-over to the pool, which costs a wake-up from outside it
+        raw.chunks_mut(chunk_len).enumerate().for_each(each);
+    } else {
+        raw.par_chunks_mut(chunk_len).enumerate().for_each(each);
+    }
     // SAFETY: the chunks cover the first `len` values, and each was written above.
     unsafe { values.set_len(len) };
     values
