@@ -63,15 +63,22 @@ pub(crate) fn fit(
     callbacks: &mut CallbackList,
     strategy: &mut dyn Replicas,
 ) -> Result<()> {
-    let (on_pool, device) = (strategy.may_leave_the_thread(), model.device.burn().clone());
-    let run = || match fit_steps(model, feed, validation, options, callbacks, strategy) {
-        Ok(()) => strategy.end(model).map_err(|e| strategy.fail(e)),
-        Err(e) => Err(strategy.fail(e)),
-    };
-    if on_pool {
-        crate::backend::on_pool(&device, run)
+    let (free, device) = (strategy.may_leave_the_thread(), model.device.burn().clone());
+    on_pool_if(free, &device, || {
+        match fit_steps(model, feed, validation, options, callbacks, strategy) {
+            Ok(()) => strategy.end(model).map_err(|e| strategy.fail(e)),
+            Err(e) => Err(strategy.fail(e)),
+        }
+    })
+}
+
+/// Runs `f` on the CPU's pool ([`on_pool`](crate::backend::on_pool)) when `free` (the strategy
+/// lets the loop leave the calling thread), else on the calling thread.
+fn on_pool_if<R>(free: bool, device: &burn::tensor::Device, f: impl FnOnce() -> R) -> R {
+    if free {
+        crate::backend::on_pool(device, f)
     } else {
-        run()
+        f()
     }
 }
 
@@ -150,13 +157,10 @@ pub(crate) fn evaluate(
     callbacks: &mut CallbackList,
     strategy: &mut dyn Replicas,
 ) -> Result<Logs> {
-    if strategy.may_leave_the_thread() {
-        crate::backend::on_pool(model.device.burn(), || {
-            evaluate_here(model, feed, callbacks, strategy)
-        })
-    } else {
+    let free = strategy.may_leave_the_thread();
+    on_pool_if(free, model.device.burn(), || {
         evaluate_here(model, feed, callbacks, strategy)
-    }
+    })
 }
 
 fn evaluate_here(
