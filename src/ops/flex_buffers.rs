@@ -23,13 +23,48 @@ pub(super) fn filled(
     chunk_len: usize,
     fill: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) -> Vec<f32> {
-    let mut values = Vec::<f32>::with_capacity(len);
-    let each = |(i, raw): (usize, &mut [MaybeUninit<f32>])| {
+    let zero_then_fill = |i, raw: &mut [MaybeUninit<f32>]| {
         raw.fill(MaybeUninit::new(0.0));
         // SAFETY: every value of `raw` was just written, and `MaybeUninit<f32>` has the
         // layout of `f32`.
-        let chunk = unsafe { &mut *(raw as *mut [MaybeUninit<f32>] as *mut [f32]) };
-        fill(i, chunk);
+        fill(i, unsafe {
+            &mut *(raw as *mut [MaybeUninit<f32>] as *mut [f32])
+        });
+    };
+    // SAFETY: `zero_then_fill` writes every value of its chunk.
+    unsafe { written(len, chunk_len, zero_then_fill) }
+}
+
+/// `len` values written by `write(i, chunk)` for each chunk `i` of `chunk_len` values (the last
+/// may be shorter), in parallel, for kernels that write every value of their chunk once and
+/// need no zeroing pass first.
+///
+/// # Safety
+/// `write` must write every value of the chunk it gets: the values it leaves are returned
+/// uninitialized. Debug and unit-test builds check this and panic.
+pub(super) unsafe fn written(
+    len: usize,
+    chunk_len: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync + Send,
+) -> Vec<f32> {
+    let mut values = Vec::<f32>::with_capacity(len);
+    let each = |(i, raw): (usize, &mut [MaybeUninit<f32>])| {
+        if cfg!(any(debug_assertions, test)) {
+            // a NaN with a payload no kernel computes: left behind, it names an unwritten value
+            raw.fill(MaybeUninit::new(UNWRITTEN));
+            write(i, raw);
+            // SAFETY: every value was written just above, so all of them are initialized.
+            let values = unsafe { &*(raw as *const [MaybeUninit<f32>] as *const [f32]) };
+            let missed = values
+                .iter()
+                .position(|v| v.to_bits() == UNWRITTEN.to_bits());
+            assert!(
+                missed.is_none(),
+                "chunk {i}: value {missed:?} left unwritten"
+            );
+        } else {
+            write(i, raw);
+        }
     };
     let chunk_len = chunk_len.max(1);
     let raw = &mut values.spare_capacity_mut()[..len];
@@ -39,10 +74,14 @@ pub(super) fn filled(
     } else {
         raw.par_chunks_mut(chunk_len).enumerate().for_each(each);
     }
-    // SAFETY: the chunks cover the first `len` values, and each was written above.
+    // SAFETY: the chunks cover the first `len` values, and `write` wrote each of them (the
+    // caller's promise).
     unsafe { values.set_len(len) };
     values
 }
+
+/// What [`written`] fills a chunk with in debug builds, to find values a kernel left unwritten.
+const UNWRITTEN: f32 = f32::from_bits(0x7fa5_a5a5);
 
 /// ReLU over `values`, in place, for kernels that fuse it into their own pass: NaN stays NaN,
 /// as in Burn's `relu`.
@@ -64,5 +103,29 @@ mod tests {
         });
         assert_eq!(v, [1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0, 0.0]);
         assert!(filled(0, 4, |_, _| unreachable!()).is_empty());
+    }
+
+    #[test]
+    fn written_chunks_are_returned_as_written() {
+        // SAFETY: each chunk's every value is written.
+        let v = unsafe {
+            written(5, 2, |i, chunk| {
+                chunk.iter_mut().for_each(|v| {
+                    v.write(i as f32);
+                })
+            })
+        };
+        assert_eq!(v, [0.0, 0.0, 1.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "left unwritten")]
+    fn a_value_left_unwritten_is_caught_in_tests() {
+        // SAFETY: not kept: the check panics before `written` returns.
+        let _ = unsafe {
+            written(4, 4, |_, chunk| {
+                chunk[0].write(1.0);
+            })
+        };
     }
 }

@@ -1,11 +1,15 @@
-//! kiln's channels-last max pooling kernels for burn-flex, one image per task. The backward
-//! pass finds each window's largest input again instead of keeping indices.
+//! kiln's channels-last max pooling kernels for burn-flex, one image per task, compiled for the
+//! widest vectors the processor has. The backward pass finds each window's largest input again
+//! instead of keeping indices, and where windows do not overlap it writes each input pixel's
+//! gradient once, with no zeroing pass before.
 
-use super::flex_buffers::{filled, tensor};
+use super::flex_buffers::{filled, tensor, written};
+use super::flex_simd::{Kernel, LANES, widest};
 use super::max_pool2d::{MaxPoolNhwc, backward_by_burn, by_burn_max_pool};
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::DType;
+use std::mem::MaybeUninit;
 
 impl MaxPoolNhwc for Flex {
     fn max_pool2d_nhwc(x: FlexTensor, kernel: [usize; 2], stride: [usize; 2]) -> FlexTensor {
@@ -15,12 +19,13 @@ impl MaxPoolNhwc for Flex {
         let g = Pool::new(&x, kernel, stride);
         let x = x.to_contiguous();
         let x: &[f32] = x.storage();
-        let out = filled(g.n * g.oh * g.ow * g.c, g.oh * g.ow * g.c, |b, out| {
-            let x = &x[b * g.h * g.w * g.c..][..g.h * g.w * g.c];
-            for (p, dst) in out.chunks_exact_mut(g.c).enumerate() {
-                g.window_max(x, p, dst);
-            }
-        });
+        let (image, pooled) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
+        let forward = |b: usize, out: &mut [MaybeUninit<f32>]| {
+            let x = &x[b * image..][..image];
+            widest(Forward { g: &g, x, out });
+        };
+        // SAFETY: `Forward` writes the max of every window, each value of `out`.
+        let out = unsafe { written(g.n * pooled, pooled, forward) };
         tensor(out, vec![g.n, g.oh, g.ow, g.c])
     }
 
@@ -36,32 +41,174 @@ impl MaxPoolNhwc for Flex {
         let g = Pool::new(&x, kernel, stride);
         let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
         let (x, grad): (&[f32], &[f32]) = (x.storage(), grad.storage());
-        let image = g.h * g.w * g.c;
-        let dx = filled(g.n * image, image, |b, dx| {
-            let x = &x[b * image..][..image];
-            let grad = &grad[b * g.oh * g.ow * g.c..][..g.oh * g.ow * g.c];
-            // `open` is all ones for the channels whose max the window has not met yet; bit
-            // masks keep the loop free of branches (and of `0 * inf`).
-            let (mut max, mut open) = (vec![0.0f32; g.c], vec![u32::MAX; g.c]);
-            for (p, dy) in grad.chunks_exact(g.c).enumerate() {
-                g.window_max(x, p, &mut max);
-                open.fill(u32::MAX);
-                // The first input equal to the window's max takes the gradient.
-                for iy in g.rows(p) {
-                    for ix in g.cols(p) {
-                        let at = (iy * g.w + ix) * g.c;
-                        let pixel = dx[at..at + g.c].iter_mut().zip(&x[at..at + g.c]);
-                        let lanes = pixel.zip(&max).zip(open.iter_mut()).zip(dy);
-                        for ((((d, v), m), o), dy) in lanes {
-                            let hit = ((v == m) as u32).wrapping_neg() & *o;
-                            *d += f32::from_bits(dy.to_bits() & hit);
-                            *o &= !hit;
-                        }
-                    }
-                }
-            }
-        });
+        let (image, pooled) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
+        let (x, grad) = (
+            |b: usize| &x[b * image..][..image],
+            |b: usize| &grad[b * pooled..][..pooled],
+        );
+        let dx = if g.overlapping() {
+            filled(g.n * image, image, |b, dx| {
+                widest(Backward {
+                    g: &g,
+                    x: x(b),
+                    grad: grad(b),
+                    dx,
+                });
+            })
+        } else {
+            let write = |b: usize, dx: &mut [MaybeUninit<f32>]| {
+                g.zero_uncovered(dx);
+                widest(Backward {
+                    g: &g,
+                    x: x(b),
+                    grad: grad(b),
+                    dx,
+                });
+            };
+            // SAFETY: the windows do not overlap, so each input pixel is in one window, whose
+            // pass writes it, or in none, and `zero_uncovered` writes it.
+            unsafe { written(g.n * image, image, write) }
+        };
         tensor(dx, vec![g.n, g.h, g.w, g.c])
+    }
+}
+
+/// The max of each window of one image, into `out`, `[oh, ow, c]`.
+struct Forward<'a> {
+    g: &'a Pool,
+    x: &'a [f32],
+    out: &'a mut [MaybeUninit<f32>],
+}
+
+impl Kernel for Forward<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Forward { g, x, out } = self;
+        let window = g.window();
+        for (p, dst) in out.chunks_exact_mut(g.c).enumerate() {
+            let corner = g.corner(p);
+            let mut put = |i, max: &[f32]| {
+                dst[i..i + max.len()]
+                    .iter_mut()
+                    .zip(max)
+                    .for_each(|(d, m)| {
+                        d.write(*m);
+                    });
+            };
+            let mut lanes = 0;
+            while lanes + LANES <= g.c {
+                put(lanes, &window_max::<LANES>(x, corner + lanes, &window));
+                lanes += LANES;
+            }
+            for i in lanes..g.c {
+                put(i, &window_max::<1>(x, corner + i, &window));
+            }
+        }
+    }
+}
+
+/// One image's input gradient: each window's output gradient goes to the first of its inputs
+/// equal to its max. `dx` is `f32` (added to: windows overlap, and `dx` starts zeroed) or
+/// `MaybeUninit<f32>` (written: each pixel is in one window at most).
+struct Backward<'a, T> {
+    g: &'a Pool,
+    x: &'a [f32],
+    grad: &'a [f32],
+    dx: &'a mut [T],
+}
+
+/// How a gradient reaches `dx`: added or written.
+trait Sink {
+    fn put(&mut self, value: f32);
+}
+
+impl Sink for f32 {
+    #[inline(always)]
+    fn put(&mut self, value: f32) {
+        *self += value;
+    }
+}
+
+impl Sink for MaybeUninit<f32> {
+    #[inline(always)]
+    fn put(&mut self, value: f32) {
+        self.write(value);
+    }
+}
+
+impl<T: Sink> Kernel for Backward<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Backward { g, x, grad, dx } = self;
+        let window = g.window();
+        for (p, dy) in grad.chunks_exact(g.c).enumerate() {
+            let corner = g.corner(p);
+            let mut lanes = 0;
+            while lanes + LANES <= g.c {
+                route::<LANES, T>(x, dy, dx, corner, lanes, &window);
+                lanes += LANES;
+            }
+            for i in lanes..g.c {
+                route::<1, T>(x, dy, dx, corner, i, &window);
+            }
+        }
+    }
+}
+
+/// The `N` values of `x` from `at`.
+#[inline(always)]
+fn load<const N: usize>(x: &[f32], at: usize) -> [f32; N] {
+    x[at..at + N].try_into().expect("N values")
+}
+
+/// The max over a window, lane by lane, of the `N` channels from offset `at` of its first
+/// pixel; `window` holds the offsets of its pixels from its first. Kept in registers: a
+/// running max stored to memory between pixels stalls on reading back the masked store.
+/// A NaN in an earlier pixel stays, one in a later pixel is skipped.
+#[inline(always)]
+fn window_max<const N: usize>(x: &[f32], at: usize, window: &[usize]) -> [f32; N] {
+    let mut max = load::<N>(x, at);
+    for &o in &window[1..] {
+        let v = load::<N>(x, at + o);
+        for k in 0..N {
+            max[k] = if v[k] > max[k] { v[k] } else { max[k] };
+        }
+    }
+    max
+}
+
+/// Routes output gradient `dy`'s channels `i..i + N` of the window at `corner` to the first of
+/// its pixels equal to the window's max, and zeros to the others (bit masks keep the loop free
+/// of branches, and of `0 × ∞`).
+#[inline(always)]
+fn route<const N: usize, T: Sink>(
+    x: &[f32],
+    dy: &[f32],
+    dx: &mut [T],
+    corner: usize,
+    i: usize,
+    window: &[usize],
+) {
+    let max = window_max::<N>(x, corner + i, window);
+    let y = load::<N>(dy, i);
+    // all ones for the channels whose max no earlier pixel of the window held
+    let mut open = [u32::MAX; N];
+    for &o in window {
+        let v = load::<N>(x, corner + o + i);
+        let mut routed = [0.0f32; N];
+        for k in 0..N {
+            let hit = ((v[k] == max[k]) as u32).wrapping_neg() & open[k];
+            routed[k] = f32::from_bits(y[k].to_bits() & hit);
+            open[k] &= !hit;
+        }
+        dx[corner + o + i..][..N]
+            .iter_mut()
+            .zip(routed)
+            .for_each(|(d, r)| d.put(r));
     }
 }
 
@@ -97,26 +244,40 @@ impl Pool {
         }
     }
 
-    /// The input rows of output pixel `p`'s window.
-    fn rows(&self, p: usize) -> std::ops::Range<usize> {
-        let y0 = p / self.ow * self.stride[0];
-        y0..y0 + self.kernel[0]
+    /// The offsets of a window's pixels from its first, row by row.
+    fn window(&self) -> Vec<usize> {
+        let [kh, kw] = self.kernel;
+        let pixel = |(i, j)| (i * self.w + j) * self.c;
+        (0..kh)
+            .flat_map(|i| (0..kw).map(move |j| (i, j)))
+            .map(pixel)
+            .collect()
     }
 
-    /// The input columns of output pixel `p`'s window.
-    fn cols(&self, p: usize) -> std::ops::Range<usize> {
-        let x0 = p % self.ow * self.stride[1];
-        x0..x0 + self.kernel[1]
+    /// Whether an input pixel can lie in more than one window.
+    fn overlapping(&self) -> bool {
+        self.stride[0] < self.kernel[0] || self.stride[1] < self.kernel[1]
     }
 
-    /// Writes the max over output pixel `p`'s window of image `x` into `max`, per channel.
-    fn window_max(&self, x: &[f32], p: usize, max: &mut [f32]) {
-        max.fill(f32::NEG_INFINITY);
-        for iy in self.rows(p) {
-            for ix in self.cols(p) {
-                let at = (iy * self.w + ix) * self.c;
-                for (m, v) in max.iter_mut().zip(&x[at..at + self.c]) {
-                    *m = if *v > *m { *v } else { *m };
+    /// The offset in an image of output pixel `p`'s window's first pixel.
+    #[inline(always)]
+    fn corner(&self, p: usize) -> usize {
+        let (y0, x0) = (p / self.ow * self.stride[0], p % self.ow * self.stride[1]);
+        (y0 * self.w + x0) * self.c
+    }
+
+    /// Writes zeros to the pixels of one image's gradient `dx` that no window covers: the
+    /// rows and columns past the last window, and those between windows further apart than
+    /// their size.
+    fn zero_uncovered(&self, dx: &mut [MaybeUninit<f32>]) {
+        let covered = |i: usize, axis: usize| {
+            i / self.stride[axis] < [self.oh, self.ow][axis]
+                && i % self.stride[axis] < self.kernel[axis]
+        };
+        for (iy, line) in dx.chunks_exact_mut(self.w * self.c).enumerate() {
+            for (ix, pixel) in line.chunks_exact_mut(self.c).enumerate() {
+                if !covered(iy, 0) || !covered(ix, 1) {
+                    pixel.fill(MaybeUninit::new(0.0));
                 }
             }
         }

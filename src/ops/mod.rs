@@ -21,6 +21,8 @@ mod flex_buffers;
 mod flex_gemm;
 #[cfg(feature = "flex")]
 mod flex_gemv;
+#[cfg(feature = "flex")]
+mod flex_simd;
 pub(crate) mod image_warp;
 mod max_pool2d;
 mod max_pool2d_autodiff;
