@@ -4,7 +4,8 @@
 //! figure is the median of RUNS timings, in milliseconds; the backward pass is that of
 //! `sum(y * g)` for a fixed random `g`.
 //!
-//! `cargo bench --bench conv -- [RUNS] [flex|ndarray]` (both backends unless one is named)
+//! `cargo bench --bench conv -- [RUNS] [flex|ndarray] [conv1|conv2|pool1|pool2]...` (both
+//! backends and every case unless some are named)
 
 use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::module::conv2d;
@@ -38,11 +39,17 @@ fn main() {
     if cfg!(feature = "ndarray") {
         devices.push(("ndarray", kiln::backend::Device::cpu_ndarray()));
     }
+    let cases = ["conv1", "conv2", "pool1", "pool2"];
+    let named: Vec<&str> = cases
+        .into_iter()
+        .filter(|c| args.iter().any(|a| a == c))
+        .collect();
+    let case = |name: &str| named.is_empty() || named.iter().any(|c| name.starts_with(c));
     println!("runs={runs} batch=128 (forward, then backward of sum(y * g))");
     for (backend, device) in devices.into_iter().filter(|(b, _)| wanted(b)) {
         let device = device.expect("a CPU backend").as_burn().clone().autodiff();
-        conv(backend, &device, runs);
-        pool(backend, &device, runs);
+        conv(backend, &device, runs, &case);
+        pool(backend, &device, runs, &case);
     }
 }
 
@@ -52,13 +59,16 @@ fn leaf(t: Tensor<4>, grad: bool, device: &Device) -> Tensor<4> {
     if grad { t.require_grad() } else { t }
 }
 
-fn conv(backend: &str, device: &Device, runs: usize) {
+fn conv(backend: &str, device: &Device, runs: usize, case: &dyn Fn(&str) -> bool) {
     {
         let device = device.clone();
         for (name, [n, h, c, f], grad_x) in [
             ("conv1 28x28x1 -> 32", [128, 28, 1, 32], false),
             ("conv2 13x13x32 -> 64", [128, 13, 32, 64], true),
-        ] {
+        ]
+        .into_iter()
+        .filter(|(name, ..)| case(name))
+        {
             let leaf = |t, grad| leaf(t, grad, &device);
             let x = Tensor::<4>::random([n, h, h, c], Distribution::Default, &device);
             let x_first = leaf(x.clone().permute([0, 3, 1, 2]), grad_x);
@@ -86,21 +96,34 @@ fn conv(backend: &str, device: &Device, runs: usize) {
             let forward = time(runs, || {
                 let _ = conv2d_nhwc(x.clone(), w.clone(), b.clone(), options.clone());
             });
+            // what the timings above spend outside the convolution: y · g, its sum, their
+            // backward passes
+            let y = conv2d_nhwc(x.clone(), w.clone(), b.clone(), options.clone())
+                .expect("shapes agree")
+                .detach();
+            let glue = time(runs, || {
+                let _ = (y.clone().require_grad() * g.clone()).sum().backward();
+            });
             println!(
                 "{backend} {name}: burn conv2d {burn:.2} ms, kiln conv2d_nhwc {kiln:.2} ms \
-                 (forward alone {forward:.2} ms), kiln/burn {:.2}",
+                 (forward alone {forward:.2} ms, backward {:.2} ms; y·g, sum and their \
+                 backward {glue:.2} ms), kiln/burn {:.2}",
+                kiln - forward - glue,
                 kiln / burn
             );
         }
     }
 }
 
-fn pool(backend: &str, device: &Device, runs: usize) {
+fn pool(backend: &str, device: &Device, runs: usize, case: &dyn Fn(&str) -> bool) {
     let pool = MaxPool2dConfig::new([2, 2]).init();
     for (name, [n, h, c]) in [
         ("pool1 26x26x32", [128, 26, 32]),
         ("pool2 11x11x64", [128, 11, 64]),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(name, _)| case(name))
+    {
         let x = Tensor::<4>::random([n, h, h, c], Distribution::Default, device);
         let x_first = leaf(x.clone().permute([0, 3, 1, 2]), true, device);
         let x = leaf(x, true, device);
@@ -114,8 +137,12 @@ fn pool(backend: &str, device: &Device, runs: usize) {
             let y = max_pool2d_nhwc(x.clone(), [2, 2], [2, 2]).expect("the kernel fits");
             let _ = (y * g.clone()).sum().backward();
         });
+        let constant = x.clone().detach();
+        let forward = time(runs, || {
+            let _ = max_pool2d_nhwc(constant.clone(), [2, 2], [2, 2]).expect("the kernel fits");
+        });
         println!(
-            "{backend} {name}: burn max_pool2d {burn:.2} ms, kiln max_pool2d_nhwc {kiln:.2} ms, kiln/burn {:.2}",
+            "{backend} {name}: burn max_pool2d {burn:.2} ms, kiln max_pool2d_nhwc {kiln:.2} ms (forward alone {forward:.2} ms), kiln/burn {:.2}",
             kiln / burn
         );
     }

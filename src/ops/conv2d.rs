@@ -23,8 +23,8 @@ use burn::tensor::Tensor;
 /// (Keras' kernel layout), `bias` `[filters]` (zeros for a layer without one: a constant gets
 /// no gradient), and the output `[batch, oh, ow, filters]`. `options.groups` must be 1.
 ///
-/// The backward pass takes the gradient of the convolution's own output: the autodiff step
-/// of a fused ReLU masks it first (`relu_backward`).
+/// The backward pass takes the gradient of the layer's output and, with a fused ReLU, that
+/// output, which masks the gradient (`relu_backward`) before the convolution's own gradients.
 #[backend_extension(
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
@@ -59,6 +59,24 @@ pub(crate) trait ConvNhwc: Backend {
         Option<FloatTensor<Self>>,
     ) {
         backward_by_burn::<Self>(x, weight, grad, options, wanted)
+    }
+
+    /// The same with a fused ReLU: `output`, the layer's output, masks `grad` first.
+    #[allow(clippy::type_complexity)] // the extension macro reads no aliases of `Self` types
+    fn conv2d_nhwc_relu_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        output: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        wanted: [bool; 3],
+    ) -> (
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+    ) {
+        let grad = Self::relu_backward(output, grad);
+        Self::conv2d_nhwc_backward(x, weight, grad, options, wanted)
     }
 }
 
@@ -264,7 +282,7 @@ pub(crate) mod tests {
         [usize; 4],
         bool,
     );
-    const CASES: [Case; 7] = [
+    const CASES: [Case; 8] = [
         ([3, 7, 6, 2], 4, [3, 3], [1, 1], [1, 1], [0; 4], true),
         ([2, 9, 8, 1], 3, [3, 2], [2, 1], [1, 1], [0; 4], true),
         ([2, 8, 8, 3], 5, [2, 2], [1, 1], [1, 1], [0, 1, 0, 1], false),
@@ -280,6 +298,8 @@ pub(crate) mod tests {
             true,
         ),
         ([40, 12, 12, 8], 16, [3, 3], [1, 1], [1, 1], [0; 4], true),
+        // a thin patch (9 values), padded, with a whole block of 16 filters and 4 more
+        ([3, 9, 8, 1], 20, [3, 3], [1, 1], [1, 1], [1, 1, 1, 1], true),
     ];
 
     /// The CPU backends compiled in.

@@ -32,14 +32,13 @@ impl<B: Backend + ConvNhwc> Backward<B, 3> for Conv2dNhwcBackward {
     ) {
         let grad = grads.consume::<B>(&ops.node);
         let (x, weight, options, relu_output) = ops.state;
-        let grad = match relu_output {
-            Some(out) => B::relu_backward(out, grad),
-            None => grad,
-        };
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight);
         let wanted = ops.parents.each_ref().map(Option::is_some);
-        let (dx, dw, db) = B::conv2d_nhwc_backward(x, weight, grad, options, wanted);
+        let (dx, dw, db) = match relu_output {
+            Some(out) => B::conv2d_nhwc_relu_backward(x, weight, grad, out, options, wanted),
+            None => B::conv2d_nhwc_backward(x, weight, grad, options, wanted),
+        };
         for (parent, grad) in ops.parents.iter().zip([dx, dw, db]) {
             if let (Some(node), Some(grad)) = (parent, grad) {
                 grads.register::<B>(node.id, grad);

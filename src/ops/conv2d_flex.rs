@@ -5,8 +5,10 @@
 //! blocks of a fixed partition in a fixed order, so results do not depend on thread timing.
 
 use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
-use super::flex_buffers::{filled, relu_in_place, tensor};
+use super::conv2d_thin::{Patches, Project, THIN_PATCH, WeightGrad};
+use super::flex_buffers::{filled, relu_in_place, tensor, written};
 use super::flex_gemm::matmul;
+use super::flex_simd::widest;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;
@@ -14,6 +16,7 @@ use burn::backend::ops::ConvOptions;
 use burn::tensor::DType;
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 /// About how many output pixels one im2col block holds.
 const BLOCK_ROWS: usize = 256;
@@ -55,50 +58,83 @@ impl ConvNhwc for Flex {
         options: ConvOptions<2>,
         wanted: [bool; 3],
     ) -> Gradients<Flex> {
-        let f32s = [&x, &weight, &grad].iter().all(|t| t.dtype() == DType::F32);
-        if !f32s || options.groups != 1 {
-            return backward_by_burn::<Flex>(x, weight, grad, options, wanted);
-        }
-        let g = Geometry::new(&x, &weight, &options);
-        let (x, weight, grad) = (
-            x.to_contiguous(),
-            weight.to_contiguous(),
-            grad.to_contiguous(),
-        );
-        let [want_x, want_weight, want_bias] = wanted;
-        let dx = want_x.then(|| {
-            let dx = input_grad(&g, weight.storage(), grad.storage());
-            tensor(dx, vec![g.n, g.h, g.w, g.c])
-        });
-        let (dw, db) = if want_weight || want_bias {
-            let (dw, db) = weight_grads(&g, x.storage(), grad.storage(), want_weight);
-            (
-                want_weight.then(|| tensor(dw, vec![g.kh, g.kw, g.c, g.f])),
-                want_bias.then(|| tensor(db, vec![g.f])),
-            )
-        } else {
-            (None, None)
-        };
-        (dx, dw, db)
+        backward(x, weight, grad, None, options, wanted)
     }
+
+    fn conv2d_nhwc_relu_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        output: FlexTensor,
+        options: ConvOptions<2>,
+        wanted: [bool; 3],
+    ) -> Gradients<Flex> {
+        backward(x, weight, grad, Some(output), options, wanted)
+    }
+}
+
+/// The gradients, with the output's gradient masked by `relu_output`'s zeros when it is given.
+fn backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    grad: FlexTensor,
+    relu_output: Option<FlexTensor>,
+    options: ConvOptions<2>,
+    wanted: [bool; 3],
+) -> Gradients<Flex> {
+    let tensors = [Some(&x), Some(&weight), Some(&grad), relu_output.as_ref()];
+    let f32s = tensors.iter().flatten().all(|t| t.dtype() == DType::F32);
+    if !f32s || options.groups != 1 {
+        let grad = match relu_output {
+            Some(out) => Flex::relu_backward(out, grad),
+            None => grad,
+        };
+        return backward_by_burn::<Flex>(x, weight, grad, options, wanted);
+    }
+    let g = Geometry::new(&x, &weight, &options);
+    let (x, weight, grad) = (
+        x.to_contiguous(),
+        weight.to_contiguous(),
+        grad.to_contiguous(),
+    );
+    let relu_output = relu_output.map(|out| out.to_contiguous());
+    let grad = Grad {
+        values: grad.storage(),
+        relu_output: relu_output.as_ref().map(|out| out.storage()),
+    };
+    let [want_x, want_weight, want_bias] = wanted;
+    let dx = want_x.then(|| {
+        let dx = input_grad(&g, weight.storage(), grad);
+        tensor(dx, vec![g.n, g.h, g.w, g.c])
+    });
+    let (dw, db) = if want_weight || want_bias {
+        let (dw, db) = weight_grads(&g, x.storage(), grad, want_weight);
+        (
+            want_weight.then(|| tensor(dw, vec![g.kh, g.kw, g.c, g.f])),
+            want_bias.then(|| tensor(db, vec![g.f])),
+        )
+    } else {
+        (None, None)
+    };
+    (dx, dw, db)
 }
 
 /// The sizes of one convolution.
 #[derive(Clone, Copy, Debug)]
-struct Geometry {
-    n: usize,
-    h: usize,
-    w: usize,
-    c: usize,
-    kh: usize,
-    kw: usize,
-    f: usize,
-    oh: usize,
-    ow: usize,
-    stride: [usize; 2],
-    dilation: [usize; 2],
+pub(super) struct Geometry {
+    pub(super) n: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) c: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) f: usize,
+    pub(super) oh: usize,
+    pub(super) ow: usize,
+    pub(super) stride: [usize; 2],
+    pub(super) dilation: [usize; 2],
     /// Top and left padding.
-    pad: [usize; 2],
+    pub(super) pad: [usize; 2],
 }
 
 impl Geometry {
@@ -128,8 +164,13 @@ impl Geometry {
         }
     }
 
+    /// Whether a patch is small enough for [`conv2d_thin`](super::conv2d_thin)'s kernels.
+    fn thin(&self) -> bool {
+        self.k() <= THIN_PATCH
+    }
+
     /// The length of an im2col row: one patch.
-    fn k(&self) -> usize {
+    pub(super) fn k(&self) -> usize {
         self.kh * self.kw * self.c
     }
 
@@ -176,7 +217,13 @@ impl Geometry {
 
     /// The input pixel that patch position `(i, j)` of output pixel `(oy, ox)` reads, if it is
     /// not padding.
-    fn source(&self, oy: usize, ox: usize, i: usize, j: usize) -> Option<(usize, usize)> {
+    pub(super) fn source(
+        &self,
+        oy: usize,
+        ox: usize,
+        i: usize,
+        j: usize,
+    ) -> Option<(usize, usize)> {
         let iy = (oy * self.stride[0] + i * self.dilation[0]).checked_sub(self.pad[0])?;
         let ix = (ox * self.stride[1] + j * self.dilation[1]).checked_sub(self.pad[1])?;
         (iy < self.h && ix < self.w).then_some((iy, ix))
@@ -287,50 +334,118 @@ fn col2im_add(g: &Geometry, col: &[f32], lines: std::ops::Range<usize>, dx: &mut
 fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
     let (k, f) = (g.k(), g.f);
     let block = g.lines() * g.ow * f;
-    let one = |b: usize, i: usize, dst: &mut [f32]| {
+    let patches = g.thin().then(|| Patches::new(g));
+    let one = |b: usize, i: usize, dst: &mut [MaybeUninit<f32>]| {
         let lines = g.block_lines(i * g.lines());
         let rows = lines.len() * g.ow;
-        dst.chunks_exact_mut(f)
-            .for_each(|row| row.copy_from_slice(bias));
+        let image = &x[b * g.h * g.w * g.c..][..g.h * g.w * g.c];
         with_columns(rows * k, |col| {
+            if let Some(patches) = &patches {
+                patches.gather(image, lines, col);
+                let out = dst;
+                widest(Project {
+                    col,
+                    k,
+                    weight,
+                    bias,
+                    relu,
+                    out,
+                });
+                return;
+            }
+            for (row, d) in dst
+                .chunks_exact_mut(f)
+                .flat_map(|row| row.iter_mut().zip(bias))
+            {
+                row.write(*d);
+            }
+            // SAFETY: every value of `dst` was written just above (a bias).
+            let dst = unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) };
             im2col(g, x, b, lines, col);
             matmul([rows, f, k], dst, true, col, [k, 1], weight, [f, 1]);
+            if relu {
+                relu_in_place(dst);
+            }
         });
-        if relu {
-            relu_in_place(dst);
-        }
     };
     let (all, image) = (g.n * g.oh * g.ow * f, g.oh * g.ow * f);
     if g.n * g.oh * g.ow * k * f < SERIAL_WORK {
         // on this thread: handing a small convolution (one image) to the pool costs more
-        return filled(all, all, |_, out| {
+        let serial = |_, out: &mut [MaybeUninit<f32>]| {
             for (b, image) in out.chunks_mut(image.max(1)).enumerate() {
                 for (i, dst) in image.chunks_mut(block.max(1)).enumerate() {
                     one(b, i, dst);
                 }
             }
-        });
+        };
+        // SAFETY: the blocks cover each image, and `one` writes each value of its block.
+        return unsafe { written(all, all, serial) };
     }
-    filled(all, image, |b, image| {
+    let parallel = |b, image: &mut [MaybeUninit<f32>]| {
         image
             .par_chunks_mut(block)
             .enumerate()
             .for_each(|(i, dst)| one(b, i, dst));
-    })
+    };
+    // SAFETY: as above.
+    unsafe { written(all, image, parallel) }
+}
+
+/// The gradient of a convolution's output, `[n, oh, ow, f]`, and with a fused ReLU the output
+/// itself, whose zeros mask it.
+#[derive(Clone, Copy)]
+struct Grad<'a> {
+    values: &'a [f32],
+    relu_output: Option<&'a [f32]>,
+}
+
+thread_local! {
+    /// Each thread's block of masked output gradient, reused across blocks and calls.
+    static MASKED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Grad<'_> {
+    /// Runs `f` with the gradient of the output lines `lines` of image `b`, masked by the ReLU's
+    /// zeros where one was fused in (in this thread's buffer, while the block is in its cache:
+    /// no pass over the whole gradient).
+    fn block<R>(
+        &self,
+        g: &Geometry,
+        b: usize,
+        lines: std::ops::Range<usize>,
+        f: impl FnOnce(&[f32]) -> R,
+    ) -> R {
+        let start = (b * g.oh + lines.start) * g.ow * g.f;
+        let len = lines.len() * g.ow * g.f;
+        let dy = &self.values[start..][..len];
+        let Some(out) = self.relu_output else {
+            return f(dy);
+        };
+        let out = &out[start..][..len];
+        MASKED.with(|cell| {
+            let mut masked = cell.borrow_mut();
+            masked.clear();
+            // as Burn's `relu_backward`: no gradient where the output is at most 0
+            let each = |(d, o): (&f32, &f32)| if *o <= 0.0 { 0.0 } else { *d };
+            masked.extend(dy.iter().zip(out).map(each));
+            f(&masked)
+        })
+    }
 }
 
 /// The input's gradient, `[n, h, w, c]`: per image, patch gradients `grad · weightᵀ` folded
 /// back onto the pixels they came from.
-fn input_grad(g: &Geometry, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+fn input_grad(g: &Geometry, weight: &[f32], grad: Grad) -> Vec<f32> {
     let (k, f) = (g.k(), g.f);
     filled(g.n * g.h * g.w * g.c, g.h * g.w * g.c, |b, image| {
         for y0 in (0..g.oh).step_by(g.lines()) {
             let lines = g.block_lines(y0);
             let rows = lines.len() * g.ow;
-            let dy = &grad[(b * g.oh + y0) * g.ow * f..][..rows * f];
-            with_columns(rows * k, |col| {
-                matmul([rows, k, f], col, false, dy, [f, 1], weight, [1, f]);
-                col2im_add(g, col, lines, image);
+            grad.block(g, b, lines.clone(), |dy| {
+                with_columns(rows * k, |col| {
+                    matmul([rows, k, f], col, false, dy, [f, 1], weight, [1, f]);
+                    col2im_add(g, col, lines, image);
+                })
             });
         }
     })
@@ -338,9 +453,10 @@ fn input_grad(g: &Geometry, weight: &[f32], grad: &[f32]) -> Vec<f32> {
 
 /// The weight's gradient `[kh, kw, c, f]` (when `want_weight`) and the bias' `[f]`: sums over
 /// blocks of `patchesᵀ · grad` and of `grad`'s rows.
-fn weight_grads(g: &Geometry, x: &[f32], grad: &[f32], want_weight: bool) -> (Vec<f32>, Vec<f32>) {
+fn weight_grads(g: &Geometry, x: &[f32], grad: Grad, want_weight: bool) -> (Vec<f32>, Vec<f32>) {
     let (k, f) = (g.k(), g.f);
-    let blocks = g.blocks();
+    let (blocks, image) = (g.blocks(), g.h * g.w * g.c);
+    let patches = g.thin().then(|| Patches::new(g));
     let per_part = blocks.len().div_ceil(PARTIALS).max(1);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = blocks
         .par_chunks(per_part)
@@ -350,16 +466,24 @@ fn weight_grads(g: &Geometry, x: &[f32], grad: &[f32], want_weight: bool) -> (Ve
             for &(b, y0) in part {
                 let lines = g.block_lines(y0);
                 let rows = lines.len() * g.ow;
-                let dy = &grad[(b * g.oh + y0) * g.ow * f..][..rows * f];
-                for row in dy.chunks_exact(f) {
-                    db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
-                }
-                if want_weight {
-                    with_columns(rows * k, |col| {
-                        im2col(g, x, b, lines, col);
-                        matmul([k, f, rows], &mut dw, true, col, [1, k], dy, [f, 1]);
-                    });
-                }
+                grad.block(g, b, lines.clone(), |dy| {
+                    for row in dy.chunks_exact(f) {
+                        db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
+                    }
+                    if want_weight {
+                        with_columns(rows * k, |col| match &patches {
+                            Some(patches) => {
+                                patches.gather(&x[b * image..][..image], lines, col);
+                                let dw = &mut dw;
+                                widest(WeightGrad { col, k, dy, dw });
+                            }
+                            None => {
+                                im2col(g, x, b, lines, col);
+                                matmul([k, f, rows], &mut dw, true, col, [1, k], dy, [f, 1]);
+                            }
+                        });
+                    }
+                });
             }
             (dw, db)
         })

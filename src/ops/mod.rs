@@ -10,6 +10,8 @@ mod conv2d;
 mod conv2d_autodiff;
 #[cfg(feature = "flex")]
 mod conv2d_flex;
+#[cfg(feature = "flex")]
+mod conv2d_thin;
 mod dense;
 mod dense_autodiff;
 #[cfg(feature = "flex")]

@@ -1,0 +1,273 @@
+//! Thin convolutions for burn-flex: those whose patch holds at most [`THIN_PATCH`] values, as
+//! the first layer of an image model has (3×3 over one channel: 9; over RGB: 27).
+//!
+//! A matrix product with 9 columns on one side leaves gemm's tiles mostly empty and costs more
+//! to pack than to compute, and an im2col of one-channel images copies three values at a
+//! time. Here each patch is gathered by precomputed offsets and multiplied by the kernel in
+//! registers, a block of filters at a time, in the widest vectors the processor has.
+
+use super::conv2d_flex::Geometry;
+use super::flex_simd::{Kernel, LANES};
+use std::mem::MaybeUninit;
+
+/// The most values a patch may hold for a convolution to take this path.
+pub(super) const THIN_PATCH: usize = 32;
+
+/// Where a patch's values lie in one image, for patches away from the padding.
+pub(super) struct Patches<'a> {
+    g: &'a Geometry,
+    /// The offset of each patch value from the patch's first input pixel.
+    offsets: Vec<usize>,
+}
+
+impl<'a> Patches<'a> {
+    pub(super) fn new(g: &'a Geometry) -> Patches<'a> {
+        let mut offsets = Vec::with_capacity(g.k());
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let pixel = (i * g.dilation[0] * g.w + j * g.dilation[1]) * g.c;
+                offsets.extend((0..g.c).map(|ch| pixel + ch));
+            }
+        }
+        Patches { g, offsets }
+    }
+
+    /// Writes the patches of output lines `lines` of image `image` (`[h, w, c]`) into `col`,
+    /// one row of `k` values per output pixel.
+    pub(super) fn gather(&self, image: &[f32], lines: std::ops::Range<usize>, col: &mut [f32]) {
+        let g = self.g;
+        let k = g.k();
+        let span = |axis: usize, k: usize| g.dilation[axis] * (k - 1) + 1;
+        let (span_y, span_x) = (span(0, g.kh), span(1, g.kw));
+        let mut rows = col.chunks_exact_mut(k);
+        for oy in lines {
+            let top = (oy * g.stride[0]).checked_sub(g.pad[0]);
+            let rows_inside = top.is_some_and(|top| top + span_y <= g.h);
+            for ox in 0..g.ow {
+                // `col` holds k values for each of the lines × ow patches this loop visits
+                let row = rows.next().expect("the buffer holds the block");
+                let left = (ox * g.stride[1]).checked_sub(g.pad[1]);
+                match (top, left) {
+                    (Some(top), Some(left)) if rows_inside && left + span_x <= g.w => {
+                        let first = &image[(top * g.w + left) * g.c..];
+                        for (v, &at) in row.iter_mut().zip(&self.offsets) {
+                            *v = first[at];
+                        }
+                    }
+                    _ => self.gather_padded(image, oy, ox, row),
+                }
+            }
+        }
+    }
+
+    /// One patch that reaches into the padding, value by value.
+    fn gather_padded(&self, image: &[f32], oy: usize, ox: usize, row: &mut [f32]) {
+        let g = self.g;
+        for (t, pixel) in row.chunks_exact_mut(g.c).enumerate() {
+            match g.source(oy, ox, t / g.kw, t % g.kw) {
+                Some((iy, ix)) => pixel.copy_from_slice(&image[(iy * g.w + ix) * g.c..][..g.c]),
+                None => pixel.fill(0.0),
+            }
+        }
+    }
+}
+
+/// Each row of `col` (`[rows, k]` patches) times `weight` (`[k, f]`), plus `bias`, through ReLU
+/// when `relu` is set, written to `out` (`[rows, f]`).
+pub(super) struct Project<'a> {
+    pub(super) col: &'a [f32],
+    pub(super) k: usize,
+    pub(super) weight: &'a [f32],
+    pub(super) bias: &'a [f32],
+    pub(super) relu: bool,
+    pub(super) out: &'a mut [MaybeUninit<f32>],
+}
+
+impl Kernel for Project<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Project {
+            col,
+            k,
+            weight,
+            bias,
+            relu,
+            out,
+        } = self;
+        let f = bias.len();
+        for (patch, dst) in col.chunks_exact(k).zip(out.chunks_exact_mut(f)) {
+            let mut first = 0;
+            while first + LANES <= f {
+                project::<LANES>(patch, weight, bias, relu, first, dst);
+                first += LANES;
+            }
+            for filter in first..f {
+                project::<1>(patch, weight, bias, relu, filter, dst);
+            }
+        }
+    }
+}
+
+/// Filters `first..first + N` of one output pixel, kept in registers over the patch.
+#[inline(always)]
+fn project<const N: usize>(
+    patch: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    relu: bool,
+    first: usize,
+    dst: &mut [MaybeUninit<f32>],
+) {
+    let f = bias.len();
+    let mut acc: [f32; N] = bias[first..first + N].try_into().expect("N filters");
+    for (t, &p) in patch.iter().enumerate() {
+        let w: [f32; N] = weight[t * f + first..][..N].try_into().expect("N filters");
+        for l in 0..N {
+            acc[l] += p * w[l];
+        }
+    }
+    if relu {
+        // as Burn's `relu`: NaN stays NaN
+        for v in &mut acc {
+            *v = if *v <= 0.0 { 0.0 } else { *v };
+        }
+    }
+    for (d, v) in dst[first..first + N].iter_mut().zip(acc) {
+        d.write(v);
+    }
+}
+
+/// Adds `colᵀ · dy` to `dw` (`[k, f]`): the weight gradient of one block of `rows` patches
+/// (`col`, `[rows, k]`) whose output gradient is `dy` (`[rows, f]`).
+pub(super) struct WeightGrad<'a> {
+    pub(super) col: &'a [f32],
+    pub(super) k: usize,
+    pub(super) dy: &'a [f32],
+    pub(super) dw: &'a mut [f32],
+}
+
+/// Patch values whose weight gradients one pass over a block's rows sums at once.
+const GROUP: usize = 4;
+
+impl Kernel for WeightGrad<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let WeightGrad { col, k, dy, dw } = self;
+        let f = dw.len() / k.max(1);
+        let mut first = 0;
+        while first + LANES <= f {
+            by_groups::<LANES>(col, k, dy, dw, first);
+            first += LANES;
+        }
+        for filter in first..f {
+            by_groups::<1>(col, k, dy, dw, filter);
+        }
+    }
+}
+
+/// Filters `first..first + N` of the weight gradient, [`GROUP`] patch values at a time.
+#[inline(always)]
+fn by_groups<const N: usize>(col: &[f32], k: usize, dy: &[f32], dw: &mut [f32], first: usize) {
+    let mut t = 0;
+    while t + GROUP <= k {
+        sum_group::<N, GROUP>(col, k, dy, dw, first, t);
+        t += GROUP;
+    }
+    while t < k {
+        sum_group::<N, 1>(col, k, dy, dw, first, t);
+        t += 1;
+    }
+}
+
+/// `dw[t + j][first..first + N] += Σ_rows col[row][t + j] · dy[row][first..first + N]` for each
+/// `j < G`, the sums kept in registers over the rows.
+#[inline(always)]
+fn sum_group<const N: usize, const G: usize>(
+    col: &[f32],
+    k: usize,
+    dy: &[f32],
+    dw: &mut [f32],
+    first: usize,
+    t: usize,
+) {
+    let f = dw.len() / k;
+    let mut acc = [[0.0f32; N]; G];
+    for (patch, d) in col.chunks_exact(k).zip(dy.chunks_exact(f)) {
+        let d: [f32; N] = d[first..first + N].try_into().expect("N filters");
+        let p: [f32; G] = patch[t..t + G].try_into().expect("G values");
+        for j in 0..G {
+            for l in 0..N {
+                acc[j][l] += p[j] * d[l];
+            }
+        }
+    }
+    for (j, acc) in acc.iter().enumerate() {
+        let row = &mut dw[(t + j) * f + first..][..N];
+        row.iter_mut().zip(acc).for_each(|(w, a)| *w += a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::flex_simd::widest;
+    use super::*;
+
+    /// `[rows, k] · [k, f]` by hand.
+    fn product(a: &[f32], b: &[f32], [rows, k, f]: [usize; 3]) -> Vec<f32> {
+        let mut out = vec![0.0f32; rows * f];
+        for r in 0..rows {
+            for t in 0..k {
+                for c in 0..f {
+                    out[r * f + c] += a[r * k + t] * b[t * f + c];
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn projection_and_weight_gradient_match_products_by_hand() {
+        // 37 filters: two blocks of 16 and five one by one; 9 patch values: two groups and one
+        for (rows, k, f) in [(5, 9, 37), (3, 27, 16), (4, 1, 3)] {
+            let col: Vec<f32> = (0..rows * k).map(|v| (v % 7) as f32 - 3.0).collect();
+            let weight: Vec<f32> = (0..k * f).map(|v| (v % 5) as f32 * 0.5 - 1.0).collect();
+            let bias: Vec<f32> = (0..f).map(|v| v as f32 * 0.25 - 2.0).collect();
+            let mut want = product(&col, &weight, [rows, k, f]);
+            want.iter_mut()
+                .zip(bias.iter().cycle())
+                .for_each(|(v, b)| *v = (*v + b).max(0.0));
+            let mut out = vec![MaybeUninit::new(f32::NAN); rows * f];
+            let (relu, out_ref) = (true, &mut out[..]);
+            widest(Project {
+                col: &col,
+                k,
+                weight: &weight,
+                bias: &bias,
+                relu,
+                out: out_ref,
+            });
+            // SAFETY: every value was initialized (to NaN) above, and overwritten.
+            let got: Vec<f32> = out.iter().map(|v| unsafe { v.assume_init() }).collect();
+            assert_eq!(got, want, "{rows}×{k}×{f}");
+
+            let dy: Vec<f32> = (0..rows * f).map(|v| (v % 3) as f32 - 1.0).collect();
+            let transposed: Vec<f32> = (0..k * rows)
+                .map(|i| col[(i % rows) * k + i / rows])
+                .collect();
+            let mut want = product(&transposed, &dy, [k, rows, f]);
+            want.iter_mut().for_each(|v| *v += 1.0);
+            let mut dw = vec![1.0f32; k * f];
+            widest(WeightGrad {
+                col: &col,
+                k,
+                dy: &dy,
+                dw: &mut dw,
+            });
+            assert_eq!(dw, want, "{rows}×{k}×{f}");
+        }
+    }
+}
