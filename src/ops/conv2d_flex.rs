@@ -8,7 +8,7 @@ use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
 use super::conv2d_thin::{Patches, Project, THIN_PATCH, WeightGrad};
 use super::flex_buffers::{filled, relu_in_place, tensor, written};
 use super::flex_gemm::matmul;
-use super::flex_simd::widest;
+use super::simd::widest;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;

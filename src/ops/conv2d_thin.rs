@@ -7,7 +7,7 @@
 //! registers, a block of filters at a time, in the widest vectors the processor has.
 
 use super::conv2d_flex::Geometry;
-use super::flex_simd::{Kernel, LANES};
+use super::simd::{Isa, Kernel, LANES};
 use std::mem::MaybeUninit;
 
 /// The most values a patch may hold for a convolution to take this path.
@@ -87,7 +87,7 @@ impl Kernel for Project<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<I: Isa>(self) {
         let Project {
             col,
             k,
@@ -100,11 +100,11 @@ impl Kernel for Project<'_> {
         for (patch, dst) in col.chunks_exact(k).zip(out.chunks_exact_mut(f)) {
             let mut first = 0;
             while first + LANES <= f {
-                project::<LANES>(patch, weight, bias, relu, first, dst);
+                project::<LANES, I>(patch, weight, bias, relu, first, dst);
                 first += LANES;
             }
             for filter in first..f {
-                project::<1>(patch, weight, bias, relu, filter, dst);
+                project::<1, I>(patch, weight, bias, relu, filter, dst);
             }
         }
     }
@@ -112,7 +112,7 @@ impl Kernel for Project<'_> {
 
 /// Filters `first..first + N` of one output pixel, kept in registers over the patch.
 #[inline(always)]
-fn project<const N: usize>(
+fn project<const N: usize, I: Isa>(
     patch: &[f32],
     weight: &[f32],
     bias: &[f32],
@@ -125,7 +125,7 @@ fn project<const N: usize>(
     for (t, &p) in patch.iter().enumerate() {
         let w: [f32; N] = weight[t * f + first..][..N].try_into().expect("N filters");
         for l in 0..N {
-            acc[l] += p * w[l];
+            acc[l] = I::mul_add(p, w[l], acc[l]);
         }
     }
     if relu {
@@ -155,30 +155,30 @@ impl Kernel for WeightGrad<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<I: Isa>(self) {
         let WeightGrad { col, k, dy, dw } = self;
         let f = dw.len() / k.max(1);
         let mut first = 0;
         while first + LANES <= f {
-            by_groups::<LANES>(col, k, dy, dw, first);
+            by_groups::<LANES, I>(col, k, dy, dw, first);
             first += LANES;
         }
         for filter in first..f {
-            by_groups::<1>(col, k, dy, dw, filter);
+            by_groups::<1, I>(col, k, dy, dw, filter);
         }
     }
 }
 
 /// Filters `first..first + N` of the weight gradient, [`GROUP`] patch values at a time.
 #[inline(always)]
-fn by_groups<const N: usize>(col: &[f32], k: usize, dy: &[f32], dw: &mut [f32], first: usize) {
+fn by_groups<const N: usize, I: Isa>(col: &[f32], k: usize, dy: &[f32], dw: &mut [f32], first: usize) {
     let mut t = 0;
     while t + GROUP <= k {
-        sum_group::<N, GROUP>(col, k, dy, dw, first, t);
+        sum_group::<N, GROUP, I>(col, k, dy, dw, first, t);
         t += GROUP;
     }
     while t < k {
-        sum_group::<N, 1>(col, k, dy, dw, first, t);
+        sum_group::<N, 1, I>(col, k, dy, dw, first, t);
         t += 1;
     }
 }
@@ -186,7 +186,7 @@ fn by_groups<const N: usize>(col: &[f32], k: usize, dy: &[f32], dw: &mut [f32], 
 /// `dw[t + j][first..first + N] += Σ_rows col[row][t + j] · dy[row][first..first + N]` for each
 /// `j < G`, the sums kept in registers over the rows.
 #[inline(always)]
-fn sum_group<const N: usize, const G: usize>(
+fn sum_group<const N: usize, const G: usize, I: Isa>(
     col: &[f32],
     k: usize,
     dy: &[f32],
@@ -201,7 +201,7 @@ fn sum_group<const N: usize, const G: usize>(
         let p: [f32; G] = patch[t..t + G].try_into().expect("G values");
         for j in 0..G {
             for l in 0..N {
-                acc[j][l] += p[j] * d[l];
+                acc[j][l] = I::mul_add(p[j], d[l], acc[j][l]);
             }
         }
     }
@@ -213,7 +213,7 @@ fn sum_group<const N: usize, const G: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::flex_simd::widest;
+    use super::super::simd::widest;
     use super::*;
 
     /// `[rows, k] · [k, f]` by hand.

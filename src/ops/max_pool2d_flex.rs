@@ -4,7 +4,7 @@
 //! gradient once, with no zeroing pass before.
 
 use super::flex_buffers::{filled, tensor, written};
-use super::flex_simd::{Kernel, LANES, widest};
+use super::simd::{Isa, Kernel, LANES, widest};
 use super::max_pool2d::{MaxPoolNhwc, backward_by_burn, by_burn_max_pool};
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -84,7 +84,7 @@ impl Kernel for Forward<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<I: Isa>(self) {
         let Forward { g, x, out } = self;
         let window = g.window();
         for (p, dst) in out.chunks_exact_mut(g.c).enumerate() {
@@ -142,7 +142,7 @@ impl<T: Sink> Kernel for Backward<'_, T> {
     type Output = ();
 
     #[inline(always)]
-    fn run(self) {
+    fn run<I: Isa>(self) {
         let Backward { g, x, grad, dx } = self;
         let window = g.window();
         for (p, dy) in grad.chunks_exact(g.c).enumerate() {

@@ -23,8 +23,6 @@ mod flex_buffers;
 mod flex_gemm;
 #[cfg(feature = "flex")]
 mod flex_gemv;
-#[cfg(feature = "flex")]
-mod flex_simd;
 pub(crate) mod image_warp;
 mod max_pool2d;
 mod max_pool2d_autodiff;
@@ -32,6 +30,7 @@ mod max_pool2d_autodiff;
 mod max_pool2d_flex;
 mod recurrent;
 mod recurrent_host;
+mod simd;
 
 pub use conv2d::{conv2d_nhwc, conv2d_nhwc_relu};
 pub use dense::{dense, dense_relu};
