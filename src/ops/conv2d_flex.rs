@@ -6,8 +6,8 @@
 
 use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
 use super::conv2d_thin::{Patches, Project, THIN_PATCH, WeightGrad};
-use super::flex_buffers::{filled, relu_in_place, tensor, written};
-use super::flex_gemm::matmul;
+use super::flex_buffers::{add_bias_relu, filled, tensor, written};
+use super::flex_gemm::{matmul, matmul_into};
 use super::simd::widest;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -353,19 +353,9 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) ->
                 });
                 return;
             }
-            for (row, d) in dst
-                .chunks_exact_mut(f)
-                .flat_map(|row| row.iter_mut().zip(bias))
-            {
-                row.write(*d);
-            }
-            // SAFETY: every value of `dst` was written just above (a bias).
-            let dst = unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) };
             im2col(g, x, b, lines, col);
-            matmul([rows, f, k], dst, true, col, [k, 1], weight, [f, 1]);
-            if relu {
-                relu_in_place(dst);
-            }
+            let dst = matmul_into([rows, f, k], dst, col, [k, 1], weight, [f, 1]);
+            add_bias_relu(dst, bias, relu);
         });
     };
     let (all, image) = (g.n * g.oh * g.ow * f, g.oh * g.ow * f);

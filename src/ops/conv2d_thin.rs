@@ -171,7 +171,13 @@ impl Kernel for WeightGrad<'_> {
 
 /// Filters `first..first + N` of the weight gradient, [`GROUP`] patch values at a time.
 #[inline(always)]
-fn by_groups<const N: usize, I: Isa>(col: &[f32], k: usize, dy: &[f32], dw: &mut [f32], first: usize) {
+fn by_groups<const N: usize, I: Isa>(
+    col: &[f32],
+    k: usize,
+    dy: &[f32],
+    dw: &mut [f32],
+    first: usize,
+) {
     let mut t = 0;
     while t + GROUP <= k {
         sum_group::<N, GROUP, I>(col, k, dy, dw, first, t);

@@ -129,7 +129,13 @@ mod tests {
     fn value_2i_and_2i_plus_1_take_the_halves_of_counter_i_plus_1() {
         for n in (0..40).chain([1001]) {
             let threshold = (0.6 * 4_294_967_296.0) as u64;
-            let pick = |bits: u64| if bits < threshold { (1.0 / 0.6) as f32 } else { 0.0 };
+            let pick = |bits: u64| {
+                if bits < threshold {
+                    (1.0 / 0.6) as f32
+                } else {
+                    0.0
+                }
+            };
             let want: Vec<f32> = (0..n as u64)
                 .map(|i| {
                     let z = mix(5u64.wrapping_add((i / 2 + 1).wrapping_mul(GAMMA)));

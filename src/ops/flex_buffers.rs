@@ -1,6 +1,7 @@
 //! Output buffers of kiln's burn-flex kernels: filled in parallel, chunk by chunk, so that no
 //! serial pass zeroes a whole tensor before the kernels write it.
 
+use super::simd::{Isa, Kernel, LANES, widest};
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::tensor::{Bytes, DType, Shape};
 use rayon::prelude::*;
@@ -84,11 +85,70 @@ pub(super) unsafe fn written(
 const UNWRITTEN: f32 = f32::from_bits(0x7fa5_a5a5);
 
 /// ReLU over `values`, in place, for kernels that fuse it into their own pass: NaN stays NaN,
-/// as in Burn's `relu`.
+/// as in Burn's `relu`. In the widest vectors the processor has.
 pub(super) fn relu_in_place(values: &mut [f32]) {
-    values
-        .iter_mut()
-        .for_each(|v| *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 });
+    widest(Relu(values));
+}
+
+/// Adds `bias` to each row of `values` (rows of `bias.len()`), then ReLU when `relu` is set,
+/// in place: the pass after a matrix product that wrote `values` without a bias.
+pub(super) fn add_bias_relu(values: &mut [f32], bias: &[f32], relu: bool) {
+    widest(BiasRelu { values, bias, relu });
+}
+
+/// [`add_bias_relu`], [`LANES`] values at a time.
+struct BiasRelu<'a> {
+    values: &'a mut [f32],
+    bias: &'a [f32],
+    relu: bool,
+}
+
+impl Kernel for BiasRelu<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<I: Isa>(self) {
+        let BiasRelu { values, bias, relu } = self;
+        let (bias_blocks, bias_rest) = bias.as_chunks::<LANES>();
+        for row in values.chunks_exact_mut(bias.len().max(1)) {
+            let (blocks, rest) = row.as_chunks_mut::<LANES>();
+            for (block, b) in blocks.iter_mut().zip(bias_blocks) {
+                let mut v: [f32; LANES] = std::array::from_fn(|l| block[l] + b[l]);
+                if relu {
+                    v = v.map(relu_one);
+                }
+                *block = v;
+            }
+            for (v, b) in rest.iter_mut().zip(bias_rest) {
+                *v += b;
+                if relu {
+                    *v = relu_one(*v);
+                }
+            }
+        }
+    }
+}
+
+/// ReLU of one value: NaN stays NaN.
+#[inline(always)]
+fn relu_one(v: f32) -> f32 {
+    if v <= 0.0 { 0.0 } else { v }
+}
+
+/// ReLU in place, [`LANES`] values at a time.
+struct Relu<'a>(&'a mut [f32]);
+
+impl Kernel for Relu<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<I: Isa>(self) {
+        let (blocks, rest) = self.0.as_chunks_mut::<LANES>();
+        for block in blocks {
+            *block = block.map(relu_one);
+        }
+        rest.iter_mut().for_each(|v| *v = relu_one(*v));
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +163,34 @@ mod tests {
         });
         assert_eq!(v, [1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0, 0.0]);
         assert!(filled(0, 4, |_, _| unreachable!()).is_empty());
+    }
+
+    #[test]
+    fn relu_keeps_positives_and_nan_and_zeroes_the_rest() {
+        let mut v: Vec<f32> = (0..37).map(|i| i as f32 - 18.0).collect();
+        v[3] = f32::NAN;
+        v[10] = -0.0;
+        relu_in_place(&mut v);
+        assert!(v[3].is_nan());
+        for (i, v) in v.iter().enumerate().filter(|(i, _)| *i != 3) {
+            let want = (i as f32 - 18.0).max(0.0);
+            assert!(*v == want && v.is_sign_positive(), "{i}: {v}");
+        }
+    }
+
+    #[test]
+    fn bias_then_relu_row_by_row() {
+        // rows of 19: a block of 16 and 3 one by one
+        let bias: Vec<f32> = (0..19).map(|i| i as f32 - 9.0).collect();
+        for relu in [false, true] {
+            let mut v: Vec<f32> = (0..38).map(|i| (i % 5) as f32).collect();
+            add_bias_relu(&mut v, &bias, relu);
+            for (i, v) in v.iter().enumerate() {
+                let sum = (i % 5) as f32 + bias[i % 19];
+                let want = if relu { sum.max(0.0) } else { sum };
+                assert_eq!(*v, want, "relu {relu}, value {i}");
+            }
+        }
     }
 
     #[test]

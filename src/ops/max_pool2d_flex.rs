@@ -4,8 +4,8 @@
 //! gradient once, with no zeroing pass before.
 
 use super::flex_buffers::{filled, tensor, written};
-use super::simd::{Isa, Kernel, LANES, widest};
 use super::max_pool2d::{MaxPoolNhwc, backward_by_burn, by_burn_max_pool};
+use super::simd::{Isa, Kernel, LANES, widest};
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::DType;

@@ -88,7 +88,10 @@ mod tests {
 
         #[inline(always)]
         fn run<I: Isa>(self) -> f32 {
-            self.0.iter().zip(self.1).fold(0.0, |s, (a, b)| I::mul_add(*a, *b, s))
+            self.0
+                .iter()
+                .zip(self.1)
+                .fold(0.0, |s, (a, b)| I::mul_add(*a, *b, s))
         }
     }
 
