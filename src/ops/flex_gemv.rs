@@ -3,6 +3,8 @@
 //! 512) at about 4 GFLOP/s on one thread; this one streams the matrix once, four of its rows at
 //! a time, in the widest vectors the processor has.
 
+use super::simd::{Isa, Kernel, widest};
+
 /// `out[c] += Σᵢ x[i] · w[i·stride + c]` for each `c` in `0..out.len()`: the rows of `w` are
 /// `stride` apart and start at the first column wanted.
 ///
@@ -17,33 +19,27 @@ pub(super) fn add_row_times(x: &[f32], w: &[f32], stride: usize, out: &mut [f32]
         w.len() >= (x.len() - 1) * stride + width,
         "add_row_times: the matrix is too short"
     );
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor has AVX-512F, checked just above.
-            return unsafe { add_row_times_avx512(x, w, stride, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor has AVX2, checked just above.
-            return unsafe { add_row_times_avx2(x, w, stride, out) };
-        }
+    widest(RowTimes { x, w, stride, out });
+}
+
+/// [`add_row_times`]'s arguments, as a kernel compiled for each processor ([`widest`]).
+struct RowTimes<'a> {
+    x: &'a [f32],
+    w: &'a [f32],
+    stride: usize,
+    out: &'a mut [f32],
+}
+
+impl Kernel for RowTimes<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<I: Isa>(self) {
+        add_row_times_portable(self.x, self.w, self.stride, self.out);
     }
-    add_row_times_portable(x, w, stride, out);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn add_row_times_avx512(x: &[f32], w: &[f32], stride: usize, out: &mut [f32]) {
-    add_row_times_portable(x, w, stride, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn add_row_times_avx2(x: &[f32], w: &[f32], stride: usize, out: &mut [f32]) {
-    add_row_times_portable(x, w, stride, out);
-}
-
-/// The loops, compiled for each processor above: four rows of `w` per pass over `out`, which
+/// The loops, compiled for each processor by [`widest`]: four rows of `w` per pass over `out`, which
 /// stays in the first-level cache.
 #[inline(always)]
 fn add_row_times_portable(x: &[f32], w: &[f32], stride: usize, out: &mut [f32]) {
