@@ -7,6 +7,7 @@
 //! registers, a block of filters at a time, in the widest vectors the processor has.
 
 use super::conv2d_flex::Geometry;
+use super::flex_buffers::relu_one;
 use super::simd::{Isa, Kernel, LANES};
 use std::mem::MaybeUninit;
 
@@ -129,10 +130,7 @@ fn project<const N: usize, I: Isa>(
         }
     }
     if relu {
-        // as Burn's `relu`: NaN stays NaN
-        for v in &mut acc {
-            *v = if *v <= 0.0 { 0.0 } else { *v };
-        }
+        acc = acc.map(relu_one);
     }
     for (d, v) in dst[first..first + N].iter_mut().zip(acc) {
         d.write(v);

@@ -129,9 +129,9 @@ impl Kernel for BiasRelu<'_> {
     }
 }
 
-/// ReLU of one value: NaN stays NaN.
+/// ReLU of one value: NaN stays NaN, as in Burn's `relu`.
 #[inline(always)]
-fn relu_one(v: f32) -> f32 {
+pub(super) fn relu_one(v: f32) -> f32 {
     if v <= 0.0 { 0.0 } else { v }
 }
 

@@ -86,7 +86,7 @@ impl Kernel for Forward<'_> {
     #[inline(always)]
     fn run<I: Isa>(self) {
         let Forward { g, x, out } = self;
-        let window = g.window();
+        let window = &g.window;
         for (p, dst) in out.chunks_exact_mut(g.c).enumerate() {
             let corner = g.corner(p);
             let mut put = |i, max: &[f32]| {
@@ -99,11 +99,11 @@ impl Kernel for Forward<'_> {
             };
             let mut lanes = 0;
             while lanes + LANES <= g.c {
-                put(lanes, &window_max::<LANES>(x, corner + lanes, &window));
+                put(lanes, &window_max::<LANES>(x, corner + lanes, window));
                 lanes += LANES;
             }
             for i in lanes..g.c {
-                put(i, &window_max::<1>(x, corner + i, &window));
+                put(i, &window_max::<1>(x, corner + i, window));
             }
         }
     }
@@ -144,16 +144,16 @@ impl<T: Sink> Kernel for Backward<'_, T> {
     #[inline(always)]
     fn run<I: Isa>(self) {
         let Backward { g, x, grad, dx } = self;
-        let window = g.window();
+        let window = &g.window;
         for (p, dy) in grad.chunks_exact(g.c).enumerate() {
             let corner = g.corner(p);
             let mut lanes = 0;
             while lanes + LANES <= g.c {
-                route::<LANES, T>(x, dy, dx, corner, lanes, &window);
+                route::<LANES, T>(x, dy, dx, corner, lanes, window);
                 lanes += LANES;
             }
             for i in lanes..g.c {
-                route::<1, T>(x, dy, dx, corner, i, &window);
+                route::<1, T>(x, dy, dx, corner, i, window);
             }
         }
     }
@@ -222,6 +222,8 @@ struct Pool {
     stride: [usize; 2],
     oh: usize,
     ow: usize,
+    /// The offsets of a window's pixels from its first, row by row.
+    window: Vec<usize>,
 }
 
 impl Pool {
@@ -232,6 +234,11 @@ impl Pool {
             kernel[0] <= h && kernel[1] <= w,
             "max pooling: kernel larger than the image"
         );
+        let pixel = |(i, j)| (i * w + j) * c;
+        let window = (0..kernel[0])
+            .flat_map(|i| (0..kernel[1]).map(move |j| (i, j)))
+            .map(pixel)
+            .collect();
         Pool {
             n,
             h,
@@ -241,17 +248,8 @@ impl Pool {
             stride,
             oh: (h - kernel[0]) / stride[0] + 1,
             ow: (w - kernel[1]) / stride[1] + 1,
+            window,
         }
-    }
-
-    /// The offsets of a window's pixels from its first, row by row.
-    fn window(&self) -> Vec<usize> {
-        let [kh, kw] = self.kernel;
-        let pixel = |(i, j)| (i * self.w + j) * self.c;
-        (0..kh)
-            .flat_map(|i| (0..kw).map(move |j| (i, j)))
-            .map(pixel)
-            .collect()
     }
 
     /// Whether an input pixel can lie in more than one window.
