@@ -8,6 +8,7 @@
 
 use super::batch_norm::BatchNormRows;
 use super::flex_buffers::{filled, tensor};
+use super::flex_contiguous::contiguous;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
@@ -29,11 +30,7 @@ impl BatchNormRows for Flex {
             let r = Flex::batch_norm_train(x, gamma, beta, epsilon);
             return (r.output, r.mean, r.variance);
         }
-        let (x, gamma, beta) = (
-            x.to_contiguous(),
-            gamma.to_contiguous(),
-            beta.to_contiguous(),
-        );
+        let (x, gamma, beta) = (contiguous(&x), contiguous(&gamma), contiguous(&beta));
         let rows_of = Rows::new(x.storage(), channels);
         let mean = rows_of.sums(|_, row, acc| add(acc, row.iter().map(|v| *v as f64)));
         let mean: Vec<f64> = mean.iter().map(|s| s / rows as f64).collect();
@@ -75,7 +72,7 @@ impl BatchNormRows for Flex {
             return (r.x_grad, r.gamma_grad, r.beta_grad);
         }
         let [x, gamma, mean, variance, grad] =
-            [x, gamma, mean, variance, grad].map(|t| t.to_contiguous());
+            [x, gamma, mean, variance, grad].map(|t| contiguous(&t));
         let (gamma, mean) = (gamma.storage::<f32>(), mean.storage::<f32>());
         let inv_std: Vec<f32> = variance
             .storage::<f32>()

@@ -14,6 +14,7 @@
 
 use super::dense::{DenseOps, by_burn_dense, by_burn_dense_backward};
 use super::flex_buffers::{filled, relu_in_place, tensor};
+use super::flex_contiguous::contiguous;
 use super::flex_gemm::matmul;
 use super::flex_gemv::add_row_times;
 use burn::backend::Flex;
@@ -42,11 +43,7 @@ impl DenseOps for Flex {
         }
         let (rows, inputs) = (x.layout().shape()[0], x.layout().shape()[1]);
         let units = weight.layout().shape()[1];
-        let (x, weight, bias) = (
-            x.to_contiguous(),
-            weight.to_contiguous(),
-            bias.to_contiguous(),
-        );
+        let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
         let product = Product {
             rows,
             inputs,
@@ -75,11 +72,7 @@ impl DenseOps for Flex {
         }
         let (rows, inputs) = (x.layout().shape()[0], x.layout().shape()[1]);
         let units = weight.layout().shape()[1];
-        let (x, weight, grad) = (
-            x.to_contiguous(),
-            weight.to_contiguous(),
-            grad.to_contiguous(),
-        );
+        let (x, weight, grad) = (contiguous(&x), contiguous(&weight), contiguous(&grad));
         let (x, weight, g) = (x.storage(), weight.storage(), grad.storage());
         let work = rows * units * inputs;
         let dx = want_x.then(|| {

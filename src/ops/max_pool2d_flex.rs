@@ -4,6 +4,7 @@
 //! gradient once, with no zeroing pass before.
 
 use super::flex_buffers::{filled, tensor, written};
+use super::flex_contiguous::contiguous;
 use super::max_pool2d::{MaxPoolNhwc, backward_by_burn, by_burn_max_pool};
 use super::simd::{Isa, Kernel, LANES, widest};
 use burn::backend::Flex;
@@ -17,7 +18,7 @@ impl MaxPoolNhwc for Flex {
             return by_burn_max_pool::<Flex>(x, kernel, stride);
         }
         let g = Pool::new(&x, kernel, stride);
-        let x = x.to_contiguous();
+        let x = contiguous(&x);
         let x: &[f32] = x.storage();
         let (image, pooled) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
         let forward = |b: usize, out: &mut [MaybeUninit<f32>]| {
@@ -39,7 +40,7 @@ impl MaxPoolNhwc for Flex {
             return backward_by_burn::<Flex>(x, grad, kernel, stride);
         }
         let g = Pool::new(&x, kernel, stride);
-        let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
+        let (x, grad) = (contiguous(&x), contiguous(&grad));
         let (x, grad): (&[f32], &[f32]) = (x.storage(), grad.storage());
         let (image, pooled) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
         let (x, grad) = (

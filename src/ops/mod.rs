@@ -20,6 +20,8 @@ mod dropout;
 #[cfg(feature = "flex")]
 mod flex_buffers;
 #[cfg(feature = "flex")]
+mod flex_contiguous;
+#[cfg(feature = "flex")]
 mod flex_gemm;
 #[cfg(feature = "flex")]
 mod flex_gemv;
