@@ -1,6 +1,9 @@
 //! Convolutional layers: shapes and counts worked out by hand, forward passes on small
 //! hand-computed examples, batch normalization's two modes, channels-last semantics.
 
+mod common;
+
+use common::uniform;
 use kiln::layers::{
     AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Flatten, GlobalAveragePooling2D,
     GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Padding,
@@ -534,4 +537,54 @@ fn conv_gradients_match_finite_differences() {
         }
     }
     assert!(checked > 10, "{checked}");
+}
+
+/// Max pooling of channels-last images `[n, h, w, c]` by `k × k` windows `k` apart, by hand.
+fn max_pool_by_hand(x: &ArrayD<f32>, k: usize) -> ArrayD<f32> {
+    let s = x.shape();
+    let (n, oh, ow, c) = (s[0], s[1] / k, s[2] / k, s[3]);
+    ArrayD::from_shape_fn(IxDyn(&[n, oh, ow, c]), |i| {
+        let mut max = f32::NEG_INFINITY;
+        for dy in 0..k {
+            for dx in 0..k {
+                max = max.max(x[[i[0], i[1] * k + dy, i[2] * k + dx, i[3]]]);
+            }
+        }
+        max
+    })
+}
+
+/// `predict` runs a Conv2D and the MaxPooling2D that alone reads it as one operation; its
+/// output must be the pooling, by hand, of the convolution's own output (a model that also
+/// returns the convolution runs them apart).
+#[test]
+fn a_convolution_pooled_in_one_pass_gives_the_pooling_of_its_output() {
+    // thin patches (one channel) and im2col ones (3 channels); ReLU and linear; 9×9 outputs
+    // pooled by 2 drop a row and a column; a batch of 1 runs apart, larger ones fused
+    for (channels, activation, pool) in [(1, Relu, 2), (3, Activation::Linear, 2), (3, Relu, 3)] {
+        let x = Input::new([11, 11, channels]);
+        let conv = Conv2D::new(6, 3).activation(activation).name("conv");
+        let c = conv.apply(&x).unwrap();
+        let p = MaxPooling2D::new(pool).apply(&c).unwrap();
+        let pooled = Functional::new([&x], [&p])
+            .unwrap()
+            .device(cpu())
+            .build()
+            .unwrap();
+        let mut both = Functional::new([&x], [&p, &c])
+            .unwrap()
+            .device(cpu())
+            .build()
+            .unwrap();
+        both.set_weights(&pooled.get_weights()).unwrap();
+        for batch in [1, 2, 5] {
+            let data = uniform(&[batch, 11, 11, channels], batch as u64);
+            let got = pooled.predict(&data).unwrap();
+            let apart = both.predict_outputs(&data).unwrap();
+            let want = max_pool_by_hand(&apart[1], pool);
+            assert_eq!(got.shape(), want.shape());
+            assert_eq!(got, want, "{channels} channels, pool {pool}, batch {batch}");
+            assert_eq!(apart[0], want);
+        }
+    }
 }

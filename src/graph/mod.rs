@@ -1,5 +1,6 @@
 //! The graph of layers that every model lowers to, and the executor that runs it.
 
+mod fusion;
 #[allow(clippy::module_inception)]
 mod graph;
 mod network;

@@ -1,7 +1,7 @@
 //! `Network`: the built graph, a real Burn module, and its executor.
 
 use crate::error::Result;
-use crate::graph::{Graph, Layout, Source, Value};
+use crate::graph::{Graph, Layout, Source, Value, fusion};
 use crate::layers::{Activation, LayerModule, Mask};
 use burn::module::Module;
 use burn::tensor::TensorData;
@@ -247,7 +247,12 @@ impl Network {
         let graph = &self.graph;
         let last_uses = graph.last_uses();
         let mut values: Vec<Option<Computed>> = (0..graph.nodes().len()).map(|_| None).collect();
+        // set when a node was computed with the one before it (fusion)
+        let mut computed_with_previous = false;
         for (i, node) in graph.nodes().iter().enumerate() {
+            if std::mem::take(&mut computed_with_previous) {
+                continue;
+            }
             // the mask of the first input, read before the inputs are taken: each node's
             // first output carries one (Keras' `_keras_mask`), a recurrent layer's states none
             let mask = match node.inputs.first() {
@@ -287,6 +292,28 @@ impl Network {
                 .map(|(x, layout)| x.relayout(layout, layout_out))
                 .collect();
             let batch = xs.first().map_or(0, Value::batch);
+            let fused = match xs.as_slice() {
+                [x] if mask.is_none() => fusion::conv_max_pool(graph, &self.layers, i, x),
+                _ => None,
+            };
+            if let Some(pooled) = fused {
+                let pool = &graph.layers()[graph.nodes()[i + 1].layer];
+                check_output(
+                    pool,
+                    &pooled,
+                    &graph.node_shapes(i + 1)[0],
+                    batch,
+                    layout_out,
+                )?;
+                values[i + 1] = Some(Computed {
+                    values: vec![pooled],
+                    logits: None,
+                    mask: None,
+                    layout: layout_out,
+                });
+                computed_with_previous = true;
+                continue;
+            }
             let shapes = graph.node_shapes(i);
             let crate::layers::Called {
                 values: outs,

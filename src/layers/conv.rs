@@ -7,7 +7,7 @@ use crate::layers::config::{Call, Torch, TorchModule, TorchTensor, name_field};
 use crate::layers::module::{kernel_and_bias, kernel_and_bias_ids, reload, set_bias};
 use crate::layers::spatial::{IntoPair, Padding, Window, check_positive, output_sizes};
 use crate::layers::{Activation, BuiltLayer, Initializer, LayerConfig, WeightSpecs};
-use crate::ops::convolve;
+use crate::ops::{convolve, convolve_max_pool};
 use crate::shape::Shape;
 use burn::module::Module;
 use burn::module::ParamId;
@@ -374,7 +374,7 @@ impl ConvModule {
         let fused = self.activation == Activation::Relu;
         let z = match (&self.conv, x) {
             (ConvKind::D1(c), Value::R3(t)) => Value::R3(conv1d_channels_last(c, t, fused)),
-            (ConvKind::D2(c), Value::R4(t)) => Value::R4(conv2d_channels_last(c, t, fused)),
+            (ConvKind::D2(c), Value::R4(t)) => Value::R4(conv2d_channels_last(c, t, fused, None)),
             (_, x) => {
                 return Err(Value::rank_mismatch(
                     "convolution",
@@ -393,16 +393,42 @@ impl ConvModule {
         };
         Ok((out, logits))
     }
+
+    /// For inference, the output for `x` max-pooled by `pool` windows `pool` apart without
+    /// padding, in one pass ([`convolve_max_pool`](crate::ops::convolve_max_pool)): what
+    /// a `MaxPooling2D` reading this layer alone computes from its output. `None` where the
+    /// activation is neither ReLU nor linear, or the layer is not a 2D convolution of `x`.
+    pub(crate) fn forward_max_pooled(&self, x: &Value, pool: [usize; 2]) -> Option<Value> {
+        let relu = match self.activation {
+            Activation::Relu => true,
+            Activation::Linear => false,
+            _ => return None,
+        };
+        match (&self.conv, x) {
+            (ConvKind::D2(c), Value::R4(t)) => Some(Value::R4(conv2d_channels_last(
+                c,
+                t.clone(),
+                relu,
+                Some(pool),
+            ))),
+            _ => None,
+        }
+    }
 }
 
 /// Burn's `Conv2d` module applied to a channels-last batch `[batch, h, w, channels]` by kiln's
 /// convolution ([`conv2d_nhwc`](crate::ops::conv2d_nhwc), or its ReLU form when `relu`), which gives
-/// `[batch, oh, ow, filters]`.
+/// `[batch, oh, ow, filters]`; then max-pooled by `pool` windows `pool` apart when given.
 ///
 /// kiln builds its convolutions with explicit padding (Keras' "same" computed from the input
 /// size); a module built elsewhere with Burn's `Same` gets the same split, the extra row or
 /// column at the bottom or right.
-fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
+fn conv2d_channels_last(
+    c: &Conv2d,
+    x: Tensor<4>,
+    relu: bool,
+    pool: Option<[usize; 2]>,
+) -> Tensor<4> {
     let [_, h, w, _] = x.dims();
     let same = |i: usize, size: usize| {
         let span = c.dilation[i] * (c.kernel_size[i] - 1) + 1;
@@ -421,7 +447,10 @@ fn conv2d_channels_last(c: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
         Some(b) => b.val(),
         None => Tensor::zeros([filters], &x.device()),
     };
-    convolve(x, kernel, bias, options, relu)
+    match pool {
+        Some(pool) => convolve_max_pool(x, kernel, bias, options, relu, pool),
+        None => convolve(x, kernel, bias, options, relu),
+    }
 }
 
 /// Burn's `Conv1d` module applied to a channels-last batch `[batch, length, channels]` as a 2D

@@ -266,6 +266,20 @@ impl PoolModule {
         PoolModule::Global(GlobalModule { reduce })
     }
 
+    /// The window of a 2D max pooling whose windows neither overlap nor pad (the stride is the
+    /// window), which kiln's executor fuses into the convolution before it in inference.
+    pub(crate) fn disjoint_max_pool(&self) -> Option<[usize; 2]> {
+        let PoolModule::Max2d(p) = self else {
+            return None;
+        };
+        let unpadded = match p.padding {
+            PaddingConfig2d::Valid => true,
+            PaddingConfig2d::Explicit(top, left, bottom, right) => top + left + bottom + right == 0,
+            _ => false,
+        };
+        (unpadded && p.stride == p.kernel_size).then_some(p.kernel_size)
+    }
+
     pub(crate) fn forward(&self, x: Value) -> Result<Value> {
         Ok(match (self, x) {
             (PoolModule::Max2d(p), Value::R4(t)) => Value::R4(max_pool_channels_last(p, t)),

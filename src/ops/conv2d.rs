@@ -11,6 +11,7 @@
 // burn-ndarray is deprecated in Burn 0.22 but stays one of kiln's CPU backends.
 #![cfg_attr(feature = "ndarray", allow(deprecated))]
 
+use super::max_pool2d::by_burn_max_pool;
 use crate::error::{Error, Result};
 use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
@@ -77,6 +78,21 @@ pub(crate) trait ConvNhwc: Backend {
     ) {
         let grad = Self::relu_backward(output, grad);
         Self::conv2d_nhwc_backward(x, weight, grad, options, wanted)
+    }
+
+    /// The convolution (then ReLU when `relu` is set), then max pooling by `pool` windows
+    /// `pool` apart without padding: `[batch, oh / ph, ow / pw, filters]` (rounded down). For
+    /// inference: no gradient is kept. The values are the convolution's then the pooling's.
+    fn conv2d_nhwc_max_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        relu: bool,
+        pool: [usize; 2],
+    ) -> FloatTensor<Self> {
+        let out = Self::conv2d_nhwc(x, weight, bias, options, relu);
+        by_burn_max_pool::<Self>(out, pool, pool)
     }
 }
 
@@ -245,6 +261,26 @@ fn check(
         }
     }
     Ok(())
+}
+
+/// The convolution then max pooling by `pool` windows `pool` apart, for kiln's executor,
+/// which fuses a Conv2D and the MaxPooling2D reading it in inference.
+pub(crate) fn convolve_max_pool(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+    relu: bool,
+    pool: [usize; 2],
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ConvNhwc>::conv2d_nhwc_max_pool(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        options,
+        relu,
+        pool,
+    ))
 }
 
 /// The convolution, for kiln's layers, which check these shapes when a model is built.

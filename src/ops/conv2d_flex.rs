@@ -5,6 +5,7 @@
 //! blocks of a fixed partition in a fixed order, so results do not depend on thread timing.
 
 use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
+use super::conv2d_pool_flex;
 use super::conv2d_thin::{Patches, Project, THIN_PATCH, WeightGrad};
 use super::flex_buffers::{add_bias_relu, filled, tensor, written};
 use super::flex_contiguous::contiguous;
@@ -50,6 +51,17 @@ impl ConvNhwc for Flex {
         let bias = contiguous(&bias);
         let out = forward(&g, x.storage(), weight.storage(), bias.storage(), relu);
         tensor(out, vec![g.n, g.oh, g.ow, g.f])
+    }
+
+    fn conv2d_nhwc_max_pool(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+        relu: bool,
+        pool: [usize; 2],
+    ) -> FlexTensor {
+        conv2d_pool_flex::conv_max_pool(x, weight, bias, options, relu, pool)
     }
 
     fn conv2d_nhwc_backward(
@@ -135,7 +147,7 @@ pub(super) struct Geometry {
 }
 
 impl Geometry {
-    fn new(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Geometry {
+    pub(super) fn new(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Geometry {
         let xs = x.layout().shape();
         let ws = weight.layout().shape();
         let (n, h, w, c) = (xs[0], xs[1], xs[2], xs[3]);
@@ -329,34 +341,11 @@ fn col2im_add(g: &Geometry, col: &[f32], lines: std::ops::Range<usize>, dx: &mut
 
 /// The convolution's output, `[n, oh, ow, f]`, through ReLU when `relu` is set.
 fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
-    let (k, f) = (g.k(), g.f);
-    let block = g.lines() * g.ow * f;
-    let patches = g.thin().then(|| Patches::new(g));
-    let one = |b: usize, i: usize, dst: &mut [MaybeUninit<f32>]| {
-        let lines = g.block_lines(i * g.lines());
-        let rows = lines.len() * g.ow;
-        let image = &x[b * g.h * g.w * g.c..][..g.h * g.w * g.c];
-        with_columns(rows * k, |col| {
-            if let Some(patches) = &patches {
-                patches.gather(image, lines, col);
-                let out = dst;
-                widest(Project {
-                    col,
-                    k,
-                    weight,
-                    bias,
-                    relu,
-                    out,
-                });
-                return;
-            }
-            im2col(g, x, b, lines, col);
-            let dst = matmul_into([rows, f, k], dst, col, [k, 1], weight, [f, 1]);
-            add_bias_relu(dst, bias, relu);
-        });
-    };
-    let (all, image) = (g.n * g.oh * g.ow * f, g.oh * g.ow * f);
-    if g.n * g.oh * g.ow * k * f < SERIAL_WORK {
+    let blocks = Blocks::new(g, x, weight, bias, relu);
+    let one = |b: usize, i: usize, dst: &mut [MaybeUninit<f32>]| blocks.write(b, i, dst);
+    let block = blocks.len();
+    let (all, image) = (g.n * g.oh * g.ow * g.f, g.oh * g.ow * g.f);
+    if g.n * g.oh * g.ow * g.k() * g.f < SERIAL_WORK {
         // on this thread: handing a small convolution (one image) to the pool costs more
         let serial = |_, out: &mut [MaybeUninit<f32>]| {
             for (b, image) in out.chunks_mut(image.max(1)).enumerate() {
@@ -376,6 +365,72 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) ->
     };
     // SAFETY: as above.
     unsafe { written(all, image, parallel) }
+}
+
+/// The forward pass of one convolution, block by block: each block is [`Geometry::lines`]
+/// output lines of one image, `[lines, ow, f]`.
+pub(super) struct Blocks<'a> {
+    g: &'a Geometry,
+    patches: Option<Patches<'a>>,
+    x: &'a [f32],
+    weight: &'a [f32],
+    bias: &'a [f32],
+    relu: bool,
+}
+
+impl<'a> Blocks<'a> {
+    /// The convolution of the images `x` by `weight` (`[kh, kw, c, f]`), plus `bias`, through
+    /// ReLU when `relu` is set.
+    pub(super) fn new(
+        g: &'a Geometry,
+        x: &'a [f32],
+        weight: &'a [f32],
+        bias: &'a [f32],
+        relu: bool,
+    ) -> Self {
+        let patches = g.thin().then(|| Patches::new(g));
+        Blocks {
+            g,
+            patches,
+            x,
+            weight,
+            bias,
+            relu,
+        }
+    }
+
+    /// The values in a whole block (the last of an image may hold fewer).
+    pub(super) fn len(&self) -> usize {
+        self.g.lines() * self.g.ow * self.g.f
+    }
+
+    /// Writes block `i` of image `b` into `dst`, every value of it.
+    pub(super) fn write(&self, b: usize, i: usize, dst: &mut [MaybeUninit<f32>]) {
+        let g = self.g;
+        let (k, f) = (g.k(), g.f);
+        let lines = g.block_lines(i * g.lines());
+        let rows = lines.len() * g.ow;
+        let image = &self.x[b * g.h * g.w * g.c..][..g.h * g.w * g.c];
+        let (weight, bias, relu) = (self.weight, self.bias, self.relu);
+        with_columns(rows * k, |col| {
+            if let Some(patches) = &self.patches {
+                patches.gather(image, lines, col);
+                let out = dst;
+                widest(Project {
+                    col,
+                    k,
+                    weight,
+                    bias,
+                    relu,
+                    out,
+                });
+                return;
+            }
+            im2col(g, self.x, b, lines, col);
+            let dst = matmul_into([rows, f, k], dst, col, [k, 1], weight, [f, 1]);
+            add_bias_relu(dst, bias, relu);
+        });
+    }
 }
 
 /// The gradient of a convolution's output, `[n, oh, ow, f]`, and with a fused ReLU the output

@@ -21,10 +21,8 @@ impl MaxPoolNhwc for Flex {
         let x = contiguous(&x);
         let x: &[f32] = x.storage();
         let (image, pooled) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
-        let forward = |b: usize, out: &mut [MaybeUninit<f32>]| {
-            let x = &x[b * image..][..image];
-            widest(Forward { g: &g, x, out });
-        };
+        let forward =
+            |b: usize, out: &mut [MaybeUninit<f32>]| g.image(&x[b * image..][..image], out);
         // SAFETY: `Forward` writes the max of every window, each value of `out`.
         let out = unsafe { written(g.n * pooled, pooled, forward) };
         tensor(out, vec![g.n, g.oh, g.ow, g.c])
@@ -214,7 +212,7 @@ fn route<const N: usize, T: Sink>(
 }
 
 /// The sizes of one pooling.
-struct Pool {
+pub(super) struct Pool {
     n: usize,
     h: usize,
     w: usize,
@@ -230,7 +228,11 @@ struct Pool {
 impl Pool {
     fn new(x: &FlexTensor, kernel: [usize; 2], stride: [usize; 2]) -> Pool {
         let s = x.layout().shape();
-        let (n, h, w, c) = (s[0], s[1], s[2], s[3]);
+        Pool::of([s[0], s[1], s[2], s[3]], kernel, stride)
+    }
+
+    /// The pooling of `[n, h, w, c]` images by `kernel` windows `stride` apart.
+    pub(super) fn of([n, h, w, c]: [usize; 4], kernel: [usize; 2], stride: [usize; 2]) -> Pool {
         assert!(
             kernel[0] <= h && kernel[1] <= w,
             "max pooling: kernel larger than the image"
@@ -251,6 +253,17 @@ impl Pool {
             ow: (w - kernel[1]) / stride[1] + 1,
             window,
         }
+    }
+
+    /// The values of one pooled image, `[oh, ow, c]`.
+    pub(super) fn image_len(&self) -> usize {
+        self.oh * self.ow * self.c
+    }
+
+    /// Writes the max of each window of the image `x`, `[h, w, c]`, into `out`, `[oh, ow, c]`:
+    /// every value of it.
+    pub(super) fn image(&self, x: &[f32], out: &mut [MaybeUninit<f32>]) {
+        widest(Forward { g: self, x, out });
     }
 
     /// Whether an input pixel can lie in more than one window.

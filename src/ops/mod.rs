@@ -11,6 +11,8 @@ mod conv2d_autodiff;
 #[cfg(feature = "flex")]
 mod conv2d_flex;
 #[cfg(feature = "flex")]
+mod conv2d_pool_flex;
+#[cfg(feature = "flex")]
 mod conv2d_thin;
 mod dense;
 mod dense_autodiff;
@@ -40,7 +42,7 @@ pub use dropout::dropout;
 pub use max_pool2d::max_pool2d_nhwc;
 // the unchecked forms, for kiln's layers, which check shapes when a model is built
 pub(crate) use batch_norm::normalize;
-pub(crate) use conv2d::convolve;
+pub(crate) use conv2d::{convolve, convolve_max_pool};
 pub(crate) use dense::project;
 pub(crate) use max_pool2d::pool as max_pool2d;
 pub(crate) use recurrent::{Act, Scan, ScanCell, recurrent_scan};

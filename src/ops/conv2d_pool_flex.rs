@@ -1,0 +1,113 @@
+//! A convolution and the max pooling after it, image by image, for inference on burn-flex.
+//!
+//! Run one after the other, the convolution writes its whole output and the pooling reads it
+//! back: for the MNIST CNN's first layer at a `predict` batch of 500, 43 MB through main
+//! memory each way. Here each thread convolves one image into a buffer of its own, which stays
+//! in its cache, and pools it from there; only the pooled image is written out.
+
+use super::conv2d::ConvNhwc;
+use super::conv2d_flex::{Blocks, Geometry};
+use super::flex_buffers::{tensor, written};
+use super::flex_contiguous::contiguous;
+use super::max_pool2d::MaxPoolNhwc;
+use super::max_pool2d_flex::Pool;
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ConvOptions;
+use burn::tensor::DType;
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+
+thread_local! {
+    /// Each thread's convolved image, reused across images and calls.
+    static CONVOLVED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`ConvNhwc::conv2d_nhwc_max_pool`] on burn-flex: fused where each thread gets whole images
+/// (at least as many images as threads), else the convolution, whose blocks split one image
+/// across threads, then the pooling.
+pub(super) fn conv_max_pool(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: FlexTensor,
+    options: ConvOptions<2>,
+    relu: bool,
+    pool: [usize; 2],
+) -> FlexTensor {
+    let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
+    let g = Geometry::new(&x, &weight, &options);
+    if !f32s || options.groups != 1 || g.n < rayon::current_num_threads() {
+        let out = Flex::conv2d_nhwc(x, weight, bias, options, relu);
+        return Flex::max_pool2d_nhwc(out, pool, pool);
+    }
+    let p = Pool::of([g.n, g.oh, g.ow, g.f], pool, pool);
+    let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
+    let blocks = Blocks::new(&g, x.storage(), weight.storage(), bias.storage(), relu);
+    let (convolved, pooled) = (g.oh * g.ow * g.f, p.image_len());
+    let image = |b: usize, out: &mut [MaybeUninit<f32>]| {
+        CONVOLVED.with(|cell| {
+            let mut buffer = cell.borrow_mut();
+            buffer.clear();
+            buffer.reserve(convolved);
+            let raw = &mut buffer.spare_capacity_mut()[..convolved];
+            for (i, block) in raw.chunks_mut(blocks.len()).enumerate() {
+                blocks.write(b, i, block);
+            }
+            // SAFETY: the blocks cover the image, and `write` writes each value of its block.
+            unsafe { buffer.set_len(convolved) };
+            p.image(&buffer, out);
+        });
+    };
+    // SAFETY: `Pool::image` writes every value of a pooled image.
+    let out = unsafe { written(g.n * pooled, pooled, image) };
+    let [ph, pw] = pool;
+    tensor(out, vec![g.n, g.oh / ph, g.ow / pw, g.f])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len as u32)
+            .map(|i| {
+                ((i.wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fused_equals_the_convolution_then_the_pooling() {
+        // thin (3×3×1) and im2col (3×3×5) patches; 9×9 outputs pooled by 2 leave a row and
+        // a column out; batches below and above the thread count
+        for (c, f) in [(1, 32), (5, 19)] {
+            for n in [1, 2, 7] {
+                for relu in [false, true] {
+                    for pool in [[2, 2], [3, 1]] {
+                        let (h, w) = (11, 11);
+                        let dims = |d: &[usize]| d.to_vec();
+                        let x = tensor(values(n * h * w * c, 1), dims(&[n, h, w, c]));
+                        let k = tensor(values(9 * c * f, 2), dims(&[3, 3, c, f]));
+                        let b = tensor(values(f, 3), dims(&[f]));
+                        let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+                        let want = Flex::max_pool2d_nhwc(
+                            Flex::conv2d_nhwc(
+                                x.clone(),
+                                k.clone(),
+                                b.clone(),
+                                options.clone(),
+                                relu,
+                            ),
+                            pool,
+                            pool,
+                        );
+                        let got = conv_max_pool(x, k, b, options, relu, pool);
+                        let case = format!("c {c}, f {f}, n {n}, relu {relu}, pool {pool:?}");
+                        assert_eq!(got.layout().shape(), want.layout().shape(), "{case}");
+                        assert_eq!(got.storage::<f32>(), want.storage::<f32>(), "{case}");
+                    }
+                }
+            }
+        }
+    }
+}
