@@ -98,15 +98,71 @@ impl Kernel for Project<'_> {
             out,
         } = self;
         let f = bias.len();
-        for (patch, dst) in col.chunks_exact(k).zip(out.chunks_exact_mut(f)) {
-            let mut first = 0;
-            while first + LANES <= f {
-                project::<LANES, I>(patch, weight, bias, relu, first, dst);
-                first += LANES;
+        let whole = f / LANES * LANES;
+        let (groups, rest) = col.split_at(col.len() / (ROWS * k).max(1) * ROWS * k);
+        let (out_groups, out_rest) = out.split_at_mut(groups.len() / k.max(1) * f);
+        for (patches, dst) in groups
+            .chunks_exact(ROWS * k)
+            .zip(out_groups.chunks_exact_mut(ROWS * f))
+        {
+            for first in (0..whole).step_by(LANES) {
+                project_rows::<I>(patches, weight, bias, relu, first, dst);
             }
-            for filter in first..f {
+            for (patch, dst) in patches.chunks_exact(k).zip(dst.chunks_exact_mut(f)) {
+                for filter in whole..f {
+                    project::<1, I>(patch, weight, bias, relu, filter, dst);
+                }
+            }
+        }
+        for (patch, dst) in rest.chunks_exact(k).zip(out_rest.chunks_exact_mut(f)) {
+            for first in (0..whole).step_by(LANES) {
+                project::<LANES, I>(patch, weight, bias, relu, first, dst);
+            }
+            for filter in whole..f {
                 project::<1, I>(patch, weight, bias, relu, filter, dst);
             }
+        }
+    }
+}
+
+/// Output pixels projected at once: their accumulators are independent, so that the
+/// multiply-adds of one pixel need not wait for each other's results.
+const ROWS: usize = 4;
+
+/// Filters `first..first + LANES` of [`ROWS`] output pixels (`patches`, `[ROWS, k]`), kept in
+/// registers over the patches.
+#[inline(always)]
+fn project_rows<I: Isa>(
+    patches: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    relu: bool,
+    first: usize,
+    dst: &mut [MaybeUninit<f32>],
+) {
+    let f = bias.len();
+    let k = patches.len() / ROWS;
+    let b: [f32; LANES] = bias[first..first + LANES]
+        .try_into()
+        .expect("LANES filters");
+    let mut acc = [b; ROWS];
+    for t in 0..k {
+        let w: [f32; LANES] = weight[t * f + first..][..LANES]
+            .try_into()
+            .expect("LANES filters");
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let p = patches[r * k + t];
+            for l in 0..LANES {
+                acc[l] = I::mul_add(p, w[l], acc[l]);
+            }
+        }
+    }
+    for (r, mut acc) in acc.into_iter().enumerate() {
+        if relu {
+            acc = acc.map(relu_one);
+        }
+        for (d, v) in dst[r * f + first..][..LANES].iter_mut().zip(acc) {
+            d.write(v);
         }
     }
 }
@@ -235,7 +291,8 @@ mod tests {
 
     #[test]
     fn projection_and_weight_gradient_match_products_by_hand() {
-        // 37 filters: two blocks of 16 and five one by one; 9 patch values: two groups and one
+        // 37 filters: two blocks of 16 and five one by one; 9 patch values: two groups and one;
+        // 5 rows: four projected together and one alone, 3 rows: each alone
         for (rows, k, f) in [(5, 9, 37), (3, 27, 16), (4, 1, 3)] {
             let col: Vec<f32> = (0..rows * k).map(|v| (v % 7) as f32 - 3.0).collect();
             let weight: Vec<f32> = (0..k * f).map(|v| (v % 5) as f32 * 0.5 - 1.0).collect();
