@@ -412,20 +412,19 @@ impl<'a> Blocks<'a> {
         let rows = lines.len() * g.ow;
         let image = &self.x[b * g.h * g.w * g.c..][..g.h * g.w * g.c];
         let (weight, bias, relu) = (self.weight, self.bias, self.relu);
+        if let Some(patches) = &self.patches {
+            widest(Project {
+                patches,
+                image,
+                lines,
+                weight,
+                bias,
+                relu,
+                out: dst,
+            });
+            return;
+        }
         with_columns(rows * k, |col| {
-            if let Some(patches) = &self.patches {
-                patches.gather(image, lines, col);
-                let out = dst;
-                widest(Project {
-                    col,
-                    k,
-                    weight,
-                    bias,
-                    relu,
-                    out,
-                });
-                return;
-            }
             im2col(g, self.x, b, lines, col);
             let dst = matmul_into([rows, f, k], dst, col, [k, 1], weight, [f, 1]);
             add_bias_relu(dst, bias, relu);

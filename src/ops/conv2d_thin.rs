@@ -36,28 +36,39 @@ impl<'a> Patches<'a> {
     /// Writes the patches of output lines `lines` of image `image` (`[h, w, c]`) into `col`,
     /// one row of `k` values per output pixel.
     pub(super) fn gather(&self, image: &[f32], lines: std::ops::Range<usize>, col: &mut [f32]) {
-        let g = self.g;
-        let k = g.k();
-        let span = |axis: usize, k: usize| g.dilation[axis] * (k - 1) + 1;
-        let (span_y, span_x) = (span(0, g.kh), span(1, g.kw));
-        let mut rows = col.chunks_exact_mut(k);
+        let mut rows = col.chunks_exact_mut(self.g.k());
         for oy in lines {
-            let top = (oy * g.stride[0]).checked_sub(g.pad[0]);
-            let rows_inside = top.is_some_and(|top| top + span_y <= g.h);
-            for ox in 0..g.ow {
+            for ox in 0..self.g.ow {
                 // `col` holds k values for each of the lines × ow patches this loop visits
                 let row = rows.next().expect("the buffer holds the block");
-                let left = (ox * g.stride[1]).checked_sub(g.pad[1]);
-                match (top, left) {
-                    (Some(top), Some(left)) if rows_inside && left + span_x <= g.w => {
-                        let first = &image[(top * g.w + left) * g.c..];
-                        for (v, &at) in row.iter_mut().zip(&self.offsets) {
-                            *v = first[at];
-                        }
-                    }
-                    _ => self.gather_padded(image, oy, ox, row),
+                self.patch(image, oy, ox, row);
+            }
+        }
+    }
+
+    /// Where output pixel (`oy`, `ox`)'s patch starts in an image, when none of it lies in the
+    /// padding.
+    #[inline(always)]
+    fn interior(&self, oy: usize, ox: usize) -> Option<usize> {
+        let g = self.g;
+        let span = |axis: usize, k: usize| g.dilation[axis] * (k - 1) + 1;
+        let top = (oy * g.stride[0]).checked_sub(g.pad[0])?;
+        let left = (ox * g.stride[1]).checked_sub(g.pad[1])?;
+        let inside = top + span(0, g.kh) <= g.h && left + span(1, g.kw) <= g.w;
+        inside.then_some((top * g.w + left) * g.c)
+    }
+
+    /// Writes output pixel (`oy`, `ox`)'s patch of `image` into `row`.
+    #[inline(always)]
+    fn patch(&self, image: &[f32], oy: usize, ox: usize, row: &mut [f32]) {
+        match self.interior(oy, ox) {
+            Some(first) => {
+                let first = &image[first..];
+                for (v, &at) in row.iter_mut().zip(&self.offsets) {
+                    *v = first[at];
                 }
             }
+            None => self.gather_padded(image, oy, ox, row),
         }
     }
 
@@ -73,11 +84,14 @@ impl<'a> Patches<'a> {
     }
 }
 
-/// Each row of `col` (`[rows, k]` patches) times `weight` (`[k, f]`), plus `bias`, through ReLU
-/// when `relu` is set, written to `out` (`[rows, f]`).
+/// The patches of output lines `lines` of one image (`[h, w, c]`) times `weight` (`[k, f]`),
+/// plus `bias`, through ReLU when `relu` is set, written to `out` (`[lines × ow, f]`). Runs of
+/// [`ROWS`] pixels away from the padding are read from the image where they lie; other pixels
+/// are gathered one at a time.
 pub(super) struct Project<'a> {
-    pub(super) col: &'a [f32],
-    pub(super) k: usize,
+    pub(super) patches: &'a Patches<'a>,
+    pub(super) image: &'a [f32],
+    pub(super) lines: std::ops::Range<usize>,
     pub(super) weight: &'a [f32],
     pub(super) bias: &'a [f32],
     pub(super) relu: bool,
@@ -90,36 +104,58 @@ impl Kernel for Project<'_> {
     #[inline(always)]
     fn run<I: Isa>(self) {
         let Project {
-            col,
-            k,
+            patches,
+            image,
+            lines,
             weight,
             bias,
             relu,
             out,
         } = self;
-        let f = bias.len();
+        let g = patches.g;
+        let (k, f) = (g.k(), bias.len());
         let whole = f / LANES * LANES;
-        let (groups, rest) = col.split_at(col.len() / (ROWS * k).max(1) * ROWS * k);
-        let (out_groups, out_rest) = out.split_at_mut(groups.len() / k.max(1) * f);
-        for (patches, dst) in groups
-            .chunks_exact(ROWS * k)
-            .zip(out_groups.chunks_exact_mut(ROWS * f))
-        {
-            for first in (0..whole).step_by(LANES) {
-                project_rows::<I>(patches, weight, bias, relu, first, dst);
-            }
-            for (patch, dst) in patches.chunks_exact(k).zip(dst.chunks_exact_mut(f)) {
-                for filter in whole..f {
-                    project::<1, I>(patch, weight, bias, relu, filter, dst);
+        // from one output pixel's patch to the next one's in the same line
+        let step = g.stride[1] * g.c;
+        let mut buffer = [0.0f32; THIN_PATCH];
+        let mut pixels = out.chunks_exact_mut(f);
+        for oy in lines {
+            let mut ox = 0;
+            while ox < g.ow {
+                let run = (ox + ROWS <= g.ow)
+                    .then(|| {
+                        patches
+                            .interior(oy, ox + ROWS - 1)
+                            .and(patches.interior(oy, ox))
+                    })
+                    .flatten();
+                let Some(start) = run else {
+                    let dst = pixels.next().expect("out holds the lines");
+                    let patch = &mut buffer[..k];
+                    patches.patch(image, oy, ox, patch);
+                    for first in (0..whole).step_by(LANES) {
+                        project::<LANES, I>(patch, weight, bias, relu, first, dst);
+                    }
+                    for filter in whole..f {
+                        project::<1, I>(patch, weight, bias, relu, filter, dst);
+                    }
+                    ox += 1;
+                    continue;
+                };
+                let mut dst: [&mut [MaybeUninit<f32>]; ROWS] =
+                    std::array::from_fn(|_| pixels.next().expect("out holds the lines"));
+                let value = |r: usize, t: usize| image[start + r * step + patches.offsets[t]];
+                for first in (0..whole).step_by(LANES) {
+                    project_rows::<I>(value, k, weight, bias, relu, first, &mut dst);
                 }
-            }
-        }
-        for (patch, dst) in rest.chunks_exact(k).zip(out_rest.chunks_exact_mut(f)) {
-            for first in (0..whole).step_by(LANES) {
-                project::<LANES, I>(patch, weight, bias, relu, first, dst);
-            }
-            for filter in whole..f {
-                project::<1, I>(patch, weight, bias, relu, filter, dst);
+                for (r, dst) in dst.iter_mut().enumerate().filter(|_| whole < f) {
+                    let patch = &mut buffer[..k];
+                    patches.patch(image, oy, ox + r, patch);
+                    for filter in whole..f {
+                        project::<1, I>(patch, weight, bias, relu, filter, dst);
+                    }
+                }
+                ox += ROWS;
             }
         }
     }
@@ -129,19 +165,19 @@ impl Kernel for Project<'_> {
 /// multiply-adds of one pixel need not wait for each other's results.
 const ROWS: usize = 4;
 
-/// Filters `first..first + LANES` of [`ROWS`] output pixels (`patches`, `[ROWS, k]`), kept in
-/// registers over the patches.
+/// Filters `first..first + LANES` of [`ROWS`] output pixels, whose patch value `t` is
+/// `value(pixel, t)`, kept in registers over the patches.
 #[inline(always)]
 fn project_rows<I: Isa>(
-    patches: &[f32],
+    value: impl Fn(usize, usize) -> f32,
+    k: usize,
     weight: &[f32],
     bias: &[f32],
     relu: bool,
     first: usize,
-    dst: &mut [MaybeUninit<f32>],
+    dst: &mut [&mut [MaybeUninit<f32>]; ROWS],
 ) {
     let f = bias.len();
-    let k = patches.len() / ROWS;
     let b: [f32; LANES] = bias[first..first + LANES]
         .try_into()
         .expect("LANES filters");
@@ -151,17 +187,17 @@ fn project_rows<I: Isa>(
             .try_into()
             .expect("LANES filters");
         for (r, acc) in acc.iter_mut().enumerate() {
-            let p = patches[r * k + t];
+            let p = value(r, t);
             for l in 0..LANES {
                 acc[l] = I::mul_add(p, w[l], acc[l]);
             }
         }
     }
-    for (r, mut acc) in acc.into_iter().enumerate() {
+    for (mut acc, dst) in acc.into_iter().zip(dst.iter_mut()) {
         if relu {
             acc = acc.map(relu_one);
         }
-        for (d, v) in dst[r * f + first..][..LANES].iter_mut().zip(acc) {
+        for (d, v) in dst[first..first + LANES].iter_mut().zip(acc) {
             d.write(v);
         }
     }
@@ -275,6 +311,7 @@ fn sum_group<const N: usize, const G: usize, I: Isa>(
 mod tests {
     use super::super::simd::widest;
     use super::*;
+    use crate::ops::conv2d_flex::Geometry;
 
     /// `[rows, k] · [k, f]` by hand.
     fn product(a: &[f32], b: &[f32], [rows, k, f]: [usize; 3]) -> Vec<f32> {
@@ -289,31 +326,69 @@ mod tests {
         out
     }
 
+    /// The geometry of a convolution of `[1, h, w, c]` by `[kh, kw, c, f]`.
+    fn geometry(
+        [h, w, c]: [usize; 3],
+        [kh, kw, f]: [usize; 3],
+        stride: [usize; 2],
+        pad: [usize; 2],
+    ) -> Geometry {
+        let out =
+            |size: usize, k: usize, axis: usize| (size + 2 * pad[axis] - k) / stride[axis] + 1;
+        Geometry {
+            n: 1,
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            f,
+            oh: out(h, kh, 0),
+            ow: out(w, kw, 1),
+            stride,
+            dilation: [1, 1],
+            pad,
+        }
+    }
+
     #[test]
     fn projection_and_weight_gradient_match_products_by_hand() {
-        // 37 filters: two blocks of 16 and five one by one; 9 patch values: two groups and one;
-        // 5 rows: four projected together and one alone, 3 rows: each alone
-        for (rows, k, f) in [(5, 9, 37), (3, 27, 16), (4, 1, 3)] {
-            let col: Vec<f32> = (0..rows * k).map(|v| (v % 7) as f32 - 3.0).collect();
+        // 37 filters: two blocks of 16 and five one by one; 9 patch values: two groups and
+        // one. Lines of 9, 7 and 4 pixels: runs of four and pixels alone, padded edges
+        // (gathered) and, with stride 2, runs read from the image with a step of two pixels.
+        let cases = [
+            ([11, 11, 1], [3, 3, 37], [1, 1], [0, 0]),
+            ([9, 9, 3], [3, 3, 16], [1, 1], [1, 1]),
+            ([9, 10, 1], [2, 3, 19], [2, 2], [0, 1]),
+            ([6, 6, 1], [1, 1, 3], [1, 1], [0, 0]),
+        ];
+        for (input, kernel, stride, pad) in cases {
+            let g = geometry(input, kernel, stride, pad);
+            let (k, f) = (g.k(), g.f);
+            let rows = g.oh * g.ow;
+            let image: Vec<f32> = (0..g.h * g.w * g.c).map(|v| (v % 7) as f32 - 3.0).collect();
             let weight: Vec<f32> = (0..k * f).map(|v| (v % 5) as f32 * 0.5 - 1.0).collect();
             let bias: Vec<f32> = (0..f).map(|v| v as f32 * 0.25 - 2.0).collect();
+            let patches = Patches::new(&g);
+            let mut col = vec![0.0f32; rows * k];
+            patches.gather(&image, 0..g.oh, &mut col);
             let mut want = product(&col, &weight, [rows, k, f]);
             want.iter_mut()
                 .zip(bias.iter().cycle())
                 .for_each(|(v, b)| *v = (*v + b).max(0.0));
             let mut out = vec![MaybeUninit::new(f32::NAN); rows * f];
-            let (relu, out_ref) = (true, &mut out[..]);
             widest(Project {
-                col: &col,
-                k,
+                patches: &patches,
+                image: &image,
+                lines: 0..g.oh,
                 weight: &weight,
                 bias: &bias,
-                relu,
-                out: out_ref,
+                relu: true,
+                out: &mut out,
             });
             // SAFETY: every value was initialized (to NaN) above, and overwritten.
             let got: Vec<f32> = out.iter().map(|v| unsafe { v.assume_init() }).collect();
-            assert_eq!(got, want, "{rows}×{k}×{f}");
+            assert_eq!(got, want, "{input:?} by {kernel:?}");
 
             let dy: Vec<f32> = (0..rows * f).map(|v| (v % 3) as f32 - 1.0).collect();
             let transposed: Vec<f32> = (0..k * rows)
@@ -328,7 +403,7 @@ mod tests {
                 dy: &dy,
                 dw: &mut dw,
             });
-            assert_eq!(dw, want, "{rows}×{k}×{f}");
+            assert_eq!(dw, want, "{input:?} by {kernel:?}");
         }
     }
 }
