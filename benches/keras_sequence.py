@@ -117,10 +117,10 @@ def main():
         scores.append(score)
         epochs.extend(timer.times[1:])
         name = "test_mae_c" if weather_task else "test_accuracy"
-        print(f"seed {seed}: epochs {[round(t, 2) for t in timer.times]} s, {name}={score:.4f}")
+        print(f"seed {seed}: epochs {[round(t, 4) for t in timer.times]} s, {name}={score:.4f}")
     print(
         f"median: score {statistics.median(scores):.4f}, "
-        f"epoch {statistics.median(epochs):.2f} s (after the first)"
+        f"epoch {statistics.median(epochs):.4f} s (after the first)"
     )
 
 

@@ -2,11 +2,12 @@
 //!
 //! `cargo bench --bench sequence -- [bilstm|bigru|conv|weather|weather_gru] [RUNS]`
 //!
-//! Each run trains kiln's model (`examples/common/architectures.rs`: batch 32, shuffled; 3
-//! epochs for the spam models, 20 for the weather ones; `bigru` and `weather_gru` put Keras'
+//! Each run trains kiln's model in one `fit` (`examples/common/architectures.rs`: batch 32,
+//! shuffled; 3 epochs for the spam models, 20 for the weather ones; `bigru` and `weather_gru` put Keras'
 //! `GRU(32)` where the others have `LSTM(32)`) on the data of `../shared/data`, then
 //! Keras' same model with `benches/keras_sequence.py` (interpreter: `KILN_KERAS_PYTHON`,
-//! default `python3`), seeds 1, 2, …. It prints each run's seconds per epoch and test score
+//! default `python3`), seeds 1, 2, …. Both time each epoch from its start to its end by a
+//! callback, so neither counts its `fit`'s setup. It prints each run's seconds per epoch and test score
 //! (accuracy, or the weather's MAE in °C), then the medians over every epoch after each run's
 //! first (Keras' first traces its graph) and kiln's time over Keras'.
 
@@ -76,18 +77,18 @@ fn kiln_run(kind: &str, seed: u64, shared: &str) -> (Vec<f64>, f64) {
             1.0,
         )
     };
-    let mut times = Vec::new();
-    for _ in 0..epochs {
-        let start = Instant::now();
-        model
-            .fit(
-                &x,
-                &y,
-                FitOptions::default().epochs(1).batch_size(32).verbose(0),
-            )
-            .unwrap();
-        times.push(start.elapsed().as_secs_f64());
-    }
+    let mut clock = Clock::default();
+    model
+        .fit(
+            &x,
+            &y,
+            FitOptions::default()
+                .epochs(epochs)
+                .batch_size(32)
+                .verbose(0)
+                .callback(&mut clock),
+        )
+        .unwrap();
     let scores = model
         .evaluate_with(&x_test, &y_test, EvalOptions::default().verbose(0))
         .unwrap();
@@ -96,7 +97,29 @@ fn kiln_run(kind: &str, seed: u64, shared: &str) -> (Vec<f64>, f64) {
     } else {
         "accuracy"
     };
-    (times, scores.get(metric).unwrap() * scale)
+    (clock.epochs, scores.get(metric).unwrap() * scale)
+}
+
+/// The seconds of each epoch of a `fit`, timed from its start to its end as Keras' callback
+/// in `keras_sequence.py` times them.
+#[derive(Default)]
+struct Clock {
+    begin: Option<Instant>,
+    epochs: Vec<f64>,
+}
+
+impl kiln::callbacks::Callback for Clock {
+    fn on_epoch_begin(&mut self, _: usize, _: &mut kiln::Model) -> kiln::Result<()> {
+        self.begin = Some(Instant::now());
+        Ok(())
+    }
+
+    fn on_epoch_end(&mut self, _: usize, _: &kiln::Logs, _: &mut kiln::Model) -> kiln::Result<()> {
+        if let Some(begin) = self.begin.take() {
+            self.epochs.push(begin.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
 }
 
 /// Keras' epochs and test score for `kind` with `seed`, from the script's `seed` line.
@@ -147,7 +170,7 @@ fn main() {
             ("keras", keras_run),
         ] {
             let (times, score) = run(&kind, seed, shared);
-            let shown: Vec<String> = times.iter().map(|t| format!("{t:.2}")).collect();
+            let shown: Vec<String> = times.iter().map(|t| format!("{t:.4}")).collect();
             println!(
                 "run {seed} {name}: epochs [{}] s, score {score:.4}",
                 shown.join(", ")
@@ -163,7 +186,7 @@ fn main() {
     }
     let (k, t) = (median(kiln), median(keras));
     println!(
-        "median epoch: kiln {k:.3} s, keras {t:.3} s, kiln/keras {:.2}; median score: kiln {:.4}, keras {:.4}",
+        "median epoch: kiln {k:.4} s, keras {t:.4} s, kiln/keras {:.2}; median score: kiln {:.4}, keras {:.4}",
         k / t,
         median(kiln_scores),
         median(keras_scores)
