@@ -16,7 +16,7 @@ use super::dense::{DenseOps, by_burn_dense, by_burn_dense_backward};
 use super::flex_buffers::{filled, relu_in_place, tensor};
 use super::flex_contiguous::contiguous;
 use super::flex_gemm::matmul;
-use super::flex_gemv::add_row_times;
+use super::row_times::add_row_times;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::DType;

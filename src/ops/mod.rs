@@ -25,8 +25,6 @@ mod flex_buffers;
 mod flex_contiguous;
 #[cfg(feature = "flex")]
 mod flex_gemm;
-#[cfg(feature = "flex")]
-mod flex_gemv;
 pub(crate) mod image_warp;
 mod max_pool2d;
 mod max_pool2d_autodiff;
@@ -34,6 +32,7 @@ mod max_pool2d_autodiff;
 mod max_pool2d_flex;
 mod recurrent;
 mod recurrent_host;
+mod row_times;
 mod simd;
 
 pub use conv2d::{conv2d_nhwc, conv2d_nhwc_relu};

@@ -7,13 +7,19 @@
 //! step out of the input's projection costs a whole-sequence gradient in the backward pass.
 //! Here the loop runs once per sequence, and keeps what the backward pass needs.
 //!
-//! Its `expect`s cannot fire: the slices come from the scan's own tensors, whose sizes the
-//! layer fixed from its config when it was built (`[units, width]`, `[batch, states · units]`),
-//! and every array `as_slice`d here is created in this file in standard (contiguous) layout.
+//! The loops run over slices of one sample's values each (so that they vectorize), and the
+//! products are [`add_product`]'s, on the calling thread: ndarray's (matrixmultiply's) sent
+//! each step's product to a second thread and back. A long scan splits its batch across
+//! threads ([`part_count`]).
+//!
+//! Its indexing cannot go out of bounds: the slices come from the scan's own tensors, whose
+//! sizes the layer fixed from its config when it was built (`[units, width]`, `[batch, states
+//! · units]`).
 
+use super::row_times::add_product;
+use super::simd::{Isa, Kernel, widest};
 use crate::backend::FlushSubnormals;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, Axis, s};
+use rayon::prelude::*;
 
 /// An activation whose derivative follows from its output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,8 +34,9 @@ pub(crate) enum Act {
 /// Keras' slope of `leaky_relu`.
 const SLOPE: f32 = 0.2;
 
-/// `exp(x)` within 2 ulp, in operations that vectorize (Cephes' `expf`: `x = k·ln 2 + r`, a
-/// degree-7 polynomial in `r`, `2^k` from the exponent bits).
+/// `exp(x)` within 2 ulp for `x` in [-87.3, 88] (clamped there, so that it stays finite and
+/// normal), in operations that vectorize (Cephes' `expf`: `x = k·ln 2 + r`, a degree-7
+/// polynomial in `r`, `2^k` from the exponent bits).
 #[inline(always)]
 #[allow(clippy::excessive_precision)] // Cephes' coefficients, as published
 fn exp(x: f32) -> f32 {
@@ -39,8 +46,9 @@ fn exp(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // 1.5·2²³: adding and subtracting it rounds to the nearest integer
     const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.3, 88.7);
-    let k = (x * LOG2E + ROUND) - ROUND;
+    let x = x.clamp(-87.3, 88.0);
+    let rounded = x * LOG2E + ROUND;
+    let k = rounded - ROUND;
     let r = x - k * LN2_HI - k * LN2_LO;
     let p = 1.987_569_1e-4_f32;
     let p = p * r + 1.398_199_9e-3;
@@ -49,7 +57,14 @@ fn exp(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((k as i32 + 127) << 23) as u32)
+    // `rounded`'s low mantissa bits hold k (two's complement, offset by ROUND's bits): 2^k's
+    // exponent comes from them in integer lanes, where `k as i32` would saturate lane by lane
+    let two_k = (rounded
+        .to_bits()
+        .wrapping_sub(ROUND.to_bits())
+        .wrapping_add(127))
+        << 23;
+    y * f32::from_bits(two_k)
 }
 
 /// `1 / (1 + exp(-x))`.
@@ -76,6 +91,7 @@ fn tanh(x: f32) -> f32 {
 
 impl Act {
     /// Applies the function to every value of `xs`, in a loop per function.
+    #[inline(always)]
     fn apply(self, xs: &mut [f32]) {
         match self {
             Act::Linear => {}
@@ -85,6 +101,7 @@ impl Act {
         }
     }
 
+    #[inline(always)]
     fn f(self, x: f32) -> f32 {
         match self {
             Act::Linear => x,
@@ -102,6 +119,7 @@ impl Act {
     }
 
     /// The derivative at the input that gave `y`.
+    #[inline(always)]
     fn df(self, y: f32) -> f32 {
         match self {
             Act::Linear => 1.0,
@@ -163,10 +181,17 @@ impl Scan {
     }
 }
 
-/// What the forward pass keeps for the backward pass, step by step (`[time, batch, ...]` in
-/// the order of the steps).
+/// What the forward pass keeps for the backward pass: one [`PartTape`] per run of samples
+/// the scan ran on its own thread, in the order of the samples.
 #[derive(Clone, Debug)]
 pub(crate) struct Tape {
+    parts: Vec<PartTape>,
+}
+
+/// What one run of samples' forward pass keeps, step by step (`[time, batch, ...]` in the
+/// order of the steps).
+#[derive(Clone, Debug)]
+struct PartTape {
     batch: usize,
     time: usize,
     /// The state `h` before each step.
@@ -189,11 +214,36 @@ pub(crate) struct Dims {
     pub time: usize,
 }
 
+/// The fewest samples a thread runs: the scan splits its batch into runs of samples, one per
+/// thread, when each run holds at least this many.
+const MIN_PART: usize = 8;
+
+/// The least work, in multiply-adds of the recurrent products over the sequence, that a
+/// thread takes on: handing a run to another thread and waiting for it costs about 100 µs on
+/// the 2-core VM of BENCHMARKS.md (waking a sleeping thread, then being woken), as long as the
+/// weather LSTM's whole 14-step forward pass at batch 16 (1 M multiply-adds).
+const MIN_PART_WORK: usize = 4 << 20;
+
+/// How many runs of samples to split a batch of `batch` into for a scan over `time` steps with
+/// recurrent kernel `[units, width]`: one per thread, each of at least [`MIN_PART`] samples and
+/// [`MIN_PART_WORK`] multiply-adds.
+fn part_count(batch: usize, time: usize, units: usize, width: usize) -> usize {
+    let work = batch * time * units * width;
+    rayon::current_num_threads()
+        .min(batch / MIN_PART)
+        .min(work / MIN_PART_WORK)
+        .max(1)
+}
+
 /// Runs `scan` over `xw` (the inputs' projections, input bias included) with recurrent kernel
 /// `u` and recurrent bias `bias` (GRU `reset_after`; ignored by the others), from the states
 /// `init` (`[batch, states, units]`: `h`, then `c` for an LSTM), skipping masked steps: the
 /// outputs in the order of the steps followed by the final states (`[batch, time + states,
 /// units]`), and the tape.
+///
+/// The samples of a batch are independent until the backward pass sums their gradients, so
+/// runs of them go to separate threads, each through every step (no step waits for another
+/// thread).
 pub(crate) fn forward(
     scan: &Scan,
     dims: Dims,
@@ -203,30 +253,117 @@ pub(crate) fn forward(
     mask: &[f32],
     init: &[f32],
 ) -> (Vec<f32>, Tape) {
+    let (n, w) = (scan.units, scan.gates() * scan.units);
+    let parts = part_count(dims.batch, dims.time, n, w);
+    forward_in(scan, dims, xw, u, bias, mask, init, parts)
+}
+
+/// [`forward`] in `parts` runs of samples (the last may be shorter).
+#[allow(clippy::too_many_arguments)]
+fn forward_in(
+    scan: &Scan,
+    dims: Dims,
+    xw: &[f32],
+    u: &[f32],
+    bias: &[f32],
+    mask: &[f32],
+    init: &[f32],
+    parts: usize,
+) -> (Vec<f32>, Tape) {
+    let Dims { batch, time } = dims;
+    let n = scan.units;
+    let (w, states) = (scan.gates() * n, scan.states());
+    let rows = time + states;
+    let chunk = batch.div_ceil(parts.max(1)).max(1);
+    let mut out = vec![0.0f32; batch * rows * n];
+    let parts = out
+        .par_chunks_mut(chunk * rows * n)
+        .enumerate()
+        .map(|(k, out)| {
+            let (b0, nb) = (k * chunk, out.len() / (rows * n));
+            let d = Dims { batch: nb, time };
+            widest(ForwardPart {
+                scan,
+                dims: d,
+                xw: &xw[b0 * time * w..][..nb * time * w],
+                u,
+                bias,
+                mask: &mask[b0 * time..][..nb * time],
+                init: &init[b0 * states * n..][..nb * states * n],
+                out,
+            })
+        })
+        .collect();
+    (out, Tape { parts })
+}
+
+/// [`forward_part`]'s arguments, as a kernel compiled for each processor ([`widest`]): the
+/// gates' activations take the widest vectors.
+struct ForwardPart<'a> {
+    scan: &'a Scan,
+    dims: Dims,
+    xw: &'a [f32],
+    u: &'a [f32],
+    bias: &'a [f32],
+    mask: &'a [f32],
+    init: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl Kernel for ForwardPart<'_> {
+    type Output = PartTape;
+
+    #[inline(always)]
+    fn run<I: Isa>(self) -> PartTape {
+        let ForwardPart {
+            scan,
+            dims,
+            xw,
+            u,
+            bias,
+            mask,
+            init,
+            out,
+        } = self;
+        forward_part(scan, dims, xw, u, bias, mask, init, out)
+    }
+}
+
+/// [`forward`] for one run of samples, its outputs written to `out`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn forward_part(
+    scan: &Scan,
+    dims: Dims,
+    xw: &[f32],
+    u: &[f32],
+    bias: &[f32],
+    mask: &[f32],
+    init: &[f32],
+    out: &mut [f32],
+) -> PartTape {
     let _flush = FlushSubnormals::on_this_thread();
     let Dims { batch, time } = dims;
     let n = scan.units;
     let w = scan.gates() * n;
     let states = scan.states();
     let rows = time + states;
-    let u = ArrayView2::from_shape((n, w), u).expect("u is [units, width]");
     let (act, rec) = (scan.activation, scan.recurrent_activation);
-    let init =
-        ArrayView2::from_shape((batch, states * n), init).expect("init is [batch, states, units]");
-    let mut h = init.slice(s![.., ..n]).to_owned();
-    let mut c = if scan.cell == ScanCell::Lstm {
-        init.slice(s![.., n..]).to_owned()
-    } else {
-        Array2::<f32>::zeros((batch, n))
+    let lstm = scan.cell == ScanCell::Lstm;
+    // the states, `[batch, units]` each, from `init` `[batch, states, units]`
+    let state = |k: usize| -> Vec<f32> {
+        let rows = init.chunks_exact(states * n);
+        rows.flat_map(|r| &r[k * n..][..n]).copied().collect()
     };
-    let mut r_all = Array2::<f32>::zeros((batch, w));
-    let mut q = Array2::<f32>::zeros((batch, n));
-    let mut out = vec![0.0f32; batch * rows * n];
-    let mut tape = Tape {
+    let mut h = state(0);
+    let mut c = if lstm { state(1) } else { Vec::new() };
+    let mut r_all = vec![0.0f32; batch * w];
+    let mut q = vec![0.0f32; batch * n];
+    let mut tape = PartTape {
         batch,
         time,
         h_prev: vec![0.0; time * batch * n],
-        c_prev: if scan.cell == ScanCell::Lstm {
+        c_prev: if lstm {
             vec![0.0; time * batch * n]
         } else {
             Vec::new()
@@ -236,36 +373,33 @@ pub(crate) fn forward(
         mask: mask.to_vec(),
     };
     let mut h_new = vec![0.0f32; n];
-    let mut c_new = vec![0.0f32; n];
     // whether a step of each sample has run yet
     let mut seen = vec![false; batch];
+    // the gates that need no other product: z = x + h·U (+ the recurrent bias), activated
+    let gated = match scan.cell {
+        ScanCell::Simple => 0,
+        ScanCell::Lstm => 4 * n,
+        ScanCell::GruResetAfter | ScanCell::GruResetBefore => 2 * n,
+    };
     for s in 0..time {
         let t = scan.time_of(s, time);
         let step = s * batch;
-        tape.h_prev[step * n..(step + batch) * n]
-            .copy_from_slice(h.as_slice().expect("contiguous"));
-        if scan.cell == ScanCell::Lstm {
-            tape.c_prev[step * n..(step + batch) * n]
-                .copy_from_slice(c.as_slice().expect("contiguous"));
+        tape.h_prev[step * n..(step + batch) * n].copy_from_slice(&h);
+        if lstm {
+            tape.c_prev[step * n..(step + batch) * n].copy_from_slice(&c);
         }
-        general_mat_mul(1.0, &h, &u, 0.0, &mut r_all);
-        // the gates that need no other product: z = x + h·U (+ the recurrent bias), activated
-        let gated = match scan.cell {
-            ScanCell::Simple => 0,
-            ScanCell::Lstm => 4 * n,
-            ScanCell::GruResetAfter | ScanCell::GruResetBefore => 2 * n,
-        };
+        r_all.fill(0.0);
+        add_product(&h, batch, n, u, w, &mut r_all, w, w);
         for b in 0..batch {
-            let x = &xw[(b * time + t) * w..][..w];
-            let ra = r_all.row(b);
-            let ra = ra.as_slice().expect("contiguous");
-            let gates = &mut tape.gates[(step + b) * w..][..w];
-            for j in 0..gated {
-                gates[j] = x[j] + ra[j];
+            let x = &xw[(b * time + t) * w..][..gated];
+            let ra = &r_all[b * w..][..gated];
+            let gates = &mut tape.gates[(step + b) * w..][..gated];
+            for ((g, &xv), &rv) in gates.iter_mut().zip(x).zip(ra) {
+                *g = xv + rv;
             }
             if scan.cell == ScanCell::GruResetAfter {
-                for j in 0..gated {
-                    gates[j] += bias[j];
+                for (g, &bv) in gates.iter_mut().zip(bias) {
+                    *g += bv;
                 }
             }
             match scan.cell {
@@ -275,104 +409,186 @@ pub(crate) fn forward(
                     act.apply(&mut gates[2 * n..3 * n]);
                     rec.apply(&mut gates[3 * n..]);
                 }
-                ScanCell::GruResetAfter | ScanCell::GruResetBefore => {
-                    rec.apply(&mut gates[..2 * n])
-                }
+                ScanCell::GruResetAfter | ScanCell::GruResetBefore => rec.apply(gates),
             }
         }
         if scan.cell == ScanCell::GruResetBefore {
             // q = (r·h)·U_h
             let rh = &mut tape.extra[step * n..(step + batch) * n];
             for b in 0..batch {
-                let gates = &tape.gates[(step + b) * w..][..w];
-                for j in 0..n {
-                    rh[b * n + j] = gates[n + j] * h[[b, j]];
+                let r_gate = &tape.gates[(step + b) * w + n..][..n];
+                let h_row = &h[b * n..][..n];
+                for ((v, &r), &hv) in rh[b * n..][..n].iter_mut().zip(r_gate).zip(h_row) {
+                    *v = r * hv;
                 }
             }
-            let rh = ArrayView2::from_shape((batch, n), &*rh).expect("sizes");
-            general_mat_mul(1.0, &rh, &u.slice(s![.., 2 * n..]), 0.0, &mut q);
+            q.fill(0.0);
+            add_product(rh, batch, n, &u[2 * n..], w, &mut q, n, n);
         }
         for b in 0..batch {
             let x = &xw[(b * time + t) * w..][..w];
-            let ra = r_all.row(b);
-            let ra = ra.as_slice().expect("contiguous");
+            let ra = &r_all[b * w..][..w];
             let m = mask[b * time + t];
             let gates = &mut tape.gates[(step + b) * w..][..w];
             let extra = &mut tape.extra[(step + b) * n..][..n];
-            let h_row = h.row(b);
-            let h_prev = h_row.as_slice().expect("contiguous");
+            let h_row = &mut h[b * n..][..n];
             match scan.cell {
                 ScanCell::Simple => {
-                    for j in 0..n {
-                        gates[j] = x[j] + ra[j];
+                    for ((g, &xv), &rv) in gates.iter_mut().zip(x).zip(ra) {
+                        *g = xv + rv;
                     }
-                    act.apply(&mut gates[..n]);
-                    h_new.copy_from_slice(&gates[..n]);
+                    act.apply(gates);
+                    h_new.copy_from_slice(gates);
                 }
                 ScanCell::Lstm => {
-                    let c_row = c.row(b);
-                    let c_prev = c_row.as_slice().expect("contiguous");
-                    for j in 0..n {
-                        c_new[j] = gates[n + j] * c_prev[j] + gates[j] * gates[2 * n + j];
+                    let [gi, gf, gg, go] = quarters(gates, n);
+                    let c_row = &mut c[b * n..][..n];
+                    // the new cell state, kept in `extra` until it is activated there
+                    for (j, e) in extra.iter_mut().enumerate() {
+                        *e = gf[j] * c_row[j] + gi[j] * gg[j];
                     }
-                    extra.copy_from_slice(&c_new);
+                    for (cv, &cn) in c_row.iter_mut().zip(extra.iter()) {
+                        *cv = m * cn + (1.0 - m) * *cv;
+                    }
                     act.apply(extra);
-                    let mut c_row = c.row_mut(b);
-                    for j in 0..n {
-                        c_row[j] = m * c_new[j] + (1.0 - m) * c_row[j];
-                        h_new[j] = gates[3 * n + j] * extra[j];
+                    for ((hn, &o), &e) in h_new.iter_mut().zip(go).zip(extra.iter()) {
+                        *hn = o * e;
                     }
                 }
-                ScanCell::GruResetAfter => {
-                    for j in 0..n {
-                        extra[j] = ra[2 * n + j] + bias[2 * n + j];
-                        gates[2 * n + j] = x[2 * n + j] + gates[n + j] * extra[j];
+                ScanCell::GruResetAfter | ScanCell::GruResetBefore => {
+                    let (zr, hh) = gates.split_at_mut(2 * n);
+                    let (z, r, hh) = (&zr[..n], &zr[n..][..n], &mut hh[..n]);
+                    let xh = &x[2 * n..][..n];
+                    if scan.cell == ScanCell::GruResetAfter {
+                        let (rah, bh) = (&ra[2 * n..][..n], &bias[2 * n..][..n]);
+                        for j in 0..n {
+                            extra[j] = rah[j] + bh[j];
+                            hh[j] = xh[j] + r[j] * extra[j];
+                        }
+                    } else {
+                        let q_row = &q[b * n..][..n];
+                        for j in 0..n {
+                            hh[j] = xh[j] + q_row[j];
+                        }
                     }
-                    act.apply(&mut gates[2 * n..]);
-                }
-                ScanCell::GruResetBefore => {
+                    act.apply(hh);
                     for j in 0..n {
-                        gates[2 * n + j] = x[2 * n + j] + q[[b, j]];
+                        h_new[j] = z[j] * h_row[j] + (1.0 - z[j]) * hh[j];
                     }
-                    act.apply(&mut gates[2 * n..]);
-                }
-            }
-            if matches!(
-                scan.cell,
-                ScanCell::GruResetAfter | ScanCell::GruResetBefore
-            ) {
-                for j in 0..n {
-                    let z = gates[j];
-                    h_new[j] = z * h_prev[j] + (1.0 - z) * gates[2 * n + j];
                 }
             }
             let o = &mut out[(b * rows + s) * n..][..n];
             // a masked step repeats the previous output, which is `h` once a step has run and
             // zeros before (Keras' `prev_output` starts at zeros, whatever the initial state)
             let repeat = !scan.zero_output_for_mask && seen[b];
-            let mut h_row = h.row_mut(b);
-            for j in 0..n {
-                let held = if repeat { h_row[j] } else { 0.0 };
-                o[j] = m * h_new[j] + (1.0 - m) * held;
-                h_row[j] = m * h_new[j] + (1.0 - m) * h_row[j];
+            for ((ov, hv), &hn) in o.iter_mut().zip(h_row.iter_mut()).zip(&h_new) {
+                let held = if repeat { *hv } else { 0.0 };
+                *ov = m * hn + (1.0 - m) * held;
+                *hv = m * hn + (1.0 - m) * *hv;
             }
             seen[b] |= m != 0.0;
         }
     }
     for b in 0..batch {
-        out[(b * rows + time) * n..][..n].copy_from_slice(h.row(b).as_slice().expect("contiguous"));
-        if scan.cell == ScanCell::Lstm {
-            out[(b * rows + time + 1) * n..][..n]
-                .copy_from_slice(c.row(b).as_slice().expect("contiguous"));
+        out[(b * rows + time) * n..][..n].copy_from_slice(&h[b * n..][..n]);
+        if lstm {
+            out[(b * rows + time + 1) * n..][..n].copy_from_slice(&c[b * n..][..n]);
         }
     }
-    (out, tape)
+    tape
 }
 
 /// The gradients of a scan's `xw`, `u`, `bias` and initial states from the gradient `grad` of
 /// its outputs and final states (`[batch, time + states, units]`), through every step back to
-/// the first.
+/// the first: each run of samples of the forward pass on its own thread, their gradients of
+/// `u` and `bias` summed.
 pub(crate) fn backward(scan: &Scan, tape: &Tape, u: &[f32], grad: &[f32]) -> Grads {
+    let n = scan.units;
+    let (w, states) = (scan.gates() * n, scan.states());
+    let Some(first) = tape.parts.first() else {
+        return Grads {
+            xw: Vec::new(),
+            u: vec![0.0; n * w],
+            bias: vec![0.0; w],
+            init: Vec::new(),
+        };
+    };
+    let time = first.time;
+    let rows = time + states;
+    let batch: usize = tape.parts.iter().map(|p| p.batch).sum();
+    let mut dxw = vec![0.0f32; batch * time * w];
+    let mut dinit = vec![0.0f32; batch * states * n];
+    // the parts' sizes: every one but the last has the first's
+    let chunk = first.batch;
+    let sums: Vec<(Vec<f32>, Vec<f32>)> = dxw
+        .par_chunks_mut(chunk * time * w)
+        .zip(dinit.par_chunks_mut(chunk * states * n))
+        .zip(&tape.parts)
+        .enumerate()
+        .map(|(k, ((dxw, dinit), part))| {
+            let grad = &grad[k * chunk * rows * n..][..part.batch * rows * n];
+            widest(BackwardPart {
+                scan,
+                tape: part,
+                u,
+                grad,
+                dxw,
+                dinit,
+            })
+        })
+        .collect();
+    let mut sums = sums.into_iter();
+    let (mut du, mut dbias) = sums.next().expect("one part at least");
+    for (u_part, bias_part) in sums {
+        du.iter_mut().zip(u_part).for_each(|(a, b)| *a += b);
+        dbias.iter_mut().zip(bias_part).for_each(|(a, b)| *a += b);
+    }
+    Grads {
+        xw: dxw,
+        u: du,
+        bias: dbias,
+        init: dinit,
+    }
+}
+
+/// [`backward_part`]'s arguments, as a kernel compiled for each processor ([`widest`]).
+struct BackwardPart<'a> {
+    scan: &'a Scan,
+    tape: &'a PartTape,
+    u: &'a [f32],
+    grad: &'a [f32],
+    dxw: &'a mut [f32],
+    dinit: &'a mut [f32],
+}
+
+impl Kernel for BackwardPart<'_> {
+    type Output = (Vec<f32>, Vec<f32>);
+
+    #[inline(always)]
+    fn run<I: Isa>(self) -> Self::Output {
+        let BackwardPart {
+            scan,
+            tape,
+            u,
+            grad,
+            dxw,
+            dinit,
+        } = self;
+        backward_part(scan, tape, u, grad, dxw, dinit)
+    }
+}
+
+/// [`backward`] for one run of samples: its gradients of `xw` and the initial states written
+/// to `dxw` and `dinit`, and its share of `u`'s and `bias`'s.
+#[inline(always)]
+fn backward_part(
+    scan: &Scan,
+    tape: &PartTape,
+    u: &[f32],
+    grad: &[f32],
+    dxw: &mut [f32],
+    dinit: &mut [f32],
+) -> (Vec<f32>, Vec<f32>) {
     // a gradient carried back through many steps by gates near one half decays into the
     // subnormal range (the spam BiGRU's first epoch took 11 to 14 s, its third 3 to 4 s)
     let _flush = FlushSubnormals::on_this_thread();
@@ -381,25 +597,28 @@ pub(crate) fn backward(scan: &Scan, tape: &Tape, u: &[f32], grad: &[f32]) -> Gra
     let w = scan.gates() * n;
     let states = scan.states();
     let rows = time + states;
-    let u = ArrayView2::from_shape((n, w), u).expect("u is [units, width]");
+    let lstm = scan.cell == ScanCell::Lstm;
+    // Uᵀ, `[width, units]`, for the products with it
+    let u_t: Vec<f32> = (0..w * n).map(|k| u[(k % n) * w + k / n]).collect();
     let (act, rec) = (scan.activation, scan.recurrent_activation);
-    let mut dxw = vec![0.0f32; batch * time * w];
-    let mut du = Array2::<f32>::zeros((n, w));
+    // h_prevᵀ (or (r·h)ᵀ), `[units, batch]`, for the products with it
+    let mut transposed = vec![0.0f32; n * batch];
+    let mut du = vec![0.0f32; n * w];
     let mut dbias = vec![0.0f32; w];
-    // the gradients of the states after the last step: the final states'
-    let final_grad =
-        |k: usize| Array2::from_shape_fn((batch, n), |(b, j)| grad[(b * rows + time + k) * n + j]);
-    let mut dh = final_grad(0);
-    let mut dc = if scan.cell == ScanCell::Lstm {
-        final_grad(1)
-    } else {
-        Array2::<f32>::zeros((batch, n))
+    // the gradients of the states after the last step, `[batch, units]`: the final states'
+    let final_grad = |k: usize| -> Vec<f32> {
+        let rows = (0..batch).map(|b| &grad[(b * rows + time + k) * n..][..n]);
+        rows.flatten().copied().collect()
     };
-    let mut dh_prev = Array2::<f32>::zeros((batch, n));
+    let mut dh = final_grad(0);
+    let mut dc = if lstm { final_grad(1) } else { Vec::new() };
+    let mut dh_prev = vec![0.0f32; batch * n];
     // the gradient of the recurrent product's output, `h·U` (+ bias)
-    let mut dr = Array2::<f32>::zeros((batch, w));
+    let mut dr = vec![0.0f32; batch * w];
     // GRU without reset_after: the gradient of `q = (r·h)·U_h`
-    let mut dq = Array2::<f32>::zeros((batch, n));
+    let mut dq = vec![0.0f32; batch * n];
+    // the gradient of one sample's new `h`
+    let mut dh_new = vec![0.0f32; n];
     // each sample's first step that runs: masked steps before it output zeros, not `h`
     let first: Vec<usize> = (0..batch)
         .map(|b| {
@@ -411,112 +630,186 @@ pub(crate) fn backward(scan: &Scan, tape: &Tape, u: &[f32], grad: &[f32]) -> Gra
     for s in (0..time).rev() {
         let t = scan.time_of(s, time);
         let step = s * batch;
-        let h_prev = ArrayView2::from_shape((batch, n), &tape.h_prev[step * n..][..batch * n])
-            .expect("sizes");
+        let h_prev = &tape.h_prev[step * n..][..batch * n];
         for b in 0..batch {
             let m = tape.mask[b * time + t];
             let gates = &tape.gates[(step + b) * w..][..w];
             let extra = &tape.extra[(step + b) * n..][..n];
             let g_out = &grad[(b * rows + s) * n..][..n];
             let dx = &mut dxw[(b * time + t) * w..][..w];
-            for j in 0..n {
-                let hp = h_prev[[b, j]];
-                let carried = dh[[b, j]];
-                let dh_new = m * (g_out[j] + carried);
-                let mut back = (1.0 - m) * carried;
-                if !scan.zero_output_for_mask && first[b] < s {
-                    back += (1.0 - m) * g_out[j];
+            let dr_row = &mut dr[b * w..][..w];
+            let carried = &dh[b * n..][..n];
+            // the gradient carried to the previous step: what a masked step passes on
+            let back = &mut dh_prev[b * n..][..n];
+            for (((dn, bk), &cr), &go) in dh_new
+                .iter_mut()
+                .zip(back.iter_mut())
+                .zip(carried)
+                .zip(g_out)
+            {
+                *dn = m * (go + cr);
+                *bk = (1.0 - m) * cr;
+            }
+            if !scan.zero_output_for_mask && first[b] < s {
+                // a masked step's output repeated the previous one
+                for (bk, &go) in back.iter_mut().zip(g_out) {
+                    *bk += (1.0 - m) * go;
                 }
-                match scan.cell {
-                    ScanCell::Simple => {
-                        let da = dh_new * act.df(gates[j]);
-                        dx[j] = da;
-                        dr[[b, j]] = da;
+            }
+            match scan.cell {
+                ScanCell::Simple => {
+                    for ((d, &dn), &g) in dx.iter_mut().zip(&dh_new).zip(gates) {
+                        *d = dn * act.df(g);
                     }
-                    ScanCell::Lstm => {
-                        let (i, f, g, o) =
-                            (gates[j], gates[n + j], gates[2 * n + j], gates[3 * n + j]);
-                        let ac = extra[j];
-                        let cp = tape.c_prev[(step + b) * n + j];
-                        let dc_new = m * dc[[b, j]] + dh_new * o * act.df(ac);
-                        dc[[b, j]] = (1.0 - m) * dc[[b, j]] + dc_new * f;
-                        let di = dc_new * g * rec.df(i);
-                        let df = dc_new * cp * rec.df(f);
-                        let dg = dc_new * i * act.df(g);
-                        let d_o = dh_new * ac * rec.df(o);
-                        for (k, v) in [di, df, dg, d_o].into_iter().enumerate() {
-                            dx[k * n + j] = v;
-                            dr[[b, k * n + j]] = v;
-                        }
+                    dr_row.copy_from_slice(dx);
+                }
+                ScanCell::Lstm => {
+                    let row = LstmRow {
+                        m,
+                        dh_new: &dh_new,
+                        gates,
+                        act_c: extra,
+                        c_prev: &tape.c_prev[(step + b) * n..][..n],
+                        n,
+                    };
+                    let dc_row = &mut dc[b * n..][..n];
+                    // Keras' LSTM: tanh and sigmoid, specialized so that the loop vectorizes
+                    if (act, rec) == (Act::Tanh, Act::Sigmoid) {
+                        row.backward(dc_row, dx, |y| 1.0 - y * y, |y| y * (1.0 - y));
+                    } else {
+                        row.backward(dc_row, dx, |y| act.df(y), |y| rec.df(y));
                     }
-                    ScanCell::GruResetAfter | ScanCell::GruResetBefore => {
-                        let (z, r, hh) = (gates[j], gates[n + j], gates[2 * n + j]);
-                        back += dh_new * z;
-                        let dz = dh_new * (hp - hh) * rec.df(z);
-                        let da = dh_new * (1.0 - z) * act.df(hh);
-                        dx[j] = dz;
-                        dx[2 * n + j] = da;
-                        dr[[b, j]] = dz;
-                        if scan.cell == ScanCell::GruResetAfter {
-                            let dr_gate = da * extra[j] * rec.df(r);
-                            dx[n + j] = dr_gate;
-                            dr[[b, n + j]] = dr_gate;
-                            dr[[b, 2 * n + j]] = da * r;
-                        } else {
-                            // the reset gate's gradient needs `da·U_hᵀ`: below
-                            dq[[b, j]] = da;
-                            dr[[b, n + j]] = 0.0;
-                            dr[[b, 2 * n + j]] = 0.0;
+                    dr_row.copy_from_slice(dx);
+                }
+                ScanCell::GruResetAfter | ScanCell::GruResetBefore => {
+                    let (z, r, hh) = (&gates[..n], &gates[n..][..n], &gates[2 * n..][..n]);
+                    let hp = &h_prev[b * n..][..n];
+                    let (dxz, rest) = dx.split_at_mut(n);
+                    let (dxr, dxh) = rest.split_at_mut(n);
+                    let (dxh, dq_row) = (&mut dxh[..n], &mut dq[b * n..][..n]);
+                    for j in 0..n {
+                        let dn = dh_new[j];
+                        back[j] += dn * z[j];
+                        dxz[j] = dn * (hp[j] - hh[j]) * rec.df(z[j]);
+                        dxh[j] = dn * (1.0 - z[j]) * act.df(hh[j]);
+                    }
+                    let (drz, rest) = dr_row.split_at_mut(n);
+                    let (drr, drh) = rest.split_at_mut(n);
+                    drz.copy_from_slice(dxz);
+                    if scan.cell == ScanCell::GruResetAfter {
+                        for j in 0..n {
+                            let da = dxh[j];
+                            dxr[j] = da * extra[j] * rec.df(r[j]);
+                            drh[j] = da * r[j];
                         }
+                        drr.copy_from_slice(dxr);
+                    } else {
+                        // the reset gate's gradient needs `da·U_hᵀ`: below
+                        dq_row.copy_from_slice(dxh);
+                        drr.fill(0.0);
+                        drh.fill(0.0);
                     }
                 }
-                dh_prev[[b, j]] = back;
             }
         }
         if scan.cell == ScanCell::GruResetBefore {
             // q = (r·h)·U_h: dU_h += (r·h)ᵀ·dq; d(r·h) = dq·U_hᵀ gives dr and dh
-            let rh = ArrayView2::from_shape((batch, n), &tape.extra[step * n..][..batch * n])
-                .expect("sizes");
-            let u_h = u.slice(s![.., 2 * n..]);
-            general_mat_mul(1.0, &rh.t(), &dq, 1.0, &mut du.slice_mut(s![.., 2 * n..]));
-            let mut drh = Array2::<f32>::zeros((batch, n));
-            general_mat_mul(1.0, &dq, &u_h.t(), 0.0, &mut drh);
+            transpose(&tape.extra[step * n..][..batch * n], n, &mut transposed);
+            add_product(&transposed, n, batch, &dq, n, &mut du[2 * n..], w, n);
+            let mut drh = vec![0.0f32; batch * n];
+            // U_hᵀ: rows 2n.. of Uᵀ
+            add_product(&dq, batch, n, &u_t[2 * n * n..], n, &mut drh, n, n);
             for b in 0..batch {
-                let gates = &tape.gates[(step + b) * w..][..w];
-                let dx = &mut dxw[(b * time + t) * w..][..w];
+                let r = &tape.gates[(step + b) * w + n..][..n];
+                let dx = &mut dxw[(b * time + t) * w + n..][..n];
+                let dr_gate = &mut dr[b * w + n..][..n];
+                let (hp, drh) = (&h_prev[b * n..][..n], &drh[b * n..][..n]);
+                let back = &mut dh_prev[b * n..][..n];
                 for j in 0..n {
-                    let r = gates[n + j];
-                    let dr_gate = drh[[b, j]] * h_prev[[b, j]] * rec.df(r);
-                    dx[n + j] = dr_gate;
-                    dr[[b, n + j]] = dr_gate;
-                    dh_prev[[b, j]] += drh[[b, j]] * r;
+                    dx[j] = drh[j] * hp[j] * rec.df(r[j]);
+                    dr_gate[j] = dx[j];
+                    back[j] += drh[j] * r[j];
                 }
             }
         }
         // through the recurrent product: dU += h_prevᵀ·dr, dh_prev += dr·Uᵀ
-        general_mat_mul(1.0, &h_prev.t(), &dr, 1.0, &mut du);
-        general_mat_mul(1.0, &dr, &u.t(), 1.0, &mut dh_prev);
+        transpose(h_prev, n, &mut transposed);
+        add_product(&transposed, n, batch, &dr, w, &mut du, w, w);
+        add_product(&dr, batch, w, &u_t, n, &mut dh_prev, n, n);
         if scan.cell == ScanCell::GruResetAfter {
-            for (d, col) in dbias.iter_mut().zip(dr.axis_iter(Axis(1))) {
-                *d += col.sum();
+            for dr_row in dr.chunks_exact(w) {
+                for (d, &v) in dbias.iter_mut().zip(dr_row) {
+                    *d += v;
+                }
             }
         }
         std::mem::swap(&mut dh, &mut dh_prev);
     }
     // after the first step, `dh` and `dc` are the initial states' gradients
-    let mut dinit = vec![0.0f32; batch * states * n];
     for b in 0..batch {
         let row = &mut dinit[b * states * n..][..states * n];
-        row[..n].copy_from_slice(dh.row(b).as_slice().expect("contiguous"));
-        if scan.cell == ScanCell::Lstm {
-            row[n..].copy_from_slice(dc.row(b).as_slice().expect("contiguous"));
+        row[..n].copy_from_slice(&dh[b * n..][..n]);
+        if lstm {
+            row[n..].copy_from_slice(&dc[b * n..][..n]);
         }
     }
-    Grads {
-        xw: dxw,
-        u: du.into_raw_vec_and_offset().0,
-        bias: dbias,
-        init: dinit,
+    (du, dbias)
+}
+
+/// One sample's step of an LSTM's backward pass: its mask value, the gradient of its new `h`,
+/// its gates `[i, f, c̃, o]`, `act(c)` and the cell state before the step.
+struct LstmRow<'a> {
+    m: f32,
+    dh_new: &'a [f32],
+    gates: &'a [f32],
+    act_c: &'a [f32],
+    c_prev: &'a [f32],
+    n: usize,
+}
+
+impl LstmRow<'_> {
+    /// Writes the gates' gradients to `dx` and carries the cell state's gradient `dc` back
+    /// through the step, with the activations' derivatives `d_act` and `d_rec` at their
+    /// outputs.
+    #[inline(always)]
+    fn backward(
+        &self,
+        dc: &mut [f32],
+        dx: &mut [f32],
+        d_act: impl Fn(f32) -> f32,
+        d_rec: impl Fn(f32) -> f32,
+    ) {
+        let (m, n) = (self.m, self.n);
+        let [gi, gf, gg, go] = quarters(self.gates, n);
+        let (dh_new, act_c, c_prev) = (&self.dh_new[..n], &self.act_c[..n], &self.c_prev[..n]);
+        let (dxi, rest) = dx.split_at_mut(n);
+        let (dxf, rest) = rest.split_at_mut(n);
+        let (dxg, dxo) = rest.split_at_mut(n);
+        let (dc, dxo) = (&mut dc[..n], &mut dxo[..n]);
+        for j in 0..n {
+            let (i, f, g, o, ac) = (gi[j], gf[j], gg[j], go[j], act_c[j]);
+            let dc_new = m * dc[j] + dh_new[j] * o * d_act(ac);
+            dc[j] = (1.0 - m) * dc[j] + dc_new * f;
+            dxi[j] = dc_new * g * d_rec(i);
+            dxf[j] = dc_new * c_prev[j] * d_rec(f);
+            dxg[j] = dc_new * i * d_act(g);
+            dxo[j] = dh_new[j] * ac * d_rec(o);
+        }
+    }
+}
+
+/// The four gates' slices (`n` values each) of an LSTM's `gates`.
+fn quarters(gates: &[f32], n: usize) -> [&[f32]; 4] {
+    std::array::from_fn(|k| &gates[k * n..][..n])
+}
+
+/// `to` = the transpose `[columns, rows]` of `from` `[rows, columns]`.
+fn transpose(from: &[f32], columns: usize, to: &mut [f32]) {
+    let rows = from.len() / columns;
+    for (r, row) in from.chunks_exact(columns).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            to[c * rows + r] = v;
+        }
     }
 }
 
@@ -526,4 +819,103 @@ pub(crate) struct Grads {
     pub u: Vec<f32>,
     pub bias: Vec<f32>,
     pub init: Vec<f32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values in [-1, 1) from a counter, different for each `salt`.
+    fn values(len: usize, salt: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + salt * 104_729) % 2000) as f32 / 1000.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_split_into_runs_of_samples_gives_the_scan_of_the_whole_batch() {
+        let (batch, time, n) = (7, 5, 6);
+        for cell in [
+            ScanCell::Simple,
+            ScanCell::Lstm,
+            ScanCell::GruResetAfter,
+            ScanCell::GruResetBefore,
+        ] {
+            for go_backwards in [false, true] {
+                let scan = Scan {
+                    cell,
+                    units: n,
+                    activation: Act::Tanh,
+                    recurrent_activation: Act::Sigmoid,
+                    go_backwards,
+                    zero_output_for_mask: false,
+                };
+                let w = scan.gates() * n;
+                let dims = Dims { batch, time };
+                let xw = values(batch * time * w, 1);
+                let u: Vec<f32> = values(n * w, 2).iter().map(|v| v * 0.5).collect();
+                let bias = values(w, 3);
+                // sample 2 starts masked, sample 5 has a hole
+                let mut mask = vec![1.0f32; batch * time];
+                mask[2 * time] = 0.0;
+                mask[5 * time + 3] = 0.0;
+                let init = values(batch * scan.states() * n, 4);
+                let grad = values(batch * (time + scan.states()) * n, 5);
+                let (whole, tape) = forward_in(&scan, dims, &xw, &u, &bias, &mask, &init, 1);
+                let whole_grads = backward(&scan, &tape, &u, &grad);
+                for parts in [2, 3, 7] {
+                    let (split, tape) =
+                        forward_in(&scan, dims, &xw, &u, &bias, &mask, &init, parts);
+                    assert_eq!(tape.parts.len(), parts);
+                    let grads = backward(&scan, &tape, &u, &grad);
+                    let close = |a: &[f32], b: &[f32], what: &str| {
+                        assert_eq!(a.len(), b.len(), "{cell:?} {what}");
+                        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                            assert!(
+                                (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                                "{cell:?}, backwards {go_backwards}, {parts} parts, {what}[{i}]: {x} vs {y}"
+                            );
+                        }
+                    };
+                    close(&split, &whole, "outputs");
+                    close(&grads.xw, &whole_grads.xw, "dxw");
+                    close(&grads.u, &whole_grads.u, "du");
+                    close(&grads.bias, &whole_grads.bias, "dbias");
+                    close(&grads.init, &whole_grads.init, "dinit");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_activations_match_the_standard_library() {
+        let mut x = -100.0f32;
+        while x <= 100.0 {
+            let want = f64::from(x).exp();
+            let got = f64::from(exp(x));
+            // the clamp to [-87.3, 88] keeps exp finite and above the subnormals
+            let want = want.clamp(f64::from(-87.3f32).exp(), f64::from(88.0f32).exp());
+            assert!(
+                (got - want).abs() <= 3e-7 * want,
+                "exp({x}): {got} vs {want}"
+            );
+            let t = f64::from(x).tanh();
+            assert!((f64::from(tanh(x)) - t).abs() <= 3e-7, "tanh({x})");
+            let sg = 1.0 / (1.0 + (-f64::from(x)).exp());
+            assert!((f64::from(sigmoid(x)) - sg).abs() <= 3e-7, "sigmoid({x})");
+            x += 0.0137;
+        }
+        assert_eq!(exp(0.0), 1.0);
+    }
+
+    #[test]
+    fn a_batch_is_split_only_into_runs_of_eight_samples_and_enough_work() {
+        let threads = rayon::current_num_threads();
+        // the spam BiLSTM's scans: 32 samples, 200 steps, 32 units
+        assert_eq!(part_count(32, 200, 32, 128), threads.min(4));
+        assert_eq!(part_count(1, 200, 32, 128), 1);
+        assert_eq!(part_count(MIN_PART * 2 - 1, 2000, 32, 128), 1);
+        // the weather LSTM's: 14 steps, too short to hand to another thread
+        assert_eq!(part_count(32, 14, 32, 128), 1);
+    }
 }

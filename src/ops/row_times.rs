@@ -1,9 +1,11 @@
-//! A row times a row-major matrix, for kiln's burn-flex kernels on a few rows (`predict` on
-//! one sample). gemm's path for a single row ran the MNIST dense model's first layer (784 ×
-//! 512) at about 4 GFLOP/s on one thread; this one streams the matrix once, four of its rows at
-//! a time, in the widest vectors the processor has.
+//! Rows times a row-major matrix, for the products too small for a general matrix product:
+//! burn-flex's dense layer on a few rows (`predict` on one sample) and the recurrent scan's
+//! steps. gemm's path for a single row ran the MNIST dense model's first layer (784 × 512) at
+//! about 4 GFLOP/s on one thread; this one streams the matrix once, four of its rows at a time,
+//! in the widest vectors the processor has. matrixmultiply, under ndarray's products, sent each
+//! of a recurrent step's `[32, 32] × [32, 128]` products to a second thread and back.
 
-use super::simd::{Isa, Kernel, widest};
+use super::simd::{Isa, Kernel, LANES, widest};
 
 /// `out[c] += Σᵢ x[i] · w[i·stride + c]` for each `c` in `0..out.len()`: the rows of `w` are
 /// `stride` apart and start at the first column wanted.
@@ -20,6 +22,180 @@ pub(super) fn add_row_times(x: &[f32], w: &[f32], stride: usize, out: &mut [f32]
         "add_row_times: the matrix is too short"
     );
     widest(RowTimes { x, w, stride, out });
+}
+
+/// `c += a · b` for `a` `[rows, inner]` (row-major, dense), `b` `inner` rows of `c_width`
+/// values `b_stride` apart, and `c` `rows` rows of `c_width` values `c_stride` apart, on this
+/// thread.
+///
+/// Made for the recurrent scan's products (a few dozen rows, inner and output widths of 16
+/// to a few hundred). With AVX-512, four rows of `a` times 32 columns of `b` are summed over
+/// `inner` in eight registers (eight independent chains of fused multiply-adds, each load of
+/// `b` serving four rows), then added to `c` once; the columns past the last 16 and other
+/// processors take [`add_row_times`] row by row, which adds into its output every four rows
+/// of `b` (for outputs of one or two vectors, one long chain through memory).
+///
+/// # Panics
+/// When a slice is shorter than its shape says.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn add_product(
+    a: &[f32],
+    rows: usize,
+    inner: usize,
+    b: &[f32],
+    b_stride: usize,
+    c: &mut [f32],
+    c_stride: usize,
+    c_width: usize,
+) {
+    if rows == 0 || c_width == 0 || inner == 0 {
+        return;
+    }
+    assert!(
+        a.len() >= rows * inner
+            && b.len() >= (inner - 1) * b_stride + c_width
+            && c.len() >= (rows - 1) * c_stride + c_width,
+        "add_product: a slice is too short for its shape"
+    );
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if c_width >= LANES
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: the processor has AVX-512F, checked just above; the sizes were checked
+        // against the slices' lengths.
+        unsafe { avx512::product(a, rows, inner, b, b_stride, c, c_stride, c_width) };
+        done = c_width / LANES * LANES;
+    }
+    add_product_by_rows(
+        a,
+        rows,
+        inner,
+        &b[done..],
+        b_stride,
+        &mut c[done..],
+        c_stride,
+        c_width - done,
+    );
+}
+
+/// [`add_product`] as one [`add_row_times`] per row of `a`.
+#[allow(clippy::too_many_arguments)]
+fn add_product_by_rows(
+    a: &[f32],
+    rows: usize,
+    inner: usize,
+    b: &[f32],
+    b_stride: usize,
+    c: &mut [f32],
+    c_stride: usize,
+    c_width: usize,
+) {
+    if c_width == 0 {
+        return;
+    }
+    for r in 0..rows {
+        let out = &mut c[r * c_stride..][..c_width];
+        add_row_times(&a[r * inner..][..inner], b, b_stride, out);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::LANES;
+    use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps};
+    use std::arch::x86_64::{_mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps};
+
+    /// [`super::add_product`] for the columns `0..c_width / 16 · 16`, in blocks of four rows
+    /// by 32 columns (then fewer rows, then 16 columns).
+    ///
+    /// # Safety
+    /// The processor must have AVX-512F and FMA.
+    #[target_feature(enable = "avx512f,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn product(
+        a: &[f32],
+        rows: usize,
+        inner: usize,
+        b: &[f32],
+        b_stride: usize,
+        c: &mut [f32],
+        c_stride: usize,
+        c_width: usize,
+    ) {
+        let mut r = 0;
+        while r < rows {
+            let block = Block {
+                a: &a[r * inner..],
+                inner,
+                b,
+                b_stride,
+                c_stride,
+            };
+            let c = &mut c[r * c_stride..];
+            let mut first = 0;
+            while first + LANES <= c_width {
+                let two = first + 2 * LANES <= c_width;
+                match (rows - r, two) {
+                    (1, true) => block.add::<1, 2>(first, c),
+                    (2, true) => block.add::<2, 2>(first, c),
+                    (3, true) => block.add::<3, 2>(first, c),
+                    (_, true) => block.add::<4, 2>(first, c),
+                    (1, false) => block.add::<1, 1>(first, c),
+                    (2, false) => block.add::<2, 1>(first, c),
+                    (3, false) => block.add::<3, 1>(first, c),
+                    (_, false) => block.add::<4, 1>(first, c),
+                }
+                first += if two { 2 * LANES } else { LANES };
+            }
+            r += 4;
+        }
+    }
+
+    /// Rows of `a` from the first (`inner` apart), `b` and `c`'s row stride.
+    struct Block<'a> {
+        a: &'a [f32],
+        inner: usize,
+        b: &'a [f32],
+        b_stride: usize,
+        c_stride: usize,
+    }
+
+    impl Block<'_> {
+        /// Adds the first `R` rows of `a · b` into those of `c`, for the `V` vectors of
+        /// columns from `first`.
+        #[target_feature(enable = "avx512f,fma")]
+        #[allow(clippy::needless_range_loop)] // `i` picks a value of each row of `a` and a row of `b`
+        fn add<const R: usize, const V: usize>(&self, first: usize, c: &mut [f32]) {
+            let (inner, width) = (self.inner, V * LANES);
+            let x: [&[f32]; R] = std::array::from_fn(|rr| &self.a[rr * inner..][..inner]);
+            let mut acc: [[__m512; V]; R] = [[_mm512_setzero_ps(); V]; R];
+            for i in 0..inner {
+                let row = &self.b[i * self.b_stride + first..][..width];
+                // SAFETY: `row` holds V·16 values
+                let bv: [__m512; V] = std::array::from_fn(|v| unsafe {
+                    _mm512_loadu_ps(row.as_ptr().add(v * LANES))
+                });
+                for rr in 0..R {
+                    let xv = _mm512_set1_ps(x[rr][i]);
+                    for v in 0..V {
+                        acc[rr][v] = _mm512_fmadd_ps(xv, bv[v], acc[rr][v]);
+                    }
+                }
+            }
+            for (rr, acc) in acc.iter().enumerate() {
+                let out = &mut c[rr * self.c_stride + first..][..width];
+                for (v, &sum) in acc.iter().enumerate() {
+                    // SAFETY: `out` holds V·16 values
+                    unsafe {
+                        let p = out.as_mut_ptr().add(v * LANES);
+                        _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), sum));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// [`add_row_times`]'s arguments, as a kernel compiled for each processor ([`widest`]).
@@ -80,6 +256,60 @@ mod tests {
                     (got - want).abs() < 1e-4,
                     "{n} rows, column {c}: {got} vs {want}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_product_adds_each_row_times_the_matrix_into_a_column_window() {
+        // widths below, at and past one and two vectors; inner sizes with and without a
+        // remainder of 4; row counts below, at and past a block of four
+        for (rows, inner, width) in [
+            (3, 5, 4),
+            (2, 9, 16),
+            (3, 8, 37),
+            (1, 0, 20),
+            (6, 7, 50),
+            (5, 4, 64),
+        ] {
+            let (b_stride, c_stride, first) = (width + 2, width + 3, 2);
+            let a: Vec<f32> = (0..rows * inner).map(|v| v as f32 - 7.0).collect();
+            // b: rows `b_stride` apart, the product reads their first `width` values
+            let b: Vec<f32> = (0..inner.max(1) * b_stride)
+                .map(|v| (v % 5) as f32 * 0.5)
+                .collect();
+            // c: rows `c_stride` apart, the product writes values first.. of each
+            // the product, and its portable form (which other processors run)
+            let mut c = vec![1.0f32; rows * c_stride];
+            add_product(
+                &a,
+                rows,
+                inner,
+                &b,
+                b_stride,
+                &mut c[first..],
+                c_stride,
+                width,
+            );
+            let mut portable = vec![1.0f32; rows * c_stride];
+            let window = &mut portable[first..];
+            add_product_by_rows(&a, rows, inner, &b, b_stride, window, c_stride, width);
+            assert_eq!(c, portable, "{rows}×{inner}×{width}");
+            for r in 0..rows {
+                for j in 0..c_stride {
+                    let want = if (first..first + width).contains(&j) {
+                        1.0 + (0..inner)
+                            .map(|i| a[r * inner + i] * b[i * b_stride + j - first])
+                            .sum::<f32>()
+                    } else {
+                        1.0
+                    };
+                    assert_eq!(
+                        c[r * c_stride + j],
+                        want,
+                        "{rows}×{inner}×{width}: row {r}, column {j}"
+                    );
+                }
             }
         }
     }
