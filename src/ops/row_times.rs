@@ -211,14 +211,14 @@ impl Kernel for RowTimes<'_> {
 
     #[inline(always)]
     fn run<I: Isa>(self) {
-        add_row_times_portable(self.x, self.w, self.stride, self.out);
+        add_row_times_portable::<I>(self.x, self.w, self.stride, self.out);
     }
 }
 
 /// The loops, compiled for each processor by [`widest`]: four rows of `w` per pass over `out`, which
 /// stays in the first-level cache.
 #[inline(always)]
-fn add_row_times_portable(x: &[f32], w: &[f32], stride: usize, out: &mut [f32]) {
+fn add_row_times_portable<I: Isa>(x: &[f32], w: &[f32], stride: usize, out: &mut [f32]) {
     let width = out.len();
     let row = |i: usize| &w[i * stride..i * stride + width];
     let mut i = 0;
@@ -226,13 +226,14 @@ fn add_row_times_portable(x: &[f32], w: &[f32], stride: usize, out: &mut [f32]) 
         let [a, b, c, d] = [x[i], x[i + 1], x[i + 2], x[i + 3]];
         let (r0, r1, r2, r3) = (row(i), row(i + 1), row(i + 2), row(i + 3));
         for ((((o, &p), &q), &r), &s) in out.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
-            *o += a * p + b * q + c * r + d * s;
+            let sum = I::mul_add(b, q, I::mul_add(a, p, *o));
+            *o = I::mul_add(d, s, I::mul_add(c, r, sum));
         }
         i += 4;
     }
     for (i, &a) in x.iter().enumerate().skip(i) {
         for (o, &p) in out.iter_mut().zip(row(i)) {
-            *o += a * p;
+            *o = I::mul_add(a, p, *o);
         }
     }
 }
