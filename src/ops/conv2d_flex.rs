@@ -8,7 +8,7 @@ use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
 use super::conv2d_pool_flex;
 use super::conv2d_thin::{Patches, Project, THIN_PATCH, WeightGrad};
 use super::flex_buffers::{add_bias_relu, filled, tensor, written};
-use super::flex_contiguous::contiguous;
+use super::flex_contiguous::{contiguous, contiguous_weight};
 use super::flex_gemm::{matmul, matmul_into};
 use super::simd::widest;
 use burn::backend::Flex;
@@ -47,7 +47,7 @@ impl ConvNhwc for Flex {
             return if relu { Flex::relu(out) } else { out };
         }
         let g = Geometry::new(&x, &weight, &options);
-        let (x, weight) = (contiguous(&x), contiguous(&weight));
+        let (x, weight) = (contiguous(&x), contiguous_weight(&weight));
         let bias = contiguous(&bias);
         let out = forward(&g, x.storage(), weight.storage(), bias.storage(), relu);
         tensor(out, vec![g.n, g.oh, g.ow, g.f])
@@ -105,7 +105,11 @@ fn backward(
         return backward_by_burn::<Flex>(x, weight, grad, options, wanted);
     }
     let g = Geometry::new(&x, &weight, &options);
-    let (x, weight, grad) = (contiguous(&x), contiguous(&weight), contiguous(&grad));
+    let (x, weight, grad) = (
+        contiguous(&x),
+        contiguous_weight(&weight),
+        contiguous(&grad),
+    );
     let relu_output = relu_output.map(|out| contiguous(&out));
     let grad = Grad {
         values: grad.storage(),

@@ -8,7 +8,7 @@
 use super::conv2d::ConvNhwc;
 use super::conv2d_flex::{Blocks, Geometry};
 use super::flex_buffers::{tensor, written};
-use super::flex_contiguous::contiguous;
+use super::flex_contiguous::{contiguous, contiguous_weight};
 use super::max_pool2d::MaxPoolNhwc;
 use super::max_pool2d_flex::Pool;
 use burn::backend::Flex;
@@ -41,7 +41,11 @@ pub(super) fn conv_max_pool(
         return Flex::max_pool2d_nhwc(out, pool, pool);
     }
     let p = Pool::of([g.n, g.oh, g.ow, g.f], pool, pool);
-    let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
+    let (x, weight, bias) = (
+        contiguous(&x),
+        contiguous_weight(&weight),
+        contiguous(&bias),
+    );
     let blocks = Blocks::new(&g, x.storage(), weight.storage(), bias.storage(), relu);
     let (convolved, pooled) = (g.oh * g.ow * g.f, p.image_len());
     let image = |b: usize, out: &mut [MaybeUninit<f32>]| {
