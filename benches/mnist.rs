@@ -10,6 +10,9 @@
 //! all but each run's first), kiln's time over raw Burn's, and the process' peak resident
 //! memory.
 
+#[path = "common/clock.rs"]
+mod clock;
+
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -17,6 +20,7 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, RmsPropConfig};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Int, Tensor, TensorData};
+use clock::Clock;
 use kiln::prelude::*;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -230,27 +234,6 @@ fn kiln_run(cnn: bool, data: &Data, epochs: usize, seed: u64, device: &Device) -
         epochs: clock.epochs,
         inference: m as f64 / start.elapsed().as_secs_f64(),
         accuracy: scores.get("accuracy").unwrap(),
-    }
-}
-
-/// The seconds of each epoch of a `fit`.
-#[derive(Default)]
-struct Clock {
-    begin: Option<Instant>,
-    epochs: Vec<f64>,
-}
-
-impl kiln::callbacks::Callback for Clock {
-    fn on_epoch_begin(&mut self, _: usize, _: &mut kiln::Model) -> kiln::Result<()> {
-        self.begin = Some(Instant::now());
-        Ok(())
-    }
-
-    fn on_epoch_end(&mut self, _: usize, _: &kiln::Logs, _: &mut kiln::Model) -> kiln::Result<()> {
-        if let Some(begin) = self.begin.take() {
-            self.epochs.push(begin.elapsed().as_secs_f64());
-        }
-        Ok(())
     }
 }
 

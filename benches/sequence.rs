@@ -14,12 +14,14 @@
 #[path = "../examples/common/architectures.rs"]
 #[allow(dead_code)] // the MNIST models are benchmarked by `mnist`
 mod architectures;
+#[path = "common/clock.rs"]
+mod clock;
 
+use clock::Clock;
 use kiln::datasets::{seattle_weather, spam_assassin};
 use kiln::{Device, EvalOptions, FitOptions};
 use ndarray::{Array2, ArrayD};
 use std::process::Command;
-use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -98,28 +100,6 @@ fn kiln_run(kind: &str, seed: u64, shared: &str) -> (Vec<f64>, f64) {
         "accuracy"
     };
     (clock.epochs, scores.get(metric).unwrap() * scale)
-}
-
-/// The seconds of each epoch of a `fit`, timed from its start to its end as Keras' callback
-/// in `keras_sequence.py` times them.
-#[derive(Default)]
-struct Clock {
-    begin: Option<Instant>,
-    epochs: Vec<f64>,
-}
-
-impl kiln::callbacks::Callback for Clock {
-    fn on_epoch_begin(&mut self, _: usize, _: &mut kiln::Model) -> kiln::Result<()> {
-        self.begin = Some(Instant::now());
-        Ok(())
-    }
-
-    fn on_epoch_end(&mut self, _: usize, _: &kiln::Logs, _: &mut kiln::Model) -> kiln::Result<()> {
-        if let Some(begin) = self.begin.take() {
-            self.epochs.push(begin.elapsed().as_secs_f64());
-        }
-        Ok(())
-    }
 }
 
 /// Keras' epochs and test score for `kind` with `seed`, from the script's `seed` line.

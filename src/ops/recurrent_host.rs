@@ -276,24 +276,28 @@ fn forward_in(
     let rows = time + states;
     let chunk = batch.div_ceil(parts.max(1)).max(1);
     let mut out = vec![0.0f32; batch * rows * n];
-    let parts = out
-        .par_chunks_mut(chunk * rows * n)
-        .enumerate()
-        .map(|(k, out)| {
-            let (b0, nb) = (k * chunk, out.len() / (rows * n));
-            let d = Dims { batch: nb, time };
-            widest(ForwardPart {
-                scan,
-                dims: d,
-                xw: &xw[b0 * time * w..][..nb * time * w],
-                u,
-                bias,
-                mask: &mask[b0 * time..][..nb * time],
-                init: &init[b0 * states * n..][..nb * states * n],
-                out,
-            })
+    let part = |(k, out): (usize, &mut [f32])| {
+        let (b0, nb) = (k * chunk, out.len() / (rows * n));
+        let d = Dims { batch: nb, time };
+        widest(ForwardPart {
+            scan,
+            dims: d,
+            xw: &xw[b0 * time * w..][..nb * time * w],
+            u,
+            bias,
+            mask: &mask[b0 * time..][..nb * time],
+            init: &init[b0 * states * n..][..nb * states * n],
+            out,
         })
-        .collect();
+    };
+    let parts = if chunk >= batch {
+        // one run, on this thread: from outside rayon's pool (ndarray, wgpu) a parallel
+        // iterator would hand even one run to the pool and wait for it
+        vec![part((0, &mut out[..]))]
+    } else {
+        let runs = out.par_chunks_mut(chunk * rows * n).enumerate();
+        runs.map(part).collect()
+    };
     (out, Tape { parts })
 }
 
@@ -520,23 +524,27 @@ pub(crate) fn backward(scan: &Scan, tape: &Tape, u: &[f32], grad: &[f32]) -> Gra
     let mut dinit = vec![0.0f32; batch * states * n];
     // the parts' sizes: every one but the last has the first's
     let chunk = first.batch;
-    let sums: Vec<(Vec<f32>, Vec<f32>)> = dxw
-        .par_chunks_mut(chunk * time * w)
-        .zip(dinit.par_chunks_mut(chunk * states * n))
-        .zip(&tape.parts)
-        .enumerate()
-        .map(|(k, ((dxw, dinit), part))| {
-            let grad = &grad[k * chunk * rows * n..][..part.batch * rows * n];
-            widest(BackwardPart {
-                scan,
-                tape: part,
-                u,
-                grad,
-                dxw,
-                dinit,
-            })
+    let run = |k: usize, dxw: &mut [f32], dinit: &mut [f32], part: &PartTape| {
+        let grad = &grad[k * chunk * rows * n..][..part.batch * rows * n];
+        widest(BackwardPart {
+            scan,
+            tape: part,
+            u,
+            grad,
+            dxw,
+            dinit,
         })
-        .collect();
+    };
+    let sums: Vec<(Vec<f32>, Vec<f32>)> = if let [part] = &tape.parts[..] {
+        // one run, on this thread (as in the forward pass)
+        vec![run(0, &mut dxw, &mut dinit, part)]
+    } else {
+        let runs = dxw.par_chunks_mut(chunk * time * w);
+        let runs = runs.zip(dinit.par_chunks_mut(chunk * states * n));
+        let runs = runs.zip(&tape.parts).enumerate();
+        runs.map(|(k, ((dxw, dinit), part))| run(k, dxw, dinit, part))
+            .collect()
+    };
     let mut sums = sums.into_iter();
     let (mut du, mut dbias) = sums.next().expect("one part at least");
     for (u_part, bias_part) in sums {
