@@ -57,17 +57,7 @@ pub(super) fn add_product(
             && c.len() >= (rows - 1) * c_stride + c_width,
         "add_product: a slice is too short for its shape"
     );
-    let mut done = 0;
-    #[cfg(target_arch = "x86_64")]
-    if c_width >= LANES
-        && std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("fma")
-    {
-        // SAFETY: the processor has AVX-512F, checked just above; the sizes were checked
-        // against the slices' lengths.
-        unsafe { avx512::product(a, rows, inner, b, b_stride, c, c_stride, c_width) };
-        done = c_width / LANES * LANES;
-    }
+    let done = in_registers(a, rows, inner, b, b_stride, c, c_stride, c_width);
     add_product_by_rows(
         a,
         rows,
@@ -78,6 +68,32 @@ pub(super) fn add_product(
         c_stride,
         c_width - done,
     );
+}
+
+/// [`add_product`] for its first columns in AVX-512 registers, where the processor has
+/// AVX-512: how many columns it did (whole vectors of them), else none.
+#[allow(clippy::too_many_arguments)]
+fn in_registers(
+    a: &[f32],
+    rows: usize,
+    inner: usize,
+    b: &[f32],
+    b_stride: usize,
+    c: &mut [f32],
+    c_stride: usize,
+    c_width: usize,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if c_width >= LANES
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: the processor has AVX-512F and FMA, checked just above.
+        unsafe { avx512::product(a, rows, inner, b, b_stride, c, c_stride, c_width) };
+        return c_width / LANES * LANES;
+    }
+    let _ = (a, rows, inner, b, b_stride, c, c_stride);
+    0
 }
 
 /// [`add_product`] as one [`add_row_times`] per row of `a`.
