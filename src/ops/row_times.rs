@@ -57,69 +57,62 @@ pub(super) fn add_product(
             && c.len() >= (rows - 1) * c_stride + c_width,
         "add_product: a slice is too short for its shape"
     );
-    let done = in_registers(a, rows, inner, b, b_stride, c, c_stride, c_width);
-    add_product_by_rows(
+    let operands = Operands {
         a,
         rows,
         inner,
-        &b[done..],
+        b,
         b_stride,
-        &mut c[done..],
         c_stride,
-        c_width - done,
-    );
+    };
+    let done = in_registers(&operands, c, c_width);
+    operands.by_rows(done, c, c_width);
+}
+
+/// [`add_product`]'s operands but `c` and how many of its columns are written: `a`
+/// `[rows, inner]`, `b`'s rows `b_stride` apart, `c`'s rows `c_stride` apart.
+struct Operands<'a> {
+    a: &'a [f32],
+    rows: usize,
+    inner: usize,
+    b: &'a [f32],
+    b_stride: usize,
+    c_stride: usize,
+}
+
+impl Operands<'_> {
+    /// Adds columns `first..c_width` of `a · b` into `c`, one [`add_row_times`] per row of `a`.
+    fn by_rows(&self, first: usize, c: &mut [f32], c_width: usize) {
+        if first >= c_width {
+            return;
+        }
+        for r in 0..self.rows {
+            let out = &mut c[r * self.c_stride + first..][..c_width - first];
+            let x = &self.a[r * self.inner..][..self.inner];
+            add_row_times(x, &self.b[first..], self.b_stride, out);
+        }
+    }
 }
 
 /// [`add_product`] for its first columns in AVX-512 registers, where the processor has
 /// AVX-512: how many columns it did (whole vectors of them), else none.
-#[allow(clippy::too_many_arguments)]
-fn in_registers(
-    a: &[f32],
-    rows: usize,
-    inner: usize,
-    b: &[f32],
-    b_stride: usize,
-    c: &mut [f32],
-    c_stride: usize,
-    c_width: usize,
-) -> usize {
+fn in_registers(operands: &Operands, c: &mut [f32], c_width: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     if c_width >= LANES
         && std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("fma")
     {
         // SAFETY: the processor has AVX-512F and FMA, checked just above.
-        unsafe { avx512::product(a, rows, inner, b, b_stride, c, c_stride, c_width) };
+        unsafe { avx512::product(operands, c, c_width) };
         return c_width / LANES * LANES;
     }
-    let _ = (a, rows, inner, b, b_stride, c, c_stride);
+    let _ = (operands, c);
     0
-}
-
-/// [`add_product`] as one [`add_row_times`] per row of `a`.
-#[allow(clippy::too_many_arguments)]
-fn add_product_by_rows(
-    a: &[f32],
-    rows: usize,
-    inner: usize,
-    b: &[f32],
-    b_stride: usize,
-    c: &mut [f32],
-    c_stride: usize,
-    c_width: usize,
-) {
-    if c_width == 0 {
-        return;
-    }
-    for r in 0..rows {
-        let out = &mut c[r * c_stride..][..c_width];
-        add_row_times(&a[r * inner..][..inner], b, b_stride, out);
-    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::LANES;
+    use super::{LANES, Operands};
     use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps};
     use std::arch::x86_64::{_mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps};
 
@@ -129,17 +122,15 @@ mod avx512 {
     /// # Safety
     /// The processor must have AVX-512F and FMA.
     #[target_feature(enable = "avx512f,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn product(
-        a: &[f32],
-        rows: usize,
-        inner: usize,
-        b: &[f32],
-        b_stride: usize,
-        c: &mut [f32],
-        c_stride: usize,
-        c_width: usize,
-    ) {
+    pub(super) unsafe fn product(operands: &Operands, c: &mut [f32], c_width: usize) {
+        let Operands {
+            a,
+            rows,
+            inner,
+            b,
+            b_stride,
+            c_stride,
+        } = *operands;
         let mut r = 0;
         while r < rows {
             let block = Block {
@@ -310,7 +301,15 @@ mod tests {
             );
             let mut portable = vec![1.0f32; rows * c_stride];
             let window = &mut portable[first..];
-            add_product_by_rows(&a, rows, inner, &b, b_stride, window, c_stride, width);
+            let operands = Operands {
+                a: &a,
+                rows,
+                inner,
+                b: &b,
+                b_stride,
+                c_stride,
+            };
+            operands.by_rows(0, window, width);
             assert_eq!(c, portable, "{rows}×{inner}×{width}");
             for r in 0..rows {
                 for j in 0..c_stride {
