@@ -524,12 +524,14 @@ pub(crate) fn backward(scan: &Scan, tape: &Tape, u: &[f32], grad: &[f32]) -> Gra
     let mut dinit = vec![0.0f32; batch * states * n];
     // the parts' sizes: every one but the last has the first's
     let chunk = first.batch;
+    // Uᵀ, `[width, units]`, for every run's products with it
+    let u_t: Vec<f32> = (0..w * n).map(|k| u[(k % n) * w + k / n]).collect();
     let run = |k: usize, dxw: &mut [f32], dinit: &mut [f32], part: &PartTape| {
         let grad = &grad[k * chunk * rows * n..][..part.batch * rows * n];
         widest(BackwardPart {
             scan,
             tape: part,
-            u,
+            u_t: &u_t,
             grad,
             dxw,
             dinit,
@@ -563,7 +565,7 @@ pub(crate) fn backward(scan: &Scan, tape: &Tape, u: &[f32], grad: &[f32]) -> Gra
 struct BackwardPart<'a> {
     scan: &'a Scan,
     tape: &'a PartTape,
-    u: &'a [f32],
+    u_t: &'a [f32],
     grad: &'a [f32],
     dxw: &'a mut [f32],
     dinit: &'a mut [f32],
@@ -577,22 +579,23 @@ impl Kernel for BackwardPart<'_> {
         let BackwardPart {
             scan,
             tape,
-            u,
+            u_t,
             grad,
             dxw,
             dinit,
         } = self;
-        backward_part(scan, tape, u, grad, dxw, dinit)
+        backward_part(scan, tape, u_t, grad, dxw, dinit)
     }
 }
 
-/// [`backward`] for one run of samples: its gradients of `xw` and the initial states written
-/// to `dxw` and `dinit`, and its share of `u`'s and `bias`'s.
+/// [`backward`] for one run of samples, with the recurrent kernel's transpose `u_t`
+/// `[width, units]`: its gradients of `xw` and the initial states written to `dxw` and
+/// `dinit`, and its share of `u`'s and `bias`'s.
 #[inline(always)]
 fn backward_part(
     scan: &Scan,
     tape: &PartTape,
-    u: &[f32],
+    u_t: &[f32],
     grad: &[f32],
     dxw: &mut [f32],
     dinit: &mut [f32],
@@ -606,8 +609,6 @@ fn backward_part(
     let states = scan.states();
     let rows = time + states;
     let lstm = scan.cell == ScanCell::Lstm;
-    // Uᵀ, `[width, units]`, for the products with it
-    let u_t: Vec<f32> = (0..w * n).map(|k| u[(k % n) * w + k / n]).collect();
     let (act, rec) = (scan.activation, scan.recurrent_activation);
     // h_prevᵀ (or (r·h)ᵀ), `[units, batch]`, for the products with it
     let mut transposed = vec![0.0f32; n * batch];
@@ -743,7 +744,7 @@ fn backward_part(
         // through the recurrent product: dU += h_prevᵀ·dr, dh_prev += dr·Uᵀ
         transpose(h_prev, n, &mut transposed);
         add_product(&transposed, n, batch, &dr, w, &mut du, w, w);
-        add_product(&dr, batch, w, &u_t, n, &mut dh_prev, n, n);
+        add_product(&dr, batch, w, u_t, n, &mut dh_prev, n, n);
         if scan.cell == ScanCell::GruResetAfter {
             for dr_row in dr.chunks_exact(w) {
                 for (d, &v) in dbias.iter_mut().zip(dr_row) {
