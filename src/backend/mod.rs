@@ -3,6 +3,7 @@
 
 mod allocator;
 mod device;
+mod helpers;
 mod memory;
 mod pool;
 mod quiet;
@@ -11,6 +12,7 @@ mod subnormals;
 pub use allocator::KEEP_MALLOC_ENV;
 pub(crate) use allocator::keep_freed_buffers;
 pub use device::*;
+pub(crate) use helpers::for_each_part;
 pub(crate) use memory::physical_memory;
 pub(crate) use pool::on_pool;
 pub(crate) use subnormals::FlushSubnormals;

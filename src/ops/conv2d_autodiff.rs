@@ -58,12 +58,14 @@ impl<C: CheckpointStrategy> ConvNhwc for Autodiff<Flex, C> {
     ) -> FloatTensor<Self> {
         let convolve =
             |x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>| {
-                Flex::conv2d_nhwc(
+                // in training the weight changes every step: not packed
+                super::conv2d_flex::convolve(
                     x.into_primitive(),
                     weight.into_primitive(),
                     bias.into_primitive(),
                     options.clone(),
                     relu,
+                    false,
                 )
             };
         match Conv2dNhwcBackward

@@ -7,9 +7,11 @@
 use super::conv2d::{ConvNhwc, Gradients, backward_by_burn, by_burn_conv2d};
 use super::conv2d_pool_flex;
 use super::conv2d_thin::{Patches, Project, THIN_PATCH, WeightGrad};
-use super::flex_buffers::{add_bias_relu, filled, tensor, written};
+use super::flex_buffers::{add_bias_relu, each_chunk, filled, tensor, written};
 use super::flex_contiguous::{contiguous, contiguous_weight};
 use super::flex_gemm::{matmul, matmul_into};
+use super::flex_kept::Kept;
+use super::packed::Packed;
 use super::simd::widest;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -19,6 +21,7 @@ use burn::tensor::DType;
 use rayon::prelude::*;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 /// About how many output pixels one im2col block holds.
 const BLOCK_ROWS: usize = 256;
@@ -28,12 +31,13 @@ const BLOCK_ROWS: usize = 256;
 const MIN_BLOCKS: usize = 8;
 
 /// Below this many multiply-adds, a convolution's forward pass runs on the calling thread.
-const SERIAL_WORK: usize = 1 << 22;
+const SERIAL_WORK: usize = 1 << 17;
 
 /// How many partial weight gradients are summed: fixed, so that the sum's order is too.
 const PARTIALS: usize = 16;
 
 impl ConvNhwc for Flex {
+    /// Called outside autodiff (`predict`, `evaluate`): the weight is steady.
     fn conv2d_nhwc(
         x: FlexTensor,
         weight: FlexTensor,
@@ -41,16 +45,7 @@ impl ConvNhwc for Flex {
         options: ConvOptions<2>,
         relu: bool,
     ) -> FlexTensor {
-        let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
-        if !f32s || options.groups != 1 {
-            let out = by_burn_conv2d::<Flex>(x, weight, bias, options);
-            return if relu { Flex::relu(out) } else { out };
-        }
-        let g = Geometry::new(&x, &weight, &options);
-        let (x, weight) = (contiguous(&x), contiguous_weight(&weight));
-        let bias = contiguous(&bias);
-        let out = forward(&g, x.storage(), weight.storage(), bias.storage(), relu);
-        tensor(out, vec![g.n, g.oh, g.ow, g.f])
+        convolve(x, weight, bias, options, relu, true)
     }
 
     fn conv2d_nhwc_max_pool(
@@ -84,6 +79,48 @@ impl ConvNhwc for Flex {
     ) -> Gradients<Flex> {
         backward(x, weight, grad, Some(output), options, wanted)
     }
+}
+
+/// The kernels [`packed_weight`] packed, at most 64 MiB and 32 of them.
+static PACKED: Kept<Packed> = Kept::new(64 << 20, 32);
+
+/// `weight`'s `[kh · kw · c, f]` matrix packed in panels, kept while the weight is unchanged
+/// ([`Kept`]): for im2col convolutions in inference, where the weight is read again unchanged
+/// by every call. `None` where the processor cannot multiply packed panels.
+pub(super) fn packed_weight(g: &Geometry, weight: &FlexTensor) -> Option<Arc<Packed>> {
+    PACKED.get_or_make(weight, || {
+        let packed = Packed::new(contiguous(weight).storage(), g.k(), g.f)?;
+        let bytes = packed.bytes();
+        Some((packed, bytes))
+    })
+}
+
+/// kiln's convolution on burn-flex, `[n, oh, ow, f]`. With `steady` (inference, outside
+/// autodiff), an im2col convolution multiplies by its kernel packed once ([`packed_weight`]);
+/// in training each step's kernel is new, and packing it would cost a copy per step.
+pub(super) fn convolve(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: FlexTensor,
+    options: ConvOptions<2>,
+    relu: bool,
+    steady: bool,
+) -> FlexTensor {
+    let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
+    if !f32s || options.groups != 1 {
+        let out = by_burn_conv2d::<Flex>(x, weight, bias, options);
+        return if relu { Flex::relu(out) } else { out };
+    }
+    let g = Geometry::new(&x, &weight, &options);
+    let packed = (steady && !g.thin())
+        .then(|| packed_weight(&g, &weight))
+        .flatten();
+    let (x, weight) = (contiguous(&x), contiguous_weight(&weight));
+    let bias = contiguous(&bias);
+    let blocks = Blocks::new(&g, x.storage(), weight.storage(), bias.storage(), relu)
+        .with_packed(packed.as_deref());
+    let out = forward(&g, &blocks);
+    tensor(out, vec![g.n, g.oh, g.ow, g.f])
 }
 
 /// The gradients, with the output's gradient masked by `relu_output`'s zeros when it is given.
@@ -178,7 +215,7 @@ impl Geometry {
     }
 
     /// Whether a patch is small enough for [`conv2d_thin`](super::conv2d_thin)'s kernels.
-    fn thin(&self) -> bool {
+    pub(super) fn thin(&self) -> bool {
         self.k() <= THIN_PATCH
     }
 
@@ -190,7 +227,7 @@ impl Geometry {
     /// Output lines per block: about [`BLOCK_ROWS`] pixels, and fewer when the batch is too
     /// small to give [`MIN_BLOCKS`] blocks (a `predict` of one image), so that every thread
     /// gets work.
-    fn lines(&self) -> usize {
+    pub(super) fn lines(&self) -> usize {
         let per_image = MIN_BLOCKS.div_ceil(self.n.max(1));
         (BLOCK_ROWS / self.ow)
             .min(self.oh.div_ceil(per_image))
@@ -343,9 +380,8 @@ fn col2im_add(g: &Geometry, col: &[f32], lines: std::ops::Range<usize>, dx: &mut
     }
 }
 
-/// The convolution's output, `[n, oh, ow, f]`, through ReLU when `relu` is set.
-fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
-    let blocks = Blocks::new(g, x, weight, bias, relu);
+/// The convolution's output, `[n, oh, ow, f]`, block by block.
+fn forward(g: &Geometry, blocks: &Blocks) -> Vec<f32> {
     let one = |b: usize, i: usize, dst: &mut [MaybeUninit<f32>]| blocks.write(b, i, dst);
     let block = blocks.len();
     let (all, image) = (g.n * g.oh * g.ow * g.f, g.oh * g.ow * g.f);
@@ -362,10 +398,7 @@ fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) ->
         return unsafe { written(all, all, serial) };
     }
     let parallel = |b, image: &mut [MaybeUninit<f32>]| {
-        image
-            .par_chunks_mut(block)
-            .enumerate()
-            .for_each(|(i, dst)| one(b, i, dst));
+        each_chunk(image, block, |i, dst| one(b, i, dst));
     };
     // SAFETY: as above.
     unsafe { written(all, image, parallel) }
@@ -380,6 +413,7 @@ pub(super) struct Blocks<'a> {
     weight: &'a [f32],
     bias: &'a [f32],
     relu: bool,
+    packed: Option<&'a Packed>,
 }
 
 impl<'a> Blocks<'a> {
@@ -400,7 +434,13 @@ impl<'a> Blocks<'a> {
             weight,
             bias,
             relu,
+            packed: None,
         }
+    }
+
+    /// Multiplies im2col patches by `packed`, the weight in panels, when it is given.
+    pub(super) fn with_packed(self, packed: Option<&'a Packed>) -> Self {
+        Self { packed, ..self }
     }
 
     /// The values in a whole block (the last of an image may hold fewer).
@@ -410,9 +450,19 @@ impl<'a> Blocks<'a> {
 
     /// Writes block `i` of image `b` into `dst`, every value of it.
     pub(super) fn write(&self, b: usize, i: usize, dst: &mut [MaybeUninit<f32>]) {
+        self.write_lines(b, self.g.block_lines(i * self.g.lines()), dst);
+    }
+
+    /// Writes the output lines `lines` of image `b` into `dst`, `[lines, ow, f]`, every value
+    /// of it.
+    pub(super) fn write_lines(
+        &self,
+        b: usize,
+        lines: std::ops::Range<usize>,
+        dst: &mut [MaybeUninit<f32>],
+    ) {
         let g = self.g;
         let (k, f) = (g.k(), g.f);
-        let lines = g.block_lines(i * g.lines());
         let rows = lines.len() * g.ow;
         let image = &self.x[b * g.h * g.w * g.c..][..g.h * g.w * g.c];
         let (weight, bias, relu) = (self.weight, self.bias, self.relu);
@@ -430,6 +480,10 @@ impl<'a> Blocks<'a> {
         }
         with_columns(rows * k, |col| {
             im2col(g, self.x, b, lines, col);
+            if let Some(packed) = self.packed {
+                packed.multiply(col, rows, k, 0..packed.panels(), bias, relu, dst);
+                return;
+            }
             let dst = matmul_into([rows, f, k], dst, col, [k, 1], weight, [f, 1]);
             add_bias_relu(dst, bias, relu);
         });

@@ -57,11 +57,13 @@ impl<C: CheckpointStrategy> DenseOps for Autodiff<Flex, C> {
     ) -> FloatTensor<Self> {
         let multiply =
             |x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>| {
-                Flex::dense(
+                // in training the weight changes every step: not packed
+                super::dense_flex::forward(
                     x.into_primitive(),
                     weight.into_primitive(),
                     bias.into_primitive(),
                     relu,
+                    false,
                 )
             };
         match DenseBackward

@@ -13,9 +13,11 @@
 //! a buffer, multiplies into it and copies the result into an aligned one.
 
 use super::dense::{DenseOps, by_burn_dense, by_burn_dense_backward};
-use super::flex_buffers::{filled, relu_in_place, tensor};
+use super::flex_buffers::{filled, relu_in_place, tensor, written};
 use super::flex_contiguous::contiguous;
 use super::flex_gemm::matmul;
+use super::flex_kept::Kept;
+use super::packed::Packed;
 use super::row_times::add_row_times;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -27,6 +29,11 @@ use rayon::prelude::*;
 /// sample through the MNIST dense model's 784 × 512 kernel, 0.4 million, takes about 25).
 const SERIAL_WORK: usize = 1 << 20;
 
+/// Below this many multiply-adds, a product from panels runs on one thread; above, its parts
+/// go to helper threads that spin between jobs (`for_each_part`), handed over in about a
+/// microsecond.
+const SERIAL_PANELS_WORK: usize = 1 << 17;
+
 /// The fewest rows in a block of rows; fewer rows per thread split by columns instead.
 const MIN_BLOCK_ROWS: usize = 16;
 
@@ -36,24 +43,55 @@ const FEW_ROWS: usize = 4;
 /// Column blocks are a multiple of this many units (the width of gemm's AVX registers).
 const COLUMN_ALIGN: usize = 16;
 
+/// The kernels [`forward`] packed, at most 64 MiB and 32 of them.
+static PACKED: Kept<Packed> = Kept::new(64 << 20, 32);
+
+/// kiln's Dense product on burn-flex. With `steady`, the weight is expected to be read again
+/// unchanged (inference, outside autodiff): it is packed once into panels ([`Packed`]) and
+/// multiplied from them. In training each step's weight is new, and packing it would cost a
+/// copy per step.
+pub(super) fn forward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: FlexTensor,
+    relu: bool,
+    steady: bool,
+) -> FlexTensor {
+    if [&x, &weight, &bias].iter().any(|t| t.dtype() != DType::F32) {
+        return by_burn_dense::<Flex>(x, weight, bias, relu);
+    }
+    let (rows, inputs) = (x.layout().shape()[0], x.layout().shape()[1]);
+    let units = weight.layout().shape()[1];
+    let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
+    let packed = steady
+        .then(|| {
+            PACKED.get_or_make(&weight, || {
+                let packed = Packed::new(weight.storage(), inputs, units)?;
+                let bytes = packed.bytes();
+                Some((packed, bytes))
+            })
+        })
+        .flatten();
+    let product = Product {
+        rows,
+        inputs,
+        units,
+        x: x.storage(),
+        weight: weight.storage(),
+        bias: bias.storage(),
+        relu,
+    };
+    let values = match packed {
+        Some(packed) => product.by_panels(&packed),
+        None => product.compute(),
+    };
+    tensor(values, vec![rows, units])
+}
+
 impl DenseOps for Flex {
+    /// Called outside autodiff (`predict`, `evaluate`): the weight is steady.
     fn dense(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
-        if [&x, &weight, &bias].iter().any(|t| t.dtype() != DType::F32) {
-            return by_burn_dense::<Flex>(x, weight, bias, relu);
-        }
-        let (rows, inputs) = (x.layout().shape()[0], x.layout().shape()[1]);
-        let units = weight.layout().shape()[1];
-        let (x, weight, bias) = (contiguous(&x), contiguous(&weight), contiguous(&bias));
-        let product = Product {
-            rows,
-            inputs,
-            units,
-            x: x.storage(),
-            weight: weight.storage(),
-            bias: bias.storage(),
-            relu,
-        };
-        tensor(product.compute(), vec![rows, units])
+        forward(x, weight, bias, relu, true)
     }
 
     fn dense_backward(
@@ -147,6 +185,45 @@ struct Product<'a> {
 }
 
 impl Product<'_> {
+    /// The output `[rows, units]` from the kernel in panels: on one thread below
+    /// [`SERIAL_WORK`], else few rows split by panels, many by blocks of rows.
+    fn by_panels(&self, packed: &Packed) -> Vec<f32> {
+        let (rows, inputs, units) = (self.rows, self.inputs, self.units);
+        let threads = rayon::current_num_threads();
+        let parts = if rows * units * inputs < SERIAL_PANELS_WORK {
+            1
+        } else {
+            threads
+        };
+        let (x, bias, relu) = (self.x, self.bias, self.relu);
+        let all = 0..packed.panels();
+        if parts > 1 && rows < parts * MIN_BLOCK_ROWS {
+            // SAFETY: `multiply_by_panels` writes every value of the output.
+            return unsafe {
+                written(rows * units, rows * units, |_, out| {
+                    packed.multiply_by_panels(x, rows, inputs, bias, relu, out, parts)
+                })
+            };
+        }
+        let per_block = rows.div_ceil(parts).max(1);
+        // SAFETY: `multiply` writes every value of its block of rows, all panels.
+        unsafe {
+            written(rows * units, per_block * units, |i, out| {
+                let first = i * per_block;
+                let block = (first + per_block).min(rows) - first;
+                packed.multiply(
+                    &x[first * inputs..],
+                    block,
+                    inputs,
+                    all.clone(),
+                    bias,
+                    relu,
+                    out,
+                )
+            })
+        }
+    }
+
     /// The output `[rows, units]`.
     fn compute(&self) -> Vec<f32> {
         let (rows, units) = (self.rows, self.units);

@@ -7,10 +7,10 @@
 //! one-sample `predict`. Here the copy runs as nested loops over at most four axes.
 
 use super::flex_buffers::{tensor, written};
+use super::flex_kept::Kept;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::DType;
 use std::mem::MaybeUninit;
-use std::sync::{Mutex, PoisonError};
 
 /// Axes the nested loops cover; tensors of more axes go to burn-flex's copy.
 const RANK: usize = 4;
@@ -80,68 +80,24 @@ pub(super) fn contiguous(t: &FlexTensor) -> FlexTensor {
 /// The side of the square tiles the copy works in: a tile's reads span `TILE` cache lines.
 const TILE: usize = 16;
 
-/// The most values of weights' copies [`contiguous_weight`] keeps (16 MiB), and of one copy.
-const KEPT_VALUES: usize = 4 << 20;
+/// The most bytes of weights' copies [`contiguous_weight`] keeps (16 MiB), and of one copy.
+const KEPT_BYTES: usize = 16 << 20;
 
-/// The most copies [`contiguous_weight`] keeps.
-const KEPT_COPIES: usize = 32;
+/// The copies [`contiguous_weight`] keeps: at most 32.
+static KEPT: Kept<FlexTensor> = Kept::new(KEPT_BYTES, 32);
 
-/// A weight's contiguous copy, kept with the view it was copied from.
-struct Kept {
-    source: FlexTensor,
-    copy: FlexTensor,
-}
-
-/// The copies [`contiguous_weight`] keeps, the last used first.
-static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
-
-/// [`contiguous`] for a layer's weight, which is read by every call and changes only in
-/// training: a strided view's copy is kept, with the view, and given again while the view's
-/// storage and layout are the same.
-///
-/// Conv2D's kernel reaches the flex kernels as a permutation of Burn's `[f, c, kh, kw]`: its
-/// copy was 18% of a one-sample CNN `predict`. Holding the view keeps its storage from being
-/// freed or changed in place (burn-flex copies shared storage before writing it), so storage
-/// at the same address with the same layout holds the same values. The optimizer's update of
-/// a kept weight therefore writes a new buffer; the stale copy goes when newer ones push it out
-/// ([`KEPT_VALUES`], [`KEPT_COPIES`]).
+/// [`contiguous`] for a layer's weight: a strided view's copy is kept ([`Kept`]) and given
+/// again while the view's storage and layout are the same. Conv2D's kernel reaches the flex
+/// kernels as a permutation of Burn's `[f, c, kh, kw]`: its copy was 18% of a one-sample CNN
+/// `predict`.
 pub(super) fn contiguous_weight(t: &FlexTensor) -> FlexTensor {
     let layout = t.layout();
     let plain = t.is_contiguous() && layout.start_offset() == 0;
-    if plain || t.dtype() != DType::F32 || layout.num_elements() > KEPT_VALUES / 4 {
+    if plain || t.dtype() != DType::F32 || layout.num_elements() * 4 > KEPT_BYTES {
         return contiguous(t);
     }
-    let same = |k: &Kept| {
-        let (a, b) = (k.source.storage::<f32>(), t.storage::<f32>());
-        std::ptr::eq(a, b) && k.source.layout() == layout
-    };
-    let lock = || KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-    {
-        let mut kept = lock();
-        if let Some(i) = kept.iter().position(same) {
-            let hit = kept.remove(i);
-            let copy = hit.copy.clone();
-            kept.insert(0, hit);
-            return copy;
-        }
-    }
-    let copy = contiguous(t);
-    let mut kept = lock();
-    kept.insert(
-        0,
-        Kept {
-            source: t.clone(),
-            copy: copy.clone(),
-        },
-    );
-    let mut values = 0;
-    let mut count = 0;
-    kept.retain(|k| {
-        values += k.copy.layout().num_elements();
-        count += 1;
-        values <= KEPT_VALUES && count <= KEPT_COPIES
-    });
-    copy
+    let copy = KEPT.get_or_make(t, || Some((contiguous(t), layout.num_elements() * 4)));
+    copy.map_or_else(|| contiguous(t), |c| (*c).clone())
 }
 
 #[cfg(test)]

@@ -25,11 +25,15 @@ mod flex_buffers;
 mod flex_contiguous;
 #[cfg(feature = "flex")]
 mod flex_gemm;
+#[cfg(feature = "flex")]
+mod flex_kept;
 pub(crate) mod image_warp;
 mod max_pool2d;
 mod max_pool2d_autodiff;
 #[cfg(feature = "flex")]
 mod max_pool2d_flex;
+#[cfg(feature = "flex")]
+mod packed;
 mod recurrent;
 mod recurrent_host;
 mod row_times;

@@ -1,0 +1,276 @@
+//! Parallel loops for inference, called from outside rayon's pool: the calling thread takes a
+//! share of the work, and helper threads that spin between jobs take the rest.
+//!
+//! On this project's virtual machines, waking a sleeping thread costs tens of microseconds (the
+//! other processor is halted and must be interrupted), and rayon's pool, called from outside,
+//! puts the caller to sleep until a worker wakes it again. A one-sample `predict` of the MNIST
+//! dense model takes about 30 µs: handing half its product to the pool cost more than it
+//! saved, and a 32-sample `predict` spent a fifth of its time in those wake-ups. Here a helper
+//! that has just finished a job spins for [`SPIN`] before it sleeps, so back-to-back calls find
+//! it awake, and the caller spins (briefly) for the helpers' parts rather than sleeping.
+//!
+//! Inside rayon's pool (training, which runs there), the loop is rayon's.
+
+use rayon::prelude::*;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+/// How long a helper spins for its next job before it sleeps.
+const SPIN: Duration = Duration::from_micros(300);
+
+/// Runs `f(0)`, …, `f(parts - 1)`, in parallel where there are threads to share them: on
+/// rayon's pool from inside it, else on the calling thread and the spinning helpers (one fewer
+/// than rayon's threads). A second caller while the helpers are busy runs its parts itself.
+///
+/// # Panics
+/// When `f` panics, after every part has finished.
+pub(crate) fn for_each_part(parts: usize, f: impl Fn(usize) + Sync) {
+    if parts <= 1 {
+        (0..parts).for_each(f);
+        return;
+    }
+    if rayon::current_thread_index().is_some() {
+        (0..parts).into_par_iter().for_each(&f);
+        return;
+    }
+    match helpers() {
+        Some(helpers) => helpers.run(parts, &f),
+        None => (0..parts).for_each(f),
+    }
+}
+
+/// The helpers, started on first use: none when rayon has one thread.
+fn helpers() -> Option<&'static Helpers> {
+    static HELPERS: OnceLock<Option<Helpers>> = OnceLock::new();
+    HELPERS
+        .get_or_init(|| {
+            let count = rayon::current_num_threads().saturating_sub(1);
+            (count > 0).then(|| Helpers::start(count))
+        })
+        .as_ref()
+}
+
+/// One job: a loop body and its parts, claimed one at a time by whoever is free.
+struct Job<'a> {
+    body: &'a (dyn Fn(usize) + Sync),
+    parts: usize,
+    next: AtomicUsize,
+    done: AtomicUsize,
+    panicked: AtomicBool,
+}
+
+impl Job<'_> {
+    /// Claims and runs parts until none is left.
+    fn work(&self) {
+        loop {
+            let i = self.next.fetch_add(1, SeqCst);
+            if i >= self.parts {
+                return;
+            }
+            if catch_unwind(AssertUnwindSafe(|| (self.body)(i))).is_err() {
+                self.panicked.store(true, SeqCst);
+            }
+            self.done.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+/// What the caller and the helpers share, on its own cache lines.
+#[repr(align(128))]
+struct Board {
+    /// Bumped for each new job.
+    generation: AtomicUsize,
+    /// The current job (a `Job` on the caller's stack, its lifetime erased), null when none.
+    job: AtomicPtr<Job<'static>>,
+    /// Helpers between reading `job` and leaving it: the caller waits for none before its job
+    /// leaves its stack.
+    inside: AtomicUsize,
+    /// Helpers asleep.
+    sleeping: AtomicUsize,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+struct Helpers {
+    board: &'static Board,
+    /// Held by the caller whose job the helpers run.
+    busy: Mutex<()>,
+}
+
+impl Helpers {
+    fn start(count: usize) -> Self {
+        let board: &'static Board = Box::leak(Box::new(Board {
+            generation: AtomicUsize::new(0),
+            job: AtomicPtr::new(std::ptr::null_mut()),
+            inside: AtomicUsize::new(0),
+            sleeping: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        }));
+        for i in 0..count {
+            std::thread::Builder::new()
+                .name(format!("kiln-helper-{i}"))
+                .spawn(move || helper(board))
+                .expect("kiln could not start a helper thread");
+        }
+        Self {
+            board,
+            busy: Mutex::new(()),
+        }
+    }
+
+    fn run(&self, parts: usize, body: &(dyn Fn(usize) + Sync)) {
+        let _busy = match self.busy.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                (0..parts).for_each(body);
+                return;
+            }
+        };
+        let job = Job {
+            body,
+            parts,
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            panicked: AtomicBool::new(false),
+        };
+        let board = self.board;
+        // The pointer is cleared, and no helper is inside, before `job` goes out of scope below.
+        board
+            .job
+            .store((&job as *const Job).cast_mut().cast(), SeqCst);
+        board.generation.fetch_add(1, SeqCst);
+        if board.sleeping.load(SeqCst) > 0 {
+            let _lock = board.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            board.wake.notify_all();
+        }
+        job.work();
+        while job.done.load(SeqCst) < parts {
+            std::hint::spin_loop();
+        }
+        board.job.store(std::ptr::null_mut(), SeqCst);
+        while board.inside.load(SeqCst) > 0 {
+            std::hint::spin_loop();
+        }
+        if job.panicked.load(SeqCst) {
+            panic!("a part of a parallel loop panicked");
+        }
+    }
+}
+
+/// A helper's life: wait for a new job (spinning, then asleep), work on it, again.
+fn helper(board: &'static Board) {
+    let mut seen = board.generation.load(SeqCst);
+    loop {
+        seen = next_generation(board, seen);
+        board.inside.fetch_add(1, SeqCst);
+        let job = board.job.load(SeqCst);
+        if !job.is_null() {
+            // SAFETY: the caller keeps its job alive until `inside` is back to zero, and it
+            // clears the pointer before it waits for that: a helper counted in `inside` that
+            // read a non-null pointer reads a live job.
+            unsafe { &*job }.work();
+        }
+        board.inside.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Waits for a generation other than `seen` and returns it: spinning for [`SPIN`], then asleep.
+fn next_generation(board: &Board, seen: usize) -> usize {
+    let start = Instant::now();
+    let mut spins = 0u32;
+    loop {
+        let now = board.generation.load(SeqCst);
+        if now != seen {
+            return now;
+        }
+        std::hint::spin_loop();
+        spins = spins.wrapping_add(1);
+        if spins.is_multiple_of(256) && start.elapsed() > SPIN {
+            break;
+        }
+    }
+    let mut lock = board.lock.lock().unwrap_or_else(PoisonError::into_inner);
+    board.sleeping.fetch_add(1, SeqCst);
+    loop {
+        // a caller that bumped the generation before `sleeping` rose is seen here; one after
+        // finds `sleeping` raised and wakes us under the lock
+        let now = board.generation.load(SeqCst);
+        if now != seen {
+            board.sleeping.fetch_sub(1, SeqCst);
+            return now;
+        }
+        lock = board
+            .wake
+            .wait(lock)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_runs_once_from_outside_and_inside_the_pool() {
+        for parts in [0, 1, 2, 3, 17] {
+            let counts: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+            for _ in 0..50 {
+                for_each_part(parts, |i| {
+                    counts[i].fetch_add(1, SeqCst);
+                });
+            }
+            rayon::scope(|_| {
+                for_each_part(parts, |i| {
+                    counts[i].fetch_add(1, SeqCst);
+                })
+            });
+            assert!(counts.iter().all(|c| c.load(SeqCst) == 51), "{parts}");
+        }
+    }
+
+    #[test]
+    fn callers_on_many_threads_and_after_the_helpers_sleep() {
+        let total = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        for_each_part(4, |i| {
+                            total.fetch_add(i + 1, SeqCst);
+                        });
+                    }
+                });
+            }
+        });
+        assert_eq!(total.load(SeqCst), 4 * 200 * 10);
+        // long enough for the helpers to fall asleep: the next job wakes them
+        std::thread::sleep(SPIN * 4);
+        for_each_part(3, |i| {
+            total.fetch_add(i, SeqCst);
+        });
+        assert_eq!(total.load(SeqCst), 8000 + 3);
+    }
+
+    #[test]
+    fn a_panicking_part_panics_the_caller_after_the_others_finish() {
+        let finished = AtomicUsize::new(0);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            for_each_part(6, |i| {
+                assert_ne!(i, 2, "part two fails");
+                finished.fetch_add(1, SeqCst);
+            })
+        }));
+        assert!(result.is_err());
+        assert_eq!(finished.load(SeqCst), 5);
+        // the helpers still work
+        let count = AtomicUsize::new(0);
+        for_each_part(4, |_| {
+            count.fetch_add(1, SeqCst);
+        });
+        assert_eq!(count.load(SeqCst), 4);
+    }
+}
