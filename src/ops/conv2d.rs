@@ -416,6 +416,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn inference_matches_burns_channels_first_convolution() {
+        // outside autodiff, burn-flex multiplies by the kernel packed once, reading unpadded
+        // patches in place: strided, dilated, padded at one end only, thin
+        let values = Distribution::Uniform(-1.0, 1.0);
+        let across: [Case; 2] = [
+            // strided and dilated across only, 40 filters (a panel and a part of one)
+            ([2, 9, 11, 3], 5, [3, 3], [1, 2], [1, 1], [0; 4], true),
+            ([1, 8, 9, 2], 40, [2, 3], [1, 1], [1, 2], [0; 4], true),
+        ];
+        for device in devices() {
+            for (dims, filters, kernel, stride, dilation, [t, b, l, r], _) in
+                CASES.into_iter().chain(across)
+            {
+                let options = ConvOptions::new_with_padding(stride, [(t, b), (l, r)], dilation, 1);
+                let x = Tensor::<4>::random(dims, values, &device);
+                let w =
+                    Tensor::<4>::random([kernel[0], kernel[1], dims[3], filters], values, &device);
+                let bias = Tensor::<1>::random([filters], values, &device);
+                let burn = conv2d(
+                    x.clone().permute([0, 3, 1, 2]),
+                    w.clone().permute([3, 2, 0, 1]),
+                    Some(bias.clone()),
+                    options.clone(),
+                )
+                .permute([0, 2, 3, 1]);
+                // twice: the second call multiplies by the kept packed kernel
+                for call in 0..2 {
+                    let ours =
+                        conv2d_nhwc_relu(x.clone(), w.clone(), bias.clone(), options.clone())
+                            .unwrap();
+                    let want = activation::relu(burn.clone());
+                    let case = format!(
+                        "{device:?} {dims:?} kernel {kernel:?} stride {stride:?} dilation {dilation:?} call {call}"
+                    );
+                    assert_eq!(ours.dims(), want.dims(), "{case}");
+                    let d = max_diff(ours, want);
+                    assert!(d < 1e-5, "{case}: outputs differ by {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_frozen_input_gets_no_gradient_and_inference_needs_no_autodiff() {
         for device in devices() {
             let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);

@@ -11,7 +11,7 @@ use super::flex_buffers::{add_bias_relu, each_chunk, filled, tensor, written};
 use super::flex_contiguous::{contiguous, contiguous_weight};
 use super::flex_gemm::{matmul, matmul_into};
 use super::flex_kept::Kept;
-use super::packed::Packed;
+use super::packed::{Packed, Segment};
 use super::simd::widest;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -112,7 +112,7 @@ pub(super) fn convolve(
         return if relu { Flex::relu(out) } else { out };
     }
     let g = Geometry::new(&x, &weight, &options);
-    let packed = (steady && !g.thin())
+    let packed = (steady && (!g.thin() || g.segments().is_some()))
         .then(|| packed_weight(&g, &weight))
         .flatten();
     let (x, weight) = (contiguous(&x), contiguous_weight(&weight));
@@ -217,6 +217,42 @@ impl Geometry {
     /// Whether a patch is small enough for [`conv2d_thin`](super::conv2d_thin)'s kernels.
     pub(super) fn thin(&self) -> bool {
         self.k() <= THIN_PATCH
+    }
+
+    /// Where no patch reaches past the image (no padding), the runs of consecutive values
+    /// one patch reads, from its first pixel: a run of `kw · c` per kernel line, or of `c` per
+    /// kernel pixel when dilated across. An output line's patches are then these runs `stride
+    /// · c` apart.
+    pub(super) fn segments(&self) -> Option<Vec<Segment>> {
+        let reach = |out: usize, stride: usize, k: usize, dilation: usize| {
+            (out - 1) * stride + (k - 1) * dilation
+        };
+        let inside = self.pad == [0, 0]
+            && self.oh > 0
+            && self.ow > 0
+            && reach(self.oh, self.stride[0], self.kh, self.dilation[0]) < self.h
+            && reach(self.ow, self.stride[1], self.kw, self.dilation[1]) < self.w;
+        if !inside {
+            return None;
+        }
+        let line = |i: usize| i * self.dilation[0] * self.w * self.c;
+        Some(if self.dilation[1] == 1 {
+            (0..self.kh)
+                .map(|i| Segment {
+                    offset: line(i),
+                    len: self.kw * self.c,
+                })
+                .collect()
+        } else {
+            (0..self.kh)
+                .flat_map(|i| {
+                    (0..self.kw).map(move |j| Segment {
+                        offset: line(i) + j * self.dilation[1] * self.c,
+                        len: self.c,
+                    })
+                })
+                .collect()
+        })
     }
 
     /// The length of an im2col row: one patch.
@@ -414,6 +450,8 @@ pub(super) struct Blocks<'a> {
     bias: &'a [f32],
     relu: bool,
     packed: Option<&'a Packed>,
+    /// A patch's segments in the image, where patches are read in place.
+    segments: Option<Vec<Segment>>,
 }
 
 impl<'a> Blocks<'a> {
@@ -435,12 +473,19 @@ impl<'a> Blocks<'a> {
             bias,
             relu,
             packed: None,
+            segments: None,
         }
     }
 
-    /// Multiplies im2col patches by `packed`, the weight in panels, when it is given.
+    /// Multiplies by `packed`, the weight in panels, when it is given: the patches read in
+    /// place where no patch reaches past the image ([`Geometry::segments`]), else copied out.
     pub(super) fn with_packed(self, packed: Option<&'a Packed>) -> Self {
-        Self { packed, ..self }
+        let segments = packed.and(self.g.segments());
+        Self {
+            packed,
+            segments,
+            ..self
+        }
     }
 
     /// The values in a whole block (the last of an image may hold fewer).
@@ -466,6 +511,16 @@ impl<'a> Blocks<'a> {
         let rows = lines.len() * g.ow;
         let image = &self.x[b * g.h * g.w * g.c..][..g.h * g.w * g.c];
         let (weight, bias, relu) = (self.weight, self.bias, self.relu);
+        if let (Some(packed), Some(segments)) = (self.packed, &self.segments) {
+            // each output line's patches read in place from the image: no im2col copy
+            let (line_len, x_stride) = (g.ow * f, g.stride[1] * g.c);
+            for (oy, out) in lines.zip(dst.chunks_mut(line_len)) {
+                let x = &image[oy * g.stride[0] * g.w * g.c..];
+                let all = 0..packed.panels();
+                packed.multiply_segments(x, g.ow, x_stride, segments, all, bias, relu, out);
+            }
+            return;
+        }
         if let Some(patches) = &self.patches {
             widest(Project {
                 patches,

@@ -45,7 +45,9 @@ pub(super) fn conv_max_pool(
     }
     let p = Pool::of([g.n, g.oh, g.ow, g.f], pool, pool);
     // inference only (the fusion is): the weight is steady
-    let packed = (!g.thin()).then(|| packed_weight(&g, &weight)).flatten();
+    let packed = (!g.thin() || g.segments().is_some())
+        .then(|| packed_weight(&g, &weight))
+        .flatten();
     let (x, weight, bias) = (
         contiguous(&x),
         contiguous_weight(&weight),
@@ -89,7 +91,9 @@ fn by_bands(
 ) -> FlexTensor {
     let [ph, pw] = pool;
     let (pooled_h, pooled_w) = (g.oh / ph, g.ow / pw);
-    let packed = (!g.thin()).then(|| packed_weight(g, &weight)).flatten();
+    let packed = (!g.thin() || g.segments().is_some())
+        .then(|| packed_weight(g, &weight))
+        .flatten();
     let (x, weight, bias) = (
         contiguous(&x),
         contiguous_weight(&weight),

@@ -119,20 +119,32 @@ impl Packed {
         relu: bool,
         out: &mut [MaybeUninit<f32>],
     ) {
-        self.check(x, rows, x_stride, &panels, bias, out);
-        // SAFETY: the processor has AVX-512 (a `Packed` is only made where it does), and
-        // `check` keeps every read and write inside the slices.
-        unsafe {
-            self.tiles(
-                x,
-                rows,
-                x_stride,
-                panels,
-                bias,
-                relu,
-                out.as_mut_ptr().cast(),
-            )
-        }
+        let whole = [Segment::whole(self.inner)];
+        self.multiply_segments(x, rows, x_stride, &whole, panels, bias, relu, out);
+    }
+
+    /// [`Packed::multiply`] where each row of `x` is its `segments`, in order, read from
+    /// `x_stride · r` on: a convolution's patches read in place from the image (rows may
+    /// overlap), rather than copied out (im2col).
+    ///
+    /// # Panics
+    /// When the segments' lengths do not add up to `inner`, when a slice is shorter than its
+    /// shape says, or `panels` runs past the last panel.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn multiply_segments(
+        &self,
+        x: &[f32],
+        rows: usize,
+        x_stride: usize,
+        segments: &[Segment],
+        panels: Range<usize>,
+        bias: &[f32],
+        relu: bool,
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        let operands = self.check(x, rows, x_stride, segments, &panels, bias, relu, out);
+        // SAFETY: `check` keeps every read and write inside the slices.
+        unsafe { self.tiles(&operands, panels, out.as_mut_ptr().cast()) }
     }
 
     /// [`Packed::multiply`] of every panel, the panels split into `parts` runs, each on its own
@@ -149,56 +161,74 @@ impl Packed {
         parts: usize,
     ) {
         let panels = self.panels();
-        self.check(x, rows, x_stride, &(0..panels), bias, out);
+        let whole = [Segment::whole(self.inner)];
+        let operands = self.check(x, rows, x_stride, &whole, &(0..panels), bias, relu, out);
         let per_part = panels.div_ceil(parts.max(1));
         let out = Shared(out.as_mut_ptr().cast());
         let part = |p: usize| {
             let run = p * per_part..((p + 1) * per_part).min(panels);
             // SAFETY: as in `multiply`; the runs of panels are disjoint, so no two threads
             // write the same value.
-            unsafe { self.tiles(x, rows, x_stride, run, bias, relu, out.get()) }
+            unsafe { self.tiles(&operands, run, out.get()) }
         };
         for_each_part(panels.div_ceil(per_part), part);
     }
 
-    /// Panics unless the slices hold what [`Packed::multiply`]'s shapes say.
-    fn check(
+    /// The operands, once every slice is checked to hold what [`Packed::multiply_segments`]'s
+    /// shapes say.
+    ///
+    /// # Panics
+    /// When one does not.
+    #[allow(clippy::too_many_arguments)]
+    fn check<'a>(
         &self,
-        x: &[f32],
+        x: &'a [f32],
         rows: usize,
         x_stride: usize,
+        segments: &'a [Segment],
         panels: &Range<usize>,
-        bias: &[f32],
+        bias: &'a [f32],
+        relu: bool,
         out: &[MaybeUninit<f32>],
-    ) {
-        let (inner, width) = (self.inner, self.width);
+    ) -> Operands<'a> {
+        let width = self.width;
+        let inner: usize = segments.iter().map(|s| s.len).sum();
+        let reach = segments.iter().map(|s| s.offset + s.len).max().unwrap_or(0);
         assert!(
-            panels.end <= self.panels()
+            inner == self.inner
+                && panels.end <= self.panels()
                 && bias.len() >= width
                 && out.len() >= rows * width
-                && (rows == 0 || inner == 0 || x.len() >= (rows - 1) * x_stride + inner),
+                && (rows == 0 || x.len() >= (rows - 1) * x_stride + reach),
             "Packed::multiply: a slice is too short for its shape"
         );
+        Operands {
+            x,
+            rows,
+            x_stride,
+            segments,
+            bias,
+            relu,
+        }
     }
 
-    /// [`Packed::multiply`] writing through a pointer, so that threads can write disjoint
-    /// columns of the same rows.
+    /// [`Packed::multiply_segments`] for the columns of `panels`, writing through a pointer, so
+    /// that threads can write disjoint columns of the same rows.
     ///
     /// # Safety
-    /// The processor must have AVX-512F; `out` must be valid for writes of `rows` rows of
-    /// `width` values; the slices must hold what their shapes say ([`Packed::multiply`]).
-    #[allow(clippy::too_many_arguments)]
+    /// `out` must be valid for writes of `rows` rows of `width` values, and the operands must
+    /// have passed [`Packed::check`].
+    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,fma")]
-    unsafe fn tiles(
-        &self,
-        x: &[f32],
-        rows: usize,
-        x_stride: usize,
-        panels: Range<usize>,
-        bias: &[f32],
-        relu: bool,
-        out: *mut f32,
-    ) {
+    unsafe fn tiles(&self, operands: &Operands, panels: Range<usize>, out: *mut f32) {
+        let Operands {
+            x,
+            rows,
+            x_stride,
+            segments,
+            bias,
+            relu,
+        } = *operands;
         let mut r = 0;
         while r < rows {
             let tile_rows = (rows - r).min(MAX_ROWS);
@@ -209,6 +239,7 @@ impl Packed {
                     // SAFETY: row r exists (r < rows), panel p exists (p < panels.end)
                     x: unsafe { x.as_ptr().add(r * x_stride) },
                     x_stride,
+                    segments,
                     inner: self.inner,
                     lines: unsafe { self.lines.as_ptr().add(p * self.inner * 2) },
                     bias: unsafe { bias.as_ptr().add(p * PANEL) },
@@ -217,13 +248,47 @@ impl Packed {
                     columns: self.width - p * PANEL,
                     relu,
                 };
-                // SAFETY: the tile's rows and panels exist, as above.
+                // SAFETY: the tile's rows and panels exist, as above; a `Packed` exists only
+                // where the processor has AVX-512.
                 unsafe { tile.run(tile_rows, tile_panels) };
                 p += tile_panels;
             }
             r += tile_rows;
         }
     }
+
+    /// No `Packed` is made on other processors.
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn tiles(&self, _: &Operands, _: Range<usize>, _: *mut f32) {
+        unreachable!("a Packed matrix exists only where the processor has AVX-512")
+    }
+}
+
+/// A run of `len` consecutive values of a row of the left matrix, `offset` values from the
+/// row's start. A row's segments, in order, are its values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Segment {
+    pub(super) offset: usize,
+    pub(super) len: usize,
+}
+
+impl Segment {
+    /// A row of `len` values, as one segment.
+    pub(super) fn whole(len: usize) -> Self {
+        Self { offset: 0, len }
+    }
+}
+
+/// The operands of a product, checked: `rows` rows of `x`, `x_stride` apart, each made of
+/// `segments`; the bias; ReLU or not.
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    x: &'a [f32],
+    rows: usize,
+    x_stride: usize,
+    segments: &'a [Segment],
+    bias: &'a [f32],
+    relu: bool,
 }
 
 /// The most rows in a tile.
@@ -247,11 +312,13 @@ fn avx512() -> bool {
     false
 }
 
-/// A tile's operands: its first row of `x`, first panel, first bias value and first output
-/// value, and how many output columns from its first are valid.
-struct Tile {
+/// A tile's operands: its first row of `x` (whose segments start from it), first panel, first
+/// bias value and first output value, and how many output columns from its first are valid.
+#[cfg(target_arch = "x86_64")]
+struct Tile<'a> {
     x: *const f32,
     x_stride: usize,
+    segments: &'a [Segment],
     inner: usize,
     lines: *const Line,
     bias: *const f32,
@@ -261,7 +328,8 @@ struct Tile {
     relu: bool,
 }
 
-impl Tile {
+#[cfg(target_arch = "x86_64")]
+impl Tile<'_> {
     /// Dispatches to the kernel for `rows` rows and `panels` panels.
     ///
     /// # Safety
@@ -297,9 +365,9 @@ impl Tile {
     /// `R` rows times `V / 2` panels: `V` vectors of sums per row, in registers.
     ///
     /// # Safety
-    /// The processor must have AVX-512F and FMA; `x` must hold `R` rows of `inner` values,
-    /// `lines` `V / 2` panels, `bias` the valid columns from the first and `out` `R` rows of
-    /// them, valid for writes.
+    /// The processor must have AVX-512F and FMA; `x` must hold `R` rows of segments, `lines`
+    /// `V / 2` panels, `bias` the valid columns from the first and `out` `R` rows of them,
+    /// valid for writes.
     #[target_feature(enable = "avx512f,fma")]
     #[allow(clippy::needless_range_loop)] // `r` and `v` index the sums and the loaded vectors
     unsafe fn kernel<const R: usize, const V: usize>(&self) {
@@ -308,17 +376,21 @@ impl Tile {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         // SAFETY (every access below): the caller's promise; panel `v / 2` starts
         // `v / 2 · inner · 2` lines after the first, and row `i` of it is its lines 2i, 2i+1.
-        let starts: [*const Line; V] =
+        let mut starts: [*const Line; V] =
             std::array::from_fn(|v| unsafe { self.lines.add((v / 2) * inner * 2 + v % 2) });
-        for i in 0..inner {
-            let b: [__m512; V] =
-                std::array::from_fn(|v| unsafe { _mm512_load_ps(starts[v].add(i * 2).cast()) });
-            for r in 0..R {
-                let a = _mm512_set1_ps(unsafe { *self.x.add(r * self.x_stride + i) });
-                for v in 0..V {
-                    acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+        for segment in self.segments {
+            let x = unsafe { self.x.add(segment.offset) };
+            for i in 0..segment.len {
+                let b: [__m512; V] =
+                    std::array::from_fn(|v| unsafe { _mm512_load_ps(starts[v].add(i * 2).cast()) });
+                for r in 0..R {
+                    let a = _mm512_set1_ps(unsafe { *x.add(r * self.x_stride + i) });
+                    for v in 0..V {
+                        acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+                    }
                 }
             }
+            starts = starts.map(|s| unsafe { s.add(segment.len * 2) });
         }
         let zero = _mm512_setzero_ps();
         for v in 0..V {
@@ -463,6 +535,60 @@ mod tests {
         }
         assert_eq!(packed.panels(), 3);
         assert_eq!(packed.bytes(), 3 * 5 * 32 * 4);
+    }
+
+    #[test]
+    fn rows_made_of_segments_read_in_place_equal_their_copies() {
+        if !avx512() {
+            return;
+        }
+        // a 3×3 convolution's patches of a [6, 9, 5] image, valid, read in place: row r is
+        // output pixel r of a line, 5 values apart; its segments are the kernel's three lines
+        let (w, c) = (9, 5);
+        let image = values(6 * w * c, 10);
+        let segments: Vec<Segment> = (0..3)
+            .map(|i| Segment {
+                offset: i * w * c,
+                len: 3 * c,
+            })
+            .collect();
+        let (rows, inner, width) = (w - 2, 9 * c, 40);
+        let copied: Vec<f32> = (0..rows)
+            .flat_map(|r| {
+                segments
+                    .iter()
+                    .flat_map(|s| image[r * c + s.offset..][..s.len].to_vec())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let (kernel, bias) = (values(inner * width, 11), values(width, 12));
+        let packed = Packed::new(&kernel, inner, width).unwrap();
+        let want = by_hand(&copied, rows, inner, &kernel, width, &bias, true);
+        let mut out = vec![f32::NAN; rows * width];
+        let all = 0..packed.panels();
+        packed.multiply_segments(
+            &image,
+            rows,
+            c,
+            &segments,
+            all,
+            &bias,
+            true,
+            uninit(&mut out),
+        );
+        for (j, (g, e)) in out.iter().zip(&want).enumerate() {
+            assert!(
+                (g - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                "value {j}: {g} against {e}"
+            );
+        }
+        // segments that do not add up to the inner size are refused
+        let short = &segments[..2];
+        let refused = std::panic::catch_unwind(|| {
+            let mut out = vec![0.0; rows * width];
+            packed.multiply_segments(&image, rows, c, short, 0..1, &bias, true, uninit(&mut out));
+        });
+        assert!(refused.is_err());
     }
 
     #[test]
