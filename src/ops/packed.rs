@@ -291,6 +291,9 @@ struct Operands<'a> {
     relu: bool,
 }
 
+/// How many rows of a panel ahead a tile of one or two rows prefetches.
+const PREFETCH: usize = 8;
+
 /// The most rows in a tile.
 const MAX_ROWS: usize = 6;
 
@@ -381,6 +384,13 @@ impl Tile<'_> {
         for segment in self.segments {
             let x = unsafe { self.x.add(segment.offset) };
             for i in 0..segment.len {
+                if R <= 2 {
+                    // one or two rows read a panel's line per two multiply-adds: fetch ahead
+                    for v in (0..V).step_by(2) {
+                        let ahead = starts[v].wrapping_add((i + PREFETCH) * 2);
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                    }
+                }
                 let b: [__m512; V] =
                     std::array::from_fn(|v| unsafe { _mm512_load_ps(starts[v].add(i * 2).cast()) });
                 for r in 0..R {
