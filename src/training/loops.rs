@@ -196,19 +196,11 @@ fn evaluate_here(
 /// The outputs of `model` (in inference mode) for each batch of inputs `batches` gives
 /// (`expected` samples in all, when known, else 0), calling the predict hooks of `callbacks`: one
 /// array per model output.
+///
+/// It runs on the calling thread, not on rayon's pool: kiln's inference kernels share their
+/// loops with helper threads that spin between jobs (`for_each_part`); a hand-over to the pool
+/// and back cost a fifth of a 32-sample `predict` of the dense MNIST model.
 pub(crate) fn predict<'b>(
-    model: &Model,
-    batches: impl Iterator<Item = Result<Vec<HostArray<'b>>>>,
-    expected: usize,
-    callbacks: &mut CallbackList,
-) -> Result<Vec<ArrayD<f32>>> {
-    // on the calling thread: kiln's inference kernels share their loops with helper threads
-    // that spin between jobs (`for_each_part`); a hand-over to rayon's pool and back cost a
-    // fifth of a 32-sample `predict` of the dense MNIST model
-    predict_here(model, batches, expected, callbacks)
-}
-
-fn predict_here<'b>(
     model: &Model,
     batches: impl Iterator<Item = Result<Vec<HostArray<'b>>>>,
     expected: usize,
