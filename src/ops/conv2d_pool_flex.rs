@@ -24,8 +24,11 @@ thread_local! {
 }
 
 /// [`ConvNhwc::conv2d_nhwc_max_pool`] on burn-flex: fused, each thread convolving and pooling
-/// whole images (at least as many images as threads) or, for fewer images, bands of lines of
-/// one image.
+/// whole images (at least as many images as threads) or, for fewer images, bands of whole
+/// pooling windows' lines, two per thread, each into its thread's buffer and pooled from
+/// there. (Convolved by blocks across the threads and then pooled on one, a one-image
+/// `predict` of the MNIST CNN spent a sixth of its time pooling, reading lines another
+/// thread's cache held.) The conv lines no window reads are not computed.
 pub(super) fn conv_max_pool(
     x: FlexTensor,
     weight: FlexTensor,
@@ -40,10 +43,6 @@ pub(super) fn conv_max_pool(
         let out = Flex::conv2d_nhwc(x, weight, bias, options, relu);
         return Flex::max_pool2d_nhwc(out, pool, pool);
     }
-    if g.n < rayon::current_num_threads() {
-        return by_bands(x, weight, bias, &g, relu, pool);
-    }
-    let p = Pool::of([g.n, g.oh, g.ow, g.f], pool, pool);
     // inference only (the fusion is): the weight is steady
     let packed = (!g.thin() || g.segments().is_some())
         .then(|| packed_weight(&g, &weight))
@@ -55,54 +54,16 @@ pub(super) fn conv_max_pool(
     );
     let blocks = Blocks::new(&g, x.storage(), weight.storage(), bias.storage(), relu)
         .with_packed(packed.as_deref());
-    let (convolved, pooled) = (g.oh * g.ow * g.f, p.image_len());
-    let image = |b: usize, out: &mut [MaybeUninit<f32>]| {
-        CONVOLVED.with(|cell| {
-            let mut buffer = cell.borrow_mut();
-            buffer.clear();
-            buffer.reserve(convolved);
-            let raw = &mut buffer.spare_capacity_mut()[..convolved];
-            for (i, block) in raw.chunks_mut(blocks.len()).enumerate() {
-                blocks.write(b, i, block);
-            }
-            // SAFETY: the blocks cover the image, and `write` writes each value of its block.
-            unsafe { buffer.set_len(convolved) };
-            p.image(&buffer, out);
-        });
-    };
-    // SAFETY: `Pool::image` writes every value of a pooled image.
-    let out = unsafe { written(g.n * pooled, pooled, image) };
-    let [ph, pw] = pool;
-    tensor(out, vec![g.n, g.oh / ph, g.ow / pw, g.f])
-}
-
-/// [`conv_max_pool`] for fewer images than threads: each image in bands of whole pooling
-/// windows' lines, two per thread, each band convolved into its thread's buffer and pooled
-/// from there. (Convolved by blocks across the threads and then pooled on one, a one-image
-/// `predict` of the MNIST CNN spent a sixth of its time pooling, reading lines another
-/// thread's cache held.)
-fn by_bands(
-    x: FlexTensor,
-    weight: FlexTensor,
-    bias: FlexTensor,
-    g: &Geometry,
-    relu: bool,
-    pool: [usize; 2],
-) -> FlexTensor {
     let [ph, pw] = pool;
     let (pooled_h, pooled_w) = (g.oh / ph, g.ow / pw);
-    let packed = (!g.thin() || g.segments().is_some())
-        .then(|| packed_weight(g, &weight))
-        .flatten();
-    let (x, weight, bias) = (
-        contiguous(&x),
-        contiguous_weight(&weight),
-        contiguous(&bias),
-    );
-    let blocks = Blocks::new(g, x.storage(), weight.storage(), bias.storage(), relu)
-        .with_packed(packed.as_deref());
-    // pooled lines per band
-    let band = pooled_h.div_ceil(2 * rayon::current_num_threads()).max(1);
+    // pooled lines per band: whole images when each thread gets one, else two bands per thread
+    let threads = rayon::current_num_threads();
+    let band = if g.n >= threads {
+        pooled_h
+    } else {
+        pooled_h.div_ceil(2 * threads)
+    }
+    .max(1);
     let pooled_line = pooled_w * g.f;
     let image_len = pooled_h * pooled_line;
     let image = |b: usize, out: &mut [MaybeUninit<f32>]| {

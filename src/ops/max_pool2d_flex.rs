@@ -255,11 +255,6 @@ impl Pool {
         }
     }
 
-    /// The values of one pooled image, `[oh, ow, c]`.
-    pub(super) fn image_len(&self) -> usize {
-        self.oh * self.ow * self.c
-    }
-
     /// Writes the max of each window of the image `x`, `[h, w, c]`, into `out`, `[oh, ow, c]`:
     /// every value of it.
     pub(super) fn image(&self, x: &[f32], out: &mut [MaybeUninit<f32>]) {

@@ -442,6 +442,17 @@ mod tests {
             .collect()
     }
 
+    /// Panics unless `got` is `want` within f32 rounding of sums of a few hundred terms.
+    fn assert_close(got: &[f32], want: &[f32], case: &str) {
+        assert_eq!(got.len(), want.len(), "{case}");
+        for (j, (g, e)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                "{case}, value {j}: {g} against {e}"
+            );
+        }
+    }
+
     /// `out` as memory to write.
     fn uninit(out: &mut [f32]) -> &mut [MaybeUninit<f32>] {
         // SAFETY: `MaybeUninit<f32>` has the layout of `f32`, and every f32 is a valid value.
@@ -503,12 +514,7 @@ mod tests {
                         relu,
                         uninit(&mut out),
                     );
-                    for (j, (g, e)) in out.iter().zip(&want).enumerate() {
-                        assert!(
-                            (g - e).abs() <= 1e-5 * (1.0 + e.abs()),
-                            "{rows}×{inner}×{width} relu {relu}, value {j}: {g} against {e}"
-                        );
-                    }
+                    assert_close(&out, &want, &format!("{rows}×{inner}×{width} relu {relu}"));
                 }
             }
         }
@@ -586,12 +592,7 @@ mod tests {
             true,
             uninit(&mut out),
         );
-        for (j, (g, e)) in out.iter().zip(&want).enumerate() {
-            assert!(
-                (g - e).abs() <= 1e-5 * (1.0 + e.abs()),
-                "value {j}: {g} against {e}"
-            );
-        }
+        assert_close(&out, &want, "segments");
         // segments that do not add up to the inner size are refused
         let short = &segments[..2];
         let refused = std::panic::catch_unwind(|| {
