@@ -393,7 +393,14 @@ pub(crate) mod tests {
                     options,
                 )
                 .permute([0, 2, 3, 1]);
-                let burn = if relu { activation::relu(burn) } else { burn };
+                // ReLU by kiln's own mask: an output within rounding of 0 can be positive in
+                // one convolution and not in the other, and its whole gradient then differs
+                // (about one run in fifty, on random inputs)
+                let burn = if relu {
+                    burn * ours.clone().detach().greater_elem(0.0).float()
+                } else {
+                    burn
+                };
                 let case =
                     format!("{device:?} relu {relu} {dims:?} kernel {kernel:?} stride {stride:?}");
                 assert_eq!(ours.dims(), burn.dims(), "{case}");
