@@ -41,13 +41,14 @@ pub(crate) fn for_each_part(parts: usize, f: impl Fn(usize) + Sync) {
     }
 }
 
-/// The helpers, started on first use: none when rayon has one thread.
+/// The helpers, started on first use: none when rayon has one thread or no thread could be
+/// started (the loops then run on the caller).
 fn helpers() -> Option<&'static Helpers> {
     static HELPERS: OnceLock<Option<Helpers>> = OnceLock::new();
     HELPERS
         .get_or_init(|| {
             let count = rayon::current_num_threads().saturating_sub(1);
-            (count > 0).then(|| Helpers::start(count))
+            Helpers::start(count)
         })
         .as_ref()
 }
@@ -100,7 +101,8 @@ struct Helpers {
 }
 
 impl Helpers {
-    fn start(count: usize) -> Self {
+    /// Starts up to `count` helpers: `None` when none started.
+    fn start(count: usize) -> Option<Self> {
         let board: &'static Board = Box::leak(Box::new(Board {
             generation: AtomicUsize::new(0),
             job: AtomicPtr::new(std::ptr::null_mut()),
@@ -109,16 +111,19 @@ impl Helpers {
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }));
-        for i in 0..count {
-            std::thread::Builder::new()
-                .name(format!("kiln-helper-{i}"))
-                .spawn(move || helper(board))
-                .expect("kiln could not start a helper thread");
-        }
-        Self {
+        // a thread the system refuses is one helper fewer, not a failed `predict`
+        let started = (0..count)
+            .take_while(|i| {
+                std::thread::Builder::new()
+                    .name(format!("kiln-helper-{i}"))
+                    .spawn(move || helper(board))
+                    .is_ok()
+            })
+            .count();
+        (started > 0).then(|| Self {
             board,
             busy: Mutex::new(()),
-        }
+        })
     }
 
     fn run(&self, parts: usize, body: &(dyn Fn(usize) + Sync)) {

@@ -85,9 +85,13 @@ impl ConvNhwc for Flex {
 static PACKED: Kept<Packed> = Kept::new(64 << 20, 32);
 
 /// `weight`'s `[kh · kw · c, f]` matrix packed in panels, kept while the weight is unchanged
-/// ([`Kept`]): for im2col convolutions in inference, where the weight is read again unchanged
-/// by every call. `None` where the processor cannot multiply packed panels.
+/// ([`Kept`]): for convolutions in inference, where the weight is read again unchanged by every
+/// call. `None` where the blocks would not use it (a thin convolution whose patches cannot be
+/// read in place keeps its own projection) or the processor cannot multiply packed panels.
 pub(super) fn packed_weight(g: &Geometry, weight: &FlexTensor) -> Option<Arc<Packed>> {
+    if g.thin() && g.segments().is_none() {
+        return None;
+    }
     PACKED.get_or_make(weight, || {
         let packed = Packed::new(contiguous(weight).storage(), g.k(), g.f)?;
         let bytes = packed.bytes();
@@ -112,9 +116,7 @@ pub(super) fn convolve(
         return if relu { Flex::relu(out) } else { out };
     }
     let g = Geometry::new(&x, &weight, &options);
-    let packed = (steady && (!g.thin() || g.segments().is_some()))
-        .then(|| packed_weight(&g, &weight))
-        .flatten();
+    let packed = steady.then(|| packed_weight(&g, &weight)).flatten();
     let (x, weight) = (contiguous(&x), contiguous_weight(&weight));
     let bias = contiguous(&bias);
     let blocks = Blocks::new(&g, x.storage(), weight.storage(), bias.storage(), relu)

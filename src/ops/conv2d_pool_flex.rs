@@ -44,9 +44,7 @@ pub(super) fn conv_max_pool(
         return Flex::max_pool2d_nhwc(out, pool, pool);
     }
     // inference only (the fusion is): the weight is steady
-    let packed = (!g.thin() || g.segments().is_some())
-        .then(|| packed_weight(&g, &weight))
-        .flatten();
+    let packed = packed_weight(&g, &weight);
     let (x, weight, bias) = (
         contiguous(&x),
         contiguous_weight(&weight),
