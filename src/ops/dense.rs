@@ -243,6 +243,30 @@ mod tests {
     }
 
     #[test]
+    fn inference_matches_burns_matmul() {
+        // outside autodiff burn-flex multiplies from packed panels: by panels for few rows,
+        // by halves of the rows, or by blocks of 48 rows claimed by the threads (200 rows)
+        let values = Distribution::Uniform(-1.0, 1.0);
+        for device in devices() {
+            for [rows, inputs, units] in SHAPES.into_iter().chain([[200, 784, 512], [1000, 30, 40]])
+            {
+                let x = Tensor::<2>::random([rows, inputs], values, &device);
+                let w = Tensor::<2>::random([inputs, units], values, &device);
+                let b = Tensor::<1>::random([units], values, &device);
+                let burn =
+                    (x.clone().matmul(w.clone()) + b.clone().unsqueeze::<2>()).clamp_min(0.0);
+                // twice: the second call multiplies from the panels kept from the first
+                for call in 0..2 {
+                    let ours = dense_relu(x.clone(), w.clone(), b.clone()).unwrap();
+                    let d = max_diff(ours, burn.clone());
+                    let case = format!("{device:?} [{rows}, {inputs}] · [{inputs}, {units}]");
+                    assert!(d < 1e-4, "{case}, call {call}: outputs differ by {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_hand_computed_product_without_autodiff_and_a_frozen_input() {
         for device in devices() {
             // [[1, 2], [3, 4]] · [[1, 0, -1], [0, 1, -1]] + [0.5, 0, 0], through ReLU

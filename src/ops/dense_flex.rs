@@ -37,6 +37,10 @@ const SERIAL_PANELS_WORK: usize = 1 << 17;
 /// The fewest rows in a block of rows; fewer rows per thread split by columns instead.
 const MIN_BLOCK_ROWS: usize = 16;
 
+/// Rows per block of a product from panels with at least twice as many blocks as threads: a
+/// multiple of the packed product's tiles and of its blocks of rows ([`Packed::multiply`]).
+const DYNAMIC_BLOCK_ROWS: usize = 48;
+
 /// Up to this many rows, each is multiplied apart ([`add_row_times`]): gemm is slow on them.
 const FEW_ROWS: usize = 4;
 
@@ -205,7 +209,13 @@ impl Product<'_> {
                 })
             };
         }
-        let per_block = rows.div_ceil(parts).max(1);
+        // Many rows go in blocks of DYNAMIC_BLOCK_ROWS, claimed by whichever thread is free:
+        // one half per thread left the caller waiting for a helper on a busier processor.
+        let per_block = if parts > 1 && rows >= 2 * parts * DYNAMIC_BLOCK_ROWS {
+            DYNAMIC_BLOCK_ROWS
+        } else {
+            rows.div_ceil(parts).max(1)
+        };
         // SAFETY: `multiply` writes every value of its block of rows, all panels.
         unsafe {
             written(rows * units, per_block * units, |i, out| {
