@@ -1,6 +1,9 @@
 //! kiln against the same model written directly in Burn, on MNIST, in one process.
 //!
-//! `KILN_DATA_DIR=../shared/data/mnist cargo bench --bench mnist -- [dense|cnn] [EPOCHS] [RUNS] [flex|ndarray]`
+//! `KILN_DATA_DIR=../shared/data/mnist cargo bench --bench mnist -- [dense|cnn] [EPOCHS] [RUNS] [flex|ndarray] [FIRST_SEED]`
+//!
+//! Runs use seeds FIRST_SEED (default 1), FIRST_SEED + 1, …: `benches/versus_keras.sh` runs one
+//! seed at a time, alternating with Keras.
 //!
 //! For each run it trains both for EPOCHS epochs (batch 128, shuffled, Keras' optimizer
 //! settings) on the CPU backend named (default flex, kiln's CPU default), then runs and scores
@@ -261,6 +264,7 @@ fn main() {
         Some(other) => panic!("unknown CPU backend `{other}`: use flex or ndarray"),
     }
     .expect("a CPU backend");
+    let first_seed: u64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(1);
     let data = load();
     println!(
         "model={} epochs={epochs} runs={runs} device={} train={} test={}",
@@ -271,7 +275,7 @@ fn main() {
     );
     let n = data.y_train.len() as f64;
     let (mut kiln, mut burn) = (vec![], vec![]);
-    for seed in 1..=runs {
+    for seed in first_seed..first_seed + runs {
         let k = kiln_run(cnn, &data, epochs, seed, &device);
         k.print(seed, "kiln", n);
         kiln.push(k);

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# kiln beside Keras on TensorFlow and on JAX (and onnxruntime for inference), one after another
-# in one run on one machine, with the ratios BENCHMARKS.md reports.
+# kiln beside Keras on TensorFlow and on JAX (and onnxruntime for inference), alternating in
+# rounds in one run on one machine, with the ratios BENCHMARKS.md reports.
 #
 #   KILN_DATA_DIR=../shared/data/mnist KILN_KERAS_PYTHON=/path/to/python \
 #     bash benches/versus_keras.sh dense [EPOCHS] [RUNS]   # training: cargo bench --bench mnist
 #   bash benches/versus_keras.sh cnn [EPOCHS] [RUNS]
 #   KILN_KERAS_PYTHON=/path/to/python bash benches/versus_keras.sh predict [SECONDS] [ROUNDS]
 #
-# Training: RUNS fresh models (seeds 1..RUNS) of EPOCHS epochs each (default 4 and 2: six steady
-# epochs each, every epoch but each run's first); the figure compared is the median steady epoch.
-# KERAS_BACKENDS (default "tensorflow jax") picks the Keras backends; the Keras CNN on JAX takes
-# about 40 s per epoch on a 2-core machine. Prediction: samples per second at batch 1, 32 and
-# 500 (`cargo bench --bench predict`, `benches/keras_predict.py`), kiln's over each other's:
-# ROUNDS (default 1) rounds of kiln then each other in turn, the figure compared the median of
-# the rounds, so that a virtual machine's drift (10-20% over minutes) falls on every side.
+# Training: RUNS rounds (default 2), round k training a fresh model of EPOCHS epochs (default 4)
+# with seed k in kiln (and in raw Burn, in the same process), then in each Keras backend; the
+# figure compared is the median steady epoch (every epoch but each run's first: six each by
+# default). KERAS_BACKENDS (default "tensorflow jax") picks the Keras backends; the Keras CNN
+# on JAX takes about 40 s per epoch on a 2-core machine. Prediction: samples per second at
+# batch 1, 32 and 500 (`cargo bench --bench predict`, `benches/keras_predict.py`): ROUNDS
+# (default 1) rounds of kiln then each other, the figure compared the median over the rounds.
+# Alternating puts a virtual machine's drift (10-50% over minutes) on every side.
+# `benches/ratios.py` reads the logs (kept in KILN_BENCH_LOG, when set).
 # The Python needs tensorflow-cpu 2.21, keras 3.15, jax[cpu] and onnxruntime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,20 +40,20 @@ if [ "$what" = predict ]; then
   done
   echo "kiln's samples per second over each other's (above 1: kiln is faster), medians of $rounds rounds"
   # shellcheck disable=SC2086 # one argument per backend
-  "$py" benches/predict_ratios.py "$log" $backends onnxruntime
+  "$py" benches/ratios.py predict "$log" $backends onnxruntime
   exit 0
 fi
 
 epochs=${2:-4}
 runs=${3:-2}
-cargo bench --bench mnist -- "$what" "$epochs" "$runs" | tee "$log/kiln"
-kiln=$(sed -nE 's/^steady epochs .*: kiln ([0-9.]+) s.*/\1/p' "$log/kiln")
-for backend in $backends; do
-  KERAS_BACKEND=$backend "$py" benches/keras_mnist.py "$what" "$epochs" "$runs" | tee "$log/$backend"
+cargo bench --bench mnist --no-run
+for seed in $(seq "$runs"); do
+  echo "round $seed of $runs"
+  cargo bench --bench mnist -- "$what" "$epochs" 1 flex "$seed" | tee -a "$log/kiln"
+  for backend in $backends; do
+    KERAS_BACKEND=$backend "$py" benches/keras_mnist.py "$what" "$epochs" 1 "$seed" | tee -a "$log/$backend"
+  done
 done
-echo "steady epochs, $what: kiln $kiln s"
-for backend in $backends; do
-  keras=$(sed -nE 's/^steady epochs .*: keras ([0-9.]+) s.*/\1/p' "$log/$backend")
-  awk -v k="$kiln" -v o="$keras" -v n="$backend" \
-    'BEGIN { printf "  Keras on %s %.3f s: kiln / Keras %.2f\n", n, o, k / o }'
-done
+echo "$what, kiln's steady epoch over each other's (below 1: kiln is faster)"
+# shellcheck disable=SC2086 # one argument per backend
+"$py" benches/ratios.py epochs "$log" $backends
