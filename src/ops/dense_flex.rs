@@ -9,13 +9,14 @@
 //!
 //! The backward pass writes each gradient straight from gemm, block by block on all threads:
 //! the input's by blocks of rows, the kernel's by blocks of its rows (the input's features,
-//! read through strides: no transposed copy), the bias' as column sums. Burn's `matmul` zeroes
-//! a buffer, multiplies into it and copies the result into an aligned one.
+//! read through strides: no transposed copy), the bias' as column sums. No pass zeroes an
+//! output first: gemm writes it without reading it. Burn's `matmul` zeroes a buffer,
+//! multiplies into it and copies the result into an aligned one.
 
 use super::dense::{DenseOps, by_burn_dense, by_burn_dense_backward};
-use super::flex_buffers::{filled, relu_in_place, tensor, written};
+use super::flex_buffers::{relu_in_place, tensor, written};
 use super::flex_contiguous::contiguous;
-use super::flex_gemm::matmul;
+use super::flex_gemm::{matmul, matmul_into};
 use super::flex_kept::Kept;
 use super::packed::Packed;
 use super::row_times::add_row_times;
@@ -23,6 +24,7 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::DType;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Below this many multiply-adds, one thread computes the whole product: handing work to
 /// another thread costs more (waking it takes tens of microseconds on a virtual machine; one
@@ -120,39 +122,36 @@ impl DenseOps for Flex {
         let dx = want_x.then(|| {
             // dx = g · weightᵀ, by blocks of rows
             let per_block = block_len(rows, work);
-            let values = filled(rows * inputs, per_block * inputs, |i, out| {
+            let write = |i: usize, out: &mut [MaybeUninit<f32>]| {
                 let first = i * per_block;
                 let block = (first + per_block).min(rows) - first;
                 let g = &g[first * units..];
-                matmul(
+                matmul_into(
                     [block, inputs, units],
                     out,
-                    false,
                     g,
                     [units, 1],
                     weight,
                     [1, units],
                 );
-            });
+            };
+            // SAFETY: `matmul_into` writes each of the block's `block × inputs` values, the
+            // whole chunk.
+            let values = unsafe { written(rows * inputs, per_block * inputs, write) };
             tensor(values, vec![rows, inputs])
         });
         let dw = want_weight.then(|| {
             // dw = xᵀ · g, by blocks of the kernel's rows (x's columns)
             let per_block = block_len(inputs, work);
-            let values = filled(inputs * units, per_block * units, |i, out| {
+            let write = |i: usize, out: &mut [MaybeUninit<f32>]| {
                 let first = i * per_block;
                 let block = (first + per_block).min(inputs) - first;
                 let x = &x[first..];
-                matmul(
-                    [block, units, rows],
-                    out,
-                    false,
-                    x,
-                    [1, inputs],
-                    g,
-                    [units, 1],
-                );
-            });
+                matmul_into([block, units, rows], out, x, [1, inputs], g, [units, 1]);
+            };
+            // SAFETY: `matmul_into` writes each of the block's `block × units` values, the
+            // whole chunk.
+            let values = unsafe { written(inputs * units, per_block * units, write) };
             tensor(values, vec![inputs, units])
         });
         let db = want_bias.then(|| {
@@ -240,18 +239,24 @@ impl Product<'_> {
         let threads = rayon::current_num_threads();
         let work = rows * units * self.inputs;
         if threads == 1 || work < SERIAL_WORK {
-            return filled(rows * units, rows * units, |_, out| {
-                self.block(0..rows, 0..units, out)
-            });
+            // SAFETY: `block` writes every value of its output.
+            return unsafe {
+                written(rows * units, rows * units, |_, out| {
+                    self.block(0..rows, 0..units, out);
+                })
+            };
         }
         if rows >= threads * MIN_BLOCK_ROWS {
             // one block per thread: each block's product packs the whole kernel again (two
             // blocks per thread made the MNIST dense model's forward pass 17% slower)
             let per_block = rows.div_ceil(threads).max(MIN_BLOCK_ROWS);
-            return filled(rows * units, per_block * units, |i, out| {
-                let first = i * per_block;
-                self.block(first..(first + per_block).min(rows), 0..units, out)
-            });
+            // SAFETY: `block` writes every value of its output.
+            return unsafe {
+                written(rows * units, per_block * units, |i, out| {
+                    let first = i * per_block;
+                    self.block(first..(first + per_block).min(rows), 0..units, out);
+                })
+            };
         }
         let width = units.div_ceil(threads).next_multiple_of(COLUMN_ALIGN);
         let blocks: Vec<(std::ops::Range<usize>, Vec<f32>)> = (0..units)
@@ -260,9 +265,13 @@ impl Product<'_> {
             .into_par_iter()
             .map(|first| {
                 let columns = first..(first + width).min(units);
-                let out = filled(rows * columns.len(), rows * columns.len(), |_, out| {
-                    self.block(0..rows, columns.clone(), out)
-                });
+                let len = rows * columns.len();
+                // SAFETY: `block` writes every value of its output.
+                let out = unsafe {
+                    written(len, len, |_, out| {
+                        self.block(0..rows, columns.clone(), out);
+                    })
+                };
                 (columns, out)
             })
             .collect();
@@ -279,17 +288,22 @@ impl Product<'_> {
     }
 
     /// Writes rows `rows` and columns `columns` of the output into `out` (row-major, as wide
-    /// as `columns`): the bias, plus the product, through ReLU when asked.
+    /// as `columns`, every value of it): the bias, plus the product, through ReLU when asked.
     fn block(
         &self,
         rows: std::ops::Range<usize>,
         columns: std::ops::Range<usize>,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
     ) {
         let (inputs, units, width) = (self.inputs, self.units, columns.len());
         let bias = &self.bias[columns.clone()];
-        out.chunks_exact_mut(width)
-            .for_each(|row| row.copy_from_slice(bias));
+        assert_eq!(out.len(), rows.len() * width, "a block's output");
+        out.chunks_exact_mut(width).for_each(|row| {
+            row.write_copy_of_slice(bias);
+        });
+        // SAFETY: every value was written just above; `MaybeUninit<f32>` has the layout of
+        // `f32`.
+        let out = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
         let x = &self.x[rows.start * inputs..rows.end * inputs];
         let weight = &self.weight[columns.start..];
         if rows.len() <= FEW_ROWS {

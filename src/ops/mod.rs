@@ -49,3 +49,4 @@ pub(crate) use conv2d::{convolve, convolve_max_pool};
 pub(crate) use dense::project;
 pub(crate) use max_pool2d::pool as max_pool2d;
 pub(crate) use recurrent::{Act, Scan, ScanCell, recurrent_scan};
+pub(crate) use simd::{Isa, Kernel, widest};

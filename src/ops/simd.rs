@@ -11,7 +11,7 @@ pub(super) const LANES: usize = 16;
 
 /// A loop nest to compile once per instruction set. Implementations mark `run`
 /// `#[inline(always)]`, so that it takes on the instruction set of the caller it is inlined into.
-pub(super) trait Kernel {
+pub(crate) trait Kernel {
     /// What the kernel returns.
     type Output;
 
@@ -20,7 +20,7 @@ pub(super) trait Kernel {
 }
 
 /// What an instruction set offers a kernel beyond what the compiler vectorizes by itself.
-pub(super) trait Isa {
+pub(crate) trait Isa {
     /// `a · b + c`: rounded once where the processor has fused multiply-add (AVX2 and AVX-512
     /// builds), twice on the baseline, where a fused one would be a slow library call.
     fn mul_add(a: f32, b: f32, c: f32) -> f32;
@@ -47,7 +47,7 @@ impl Isa for Separate {
 }
 
 /// Runs `kernel` compiled for the widest vectors this processor has.
-pub(super) fn widest<K: Kernel>(kernel: K) -> K::Output {
+pub(crate) fn widest<K: Kernel>(kernel: K) -> K::Output {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f")

@@ -11,6 +11,7 @@
 
 use super::rules::{Slots, Update};
 use crate::backend::FlushSubnormals;
+use crate::ops::{Isa, Kernel, widest};
 use burn::backend::Flex;
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::tensor::{Bytes, DType, Device, Tensor};
@@ -71,7 +72,7 @@ pub(super) fn step<const D: usize>(
             .collect();
         chunks.into_par_iter().for_each(|chunk| {
             let _flush = FlushSubnormals::on_this_thread();
-            apply(update, chunk)
+            widest(Apply(update, chunk))
         });
     }
     let [w, a, b, c] =
@@ -187,7 +188,23 @@ struct Chunk<'a> {
     slots: [Option<Part<'a>>; 3],
 }
 
+/// One chunk's update compiled for the widest vectors the processor has: the baseline's
+/// 4-wide square roots and divisions made RMSprop's pass a sixth of a dense MNIST step on an
+/// AVX-512 machine. Each operation stays a separate IEEE one (no fused multiply-add), so every
+/// instruction set gives the same bits.
+struct Apply<'a>(Update, Chunk<'a>);
+
+impl Kernel for Apply<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<I: Isa>(self) {
+        apply(self.0, self.1)
+    }
+}
+
 /// One chunk's update, in the composed rules' order of operations.
+#[inline(always)]
 fn apply(update: Update, chunk: Chunk<'_>) {
     let Chunk { w, g, slots } = chunk;
     let w = w.ready();
