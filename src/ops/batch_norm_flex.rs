@@ -9,11 +9,11 @@
 use super::batch_norm::BatchNormRows;
 use super::flex_buffers::{filled, tensor};
 use super::flex_contiguous::contiguous;
+use crate::backend::map_parts;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::tensor::DType;
-use rayon::prelude::*;
 
 /// How many parts the rows split into for the sums.
 const PARTS: usize = 32;
@@ -162,18 +162,14 @@ impl<'a> Rows<'a> {
     fn sums(&self, visit: impl Fn(usize, &[f32], &mut [f64]) + Sync) -> Vec<f64> {
         let (channels, part) = (self.channels, self.part());
         let len = self.width * channels;
-        let partials: Vec<Vec<f64>> = self
-            .x
-            .par_chunks(part * channels)
-            .enumerate()
-            .map(|(p, chunk)| {
-                let mut acc = vec![0.0f64; len];
-                for (i, row) in chunk.chunks_exact(channels).enumerate() {
-                    visit(p * part + i, row, &mut acc);
-                }
-                acc
-            })
-            .collect();
+        let chunks: Vec<&[f32]> = self.x.chunks(part * channels).collect();
+        let partials: Vec<Vec<f64>> = map_parts(chunks.len(), |p| {
+            let mut acc = vec![0.0f64; len];
+            for (i, row) in chunks[p].chunks_exact(channels).enumerate() {
+                visit(p * part + i, row, &mut acc);
+            }
+            acc
+        });
         let mut total = vec![0.0f64; len];
         for partial in partials {
             add(&mut total, partial.into_iter());

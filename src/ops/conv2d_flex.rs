@@ -13,12 +13,12 @@ use super::flex_gemm::{matmul, matmul_into};
 use super::flex_kept::Kept;
 use super::packed::{Packed, Segment};
 use super::simd::widest;
+use crate::backend::map_parts;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;
 use burn::backend::ops::ConvOptions;
 use burn::tensor::DType;
-use rayon::prelude::*;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -614,36 +614,35 @@ fn weight_grads(g: &Geometry, x: &[f32], grad: Grad, want_weight: bool) -> (Vec<
     let (blocks, image) = (g.blocks(), g.h * g.w * g.c);
     let patches = g.thin().then(|| Patches::new(g));
     let per_part = blocks.len().div_ceil(PARTIALS).max(1);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = blocks
-        .par_chunks(per_part)
-        .map(|part| {
-            let mut dw = vec![0.0f32; if want_weight { k * f } else { 0 }];
-            let mut db = vec![0.0f32; f];
-            for &(b, y0) in part {
-                let lines = g.block_lines(y0);
-                let rows = lines.len() * g.ow;
-                grad.block(g, b, lines.clone(), |dy| {
-                    for row in dy.chunks_exact(f) {
-                        db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
-                    }
-                    if want_weight {
-                        with_columns(rows * k, |col| match &patches {
-                            Some(patches) => {
-                                patches.gather(&x[b * image..][..image], lines, col);
-                                let dw = &mut dw;
-                                widest(WeightGrad { col, k, dy, dw });
-                            }
-                            None => {
-                                im2col(g, x, b, lines, col);
-                                matmul([k, f, rows], &mut dw, true, col, [1, k], dy, [f, 1]);
-                            }
-                        });
-                    }
-                });
-            }
-            (dw, db)
-        })
-        .collect();
+    let parts: Vec<&[(usize, usize)]> = blocks.chunks(per_part).collect();
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = map_parts(parts.len(), |p| {
+        let part = parts[p];
+        let mut dw = vec![0.0f32; if want_weight { k * f } else { 0 }];
+        let mut db = vec![0.0f32; f];
+        for &(b, y0) in part {
+            let lines = g.block_lines(y0);
+            let rows = lines.len() * g.ow;
+            grad.block(g, b, lines.clone(), |dy| {
+                for row in dy.chunks_exact(f) {
+                    db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
+                }
+                if want_weight {
+                    with_columns(rows * k, |col| match &patches {
+                        Some(patches) => {
+                            patches.gather(&x[b * image..][..image], lines, col);
+                            let dw = &mut dw;
+                            widest(WeightGrad { col, k, dy, dw });
+                        }
+                        None => {
+                            im2col(g, x, b, lines, col);
+                            matmul([k, f, rows], &mut dw, true, col, [1, k], dy, [f, 1]);
+                        }
+                    });
+                }
+            });
+        }
+        (dw, db)
+    });
     let (mut dw, mut db) = (
         vec![0.0f32; if want_weight { k * f } else { 0 }],
         vec![0.0f32; f],

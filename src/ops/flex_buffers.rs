@@ -2,7 +2,7 @@
 //! serial pass zeroes a whole tensor before the kernels write it.
 
 use super::simd::{Isa, Kernel, LANES, widest};
-use crate::backend::for_each_part;
+pub(super) use crate::backend::each_chunk;
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::tensor::{Bytes, DType, Shape};
 use std::mem::MaybeUninit;
@@ -76,46 +76,6 @@ pub(super) unsafe fn written(
     // caller's promise).
     unsafe { values.set_len(len) };
     values
-}
-
-/// Runs `f(i, chunk)` for each chunk `i` of `chunk_len` values of `raw` (the last may be
-/// shorter), in parallel ([`for_each_part`]); one chunk stays on the calling thread.
-pub(super) fn each_chunk(
-    raw: &mut [MaybeUninit<f32>],
-    chunk_len: usize,
-    f: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
-) {
-    let (len, chunk_len) = (raw.len(), chunk_len.max(1));
-    if len <= chunk_len {
-        // one chunk: no hand-over to another thread
-        raw.chunks_mut(chunk_len)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
-        return;
-    }
-    let start = Shared(raw.as_mut_ptr());
-    for_each_part(len.div_ceil(chunk_len), |i| {
-        let first = i * chunk_len;
-        let count = chunk_len.min(len - first);
-        // SAFETY: the chunks are disjoint and inside `raw`, which outlives the loop.
-        let chunk = unsafe { std::slice::from_raw_parts_mut(start.get().add(first), count) };
-        f(i, chunk);
-    });
-}
-
-/// A buffer's start, shared by threads that write disjoint chunks of it.
-#[derive(Clone, Copy)]
-struct Shared(*mut MaybeUninit<f32>);
-
-// SAFETY: `each_chunk` gives each thread its own chunks of the buffer.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
-
-impl Shared {
-    /// The start (a method, so that closures capture the whole `Shared`).
-    fn get(self) -> *mut MaybeUninit<f32> {
-        self.0
-    }
 }
 
 /// What [`written`] fills a chunk with in debug builds, to find values a kernel left unwritten.

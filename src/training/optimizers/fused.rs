@@ -10,12 +10,11 @@
 //! and XLA's kernels ([`FlushSubnormals`](crate::backend::FlushSubnormals)).
 
 use super::rules::{Slots, Update};
-use crate::backend::FlushSubnormals;
+use crate::backend::{FlushSubnormals, for_each_item};
 use crate::ops::{Isa, Kernel, widest};
 use burn::backend::Flex;
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::tensor::{Bytes, DType, Device, Tensor};
-use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// How many values one task updates.
@@ -70,7 +69,7 @@ pub(super) fn step<const D: usize>(
                 }
             })
             .collect();
-        chunks.into_par_iter().for_each(|chunk| {
+        for_each_item(chunks, |chunk| {
             let _flush = FlushSubnormals::on_this_thread();
             widest(Apply(update, chunk))
         });
