@@ -40,35 +40,21 @@ pub(crate) fn for_each_part(parts: usize, f: impl Fn(usize) + Sync) {
     }
 }
 
-/// Runs `f` on each of `items`, in parallel as [`for_each_part`] does, each item moved to the
-/// thread that takes it.
+/// `f` of each of `items`, in order, computed in parallel as [`for_each_part`] does, each item
+/// moved to the thread that takes it.
 ///
 /// # Panics
 /// When `f` panics, after every item has been taken.
-pub(crate) fn for_each_item<T: Send>(items: Vec<T>, f: impl Fn(T) + Sync) {
-    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    for_each_part(slots.len(), |i| {
-        let item = slots[i]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        // each part runs once, so each slot still holds its item
-        if let Some(item) = item {
-            f(item);
-        }
+pub(crate) fn map_items<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let mut slots: Vec<(Option<T>, Option<R>)> =
+        items.into_iter().map(|item| (Some(item), None)).collect();
+    each_chunk(&mut slots, 1, |_, slot| {
+        let (item, result) = &mut slot[0];
+        *result = item.take().map(&f);
     });
-}
-
-/// `[f(0), …, f(parts - 1)]`, computed in parallel as [`for_each_part`] does.
-///
-/// # Panics
-/// When `f` panics, after every part has finished.
-pub(crate) fn map_parts<R: Send>(parts: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
-    let mut slots: Vec<Option<R>> = (0..parts).map(|_| None).collect();
-    each_chunk(&mut slots, 1, |i, slot| slot[0] = Some(f(i)));
     slots
         .into_iter()
-        .map(|r| r.expect("every part ran"))
+        .map(|(_, result)| result.expect("every item was mapped"))
         .collect()
 }
 
@@ -328,22 +314,11 @@ mod tests {
     }
 
     #[test]
-    fn each_item_is_moved_to_one_part() {
-        let items: Vec<Vec<usize>> = (0..9).map(|i| vec![i; i]).collect();
-        let sum = AtomicUsize::new(0);
-        for_each_item(items, |v| {
-            sum.fetch_add(v.into_iter().sum::<usize>(), SeqCst);
-        });
-        // Σ i² for i < 9
-        assert_eq!(sum.load(SeqCst), 204);
-        for_each_item(Vec::<String>::new(), |_| unreachable!("no items"));
-    }
-
-    #[test]
-    fn parts_mapped_come_back_in_order() {
-        for parts in [0, 1, 2, 7] {
-            let got = map_parts(parts, |i| format!("part {i}"));
-            let want: Vec<String> = (0..parts).map(|i| format!("part {i}")).collect();
+    fn items_are_moved_to_one_part_each_and_mapped_in_order() {
+        for count in [0, 1, 2, 9] {
+            let items: Vec<Vec<usize>> = (0..count).map(|i| vec![i; i]).collect();
+            let got = map_items(items, |v| v.into_iter().sum::<usize>());
+            let want: Vec<usize> = (0..count).map(|i| i * i).collect();
             assert_eq!(got, want);
         }
     }

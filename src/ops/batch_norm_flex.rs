@@ -9,7 +9,7 @@
 use super::batch_norm::BatchNormRows;
 use super::flex_buffers::{filled, tensor};
 use super::flex_contiguous::contiguous;
-use crate::backend::map_parts;
+use crate::backend::map_items;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
@@ -162,10 +162,10 @@ impl<'a> Rows<'a> {
     fn sums(&self, visit: impl Fn(usize, &[f32], &mut [f64]) + Sync) -> Vec<f64> {
         let (channels, part) = (self.channels, self.part());
         let len = self.width * channels;
-        let chunks: Vec<&[f32]> = self.x.chunks(part * channels).collect();
-        let partials: Vec<Vec<f64>> = map_parts(chunks.len(), |p| {
+        let chunks: Vec<(usize, &[f32])> = self.x.chunks(part * channels).enumerate().collect();
+        let partials: Vec<Vec<f64>> = map_items(chunks, |(p, chunk)| {
             let mut acc = vec![0.0f64; len];
-            for (i, row) in chunks[p].chunks_exact(channels).enumerate() {
+            for (i, row) in chunk.chunks_exact(channels).enumerate() {
                 visit(p * part + i, row, &mut acc);
             }
             acc

@@ -13,7 +13,7 @@ use super::flex_gemm::{matmul, matmul_into};
 use super::flex_kept::Kept;
 use super::packed::{Packed, Segment};
 use super::simd::widest;
-use crate::backend::map_parts;
+use crate::backend::map_items;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;
@@ -615,8 +615,7 @@ fn weight_grads(g: &Geometry, x: &[f32], grad: Grad, want_weight: bool) -> (Vec<
     let patches = g.thin().then(|| Patches::new(g));
     let per_part = blocks.len().div_ceil(PARTIALS).max(1);
     let parts: Vec<&[(usize, usize)]> = blocks.chunks(per_part).collect();
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = map_parts(parts.len(), |p| {
-        let part = parts[p];
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = map_items(parts, |part| {
         let mut dw = vec![0.0f32; if want_weight { k * f } else { 0 }];
         let mut db = vec![0.0f32; f];
         for &(b, y0) in part {

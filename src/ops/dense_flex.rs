@@ -20,10 +20,10 @@ use super::flex_gemm::{matmul, matmul_into};
 use super::flex_kept::Kept;
 use super::packed::Packed;
 use super::row_times::add_row_times;
+use crate::backend::map_items;
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::DType;
-use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// Below this many multiply-adds, one thread computes the whole product: handing work to
@@ -259,22 +259,18 @@ impl Product<'_> {
             };
         }
         let width = units.div_ceil(threads).next_multiple_of(COLUMN_ALIGN);
-        let blocks: Vec<(std::ops::Range<usize>, Vec<f32>)> = (0..units)
-            .step_by(width)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|first| {
-                let columns = first..(first + width).min(units);
-                let len = rows * columns.len();
-                // SAFETY: `block` writes every value of its output.
-                let out = unsafe {
-                    written(len, len, |_, out| {
-                        self.block(0..rows, columns.clone(), out);
-                    })
-                };
-                (columns, out)
-            })
-            .collect();
+        let firsts: Vec<usize> = (0..units).step_by(width).collect();
+        let blocks: Vec<(std::ops::Range<usize>, Vec<f32>)> = map_items(firsts, |first| {
+            let columns = first..(first + width).min(units);
+            let len = rows * columns.len();
+            // SAFETY: `block` writes every value of its output.
+            let out = unsafe {
+                written(len, len, |_, out| {
+                    self.block(0..rows, columns.clone(), out);
+                })
+            };
+            (columns, out)
+        });
         let mut out = vec![0.0f32; rows * units];
         for (columns, block) in blocks {
             for (row, values) in out

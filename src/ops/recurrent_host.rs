@@ -18,8 +18,7 @@
 
 use super::row_times::add_product;
 use super::simd::{Isa, Kernel, widest};
-use crate::backend::FlushSubnormals;
-use rayon::prelude::*;
+use crate::backend::{FlushSubnormals, map_items};
 
 /// An activation whose derivative follows from its output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,12 +290,11 @@ fn forward_in(
         })
     };
     let parts = if chunk >= batch {
-        // one run, on this thread: from outside rayon's pool (ndarray, wgpu) a parallel
-        // iterator would hand even one run to the pool and wait for it
+        // one run (perhaps of no samples), on this thread
         vec![part((0, &mut out[..]))]
     } else {
-        let runs = out.par_chunks_mut(chunk * rows * n).enumerate();
-        runs.map(part).collect()
+        let runs: Vec<(usize, &mut [f32])> = out.chunks_mut(chunk * rows * n).enumerate().collect();
+        map_items(runs, part)
     };
     (out, Tape { parts })
 }
@@ -541,11 +539,10 @@ pub(crate) fn backward(scan: &Scan, tape: &Tape, u: &[f32], grad: &[f32]) -> Gra
         // one run, on this thread (as in the forward pass)
         vec![run(0, &mut dxw, &mut dinit, part)]
     } else {
-        let runs = dxw.par_chunks_mut(chunk * time * w);
-        let runs = runs.zip(dinit.par_chunks_mut(chunk * states * n));
-        let runs = runs.zip(&tape.parts).enumerate();
-        runs.map(|(k, ((dxw, dinit), part))| run(k, dxw, dinit, part))
-            .collect()
+        let runs = dxw.chunks_mut(chunk * time * w);
+        let runs = runs.zip(dinit.chunks_mut(chunk * states * n));
+        let runs: Vec<_> = runs.zip(&tape.parts).enumerate().collect();
+        map_items(runs, |(k, ((dxw, dinit), part))| run(k, dxw, dinit, part))
     };
     let mut sums = sums.into_iter();
     let (mut du, mut dbias) = sums.next().expect("one part at least");

@@ -10,7 +10,7 @@
 //! and XLA's kernels ([`FlushSubnormals`](crate::backend::FlushSubnormals)).
 
 use super::rules::{Slots, Update};
-use crate::backend::{FlushSubnormals, for_each_item};
+use crate::backend::{FlushSubnormals, map_items};
 use crate::ops::{Isa, Kernel, widest};
 use burn::backend::Flex;
 use burn::backend::flex::{FlexTensor, Layout};
@@ -69,7 +69,7 @@ pub(super) fn step<const D: usize>(
                 }
             })
             .collect();
-        for_each_item(chunks, |chunk| {
+        map_items(chunks, |chunk| {
             let _flush = FlushSubnormals::on_this_thread();
             widest(Apply(update, chunk))
         });
