@@ -1,10 +1,11 @@
 //! Training on the CPU's thread pool.
 //!
-//! burn-flex and kiln's kernels split each operation across rayon's global pool. Called from a
-//! thread outside the pool, every such operation queues its work, wakes the pool's threads and
-//! puts the caller to sleep until they finish: two wake-ups per operation, dozens per training
-//! step. Run on one of the pool's own threads, the caller takes a share of the work itself and
-//! the other threads steal the rest.
+//! burn-flex splits its larger operations across rayon's global pool (kiln's own kernels use
+//! kiln's spinning helpers, [`for_each_part`](super::for_each_part)). Called from a thread
+//! outside the pool, every such operation queues its work, wakes the pool's threads and puts
+//! the caller to sleep until they finish: two wake-ups per operation. Run on one of the pool's
+//! own threads, the caller takes a share of the work itself and the other threads steal the
+//! rest.
 
 /// Runs `f`, which computes on `device`, on a thread of rayon's global pool when `device` is
 /// burn-flex's CPU, the calling thread waiting for it; else on the calling thread (a GPU's
