@@ -247,7 +247,7 @@ pub(crate) fn each_chunk<T: Send>(
             .for_each(|(i, c)| f(i, c));
         return;
     }
-    let start = Shared(raw.as_mut_ptr());
+    let start = Shared::new(raw.as_mut_ptr());
     for_each_part(len.div_ceil(chunk_len), |i| {
         let first = i * chunk_len;
         let count = chunk_len.min(len - first);
@@ -257,10 +257,13 @@ pub(crate) fn each_chunk<T: Send>(
     });
 }
 
-/// A buffer's start, shared by threads that write disjoint chunks of it.
-struct Shared<T>(*mut T);
+/// A buffer's start, shared by the parts of a loop that write disjoint values of it
+/// ([`each_chunk`]'s chunks, a product's columns): each user promises its part writes values
+/// no other part reads or writes.
+pub(crate) struct Shared<T>(*mut T);
 
-// SAFETY: `each_chunk` gives each thread its own chunks of the buffer.
+// SAFETY: the parts given a `Shared` write disjoint values of the buffer (the promise above),
+// of a type that may move between threads.
 unsafe impl<T: Send> Send for Shared<T> {}
 unsafe impl<T: Send> Sync for Shared<T> {}
 
@@ -273,8 +276,12 @@ impl<T> Clone for Shared<T> {
 impl<T> Copy for Shared<T> {}
 
 impl<T> Shared<T> {
+    pub(crate) fn new(start: *mut T) -> Self {
+        Self(start)
+    }
+
     /// The start (a method, so that closures capture the whole `Shared`).
-    fn get(self) -> *mut T {
+    pub(crate) fn get(self) -> *mut T {
         self.0
     }
 }

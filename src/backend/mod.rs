@@ -12,7 +12,7 @@ mod subnormals;
 pub use allocator::KEEP_MALLOC_ENV;
 pub(crate) use allocator::keep_freed_buffers;
 pub use device::*;
-pub(crate) use helpers::{each_chunk, for_each_part, map_items};
+pub(crate) use helpers::{Shared, each_chunk, for_each_part, map_items};
 pub(crate) use memory::physical_memory;
 pub(crate) use pool::on_pool;
 pub(crate) use subnormals::FlushSubnormals;

@@ -13,24 +13,9 @@
 //! its valid columns once. Processors without AVX-512 get no packed form: their callers keep
 //! multiplying with gemm.
 
-use crate::backend::for_each_part;
+use crate::backend::{Shared, for_each_part};
 use std::mem::MaybeUninit;
 use std::ops::Range;
-
-/// The output's address, shared by threads that write disjoint values of it.
-#[derive(Clone, Copy)]
-struct Shared(*mut f32);
-
-// SAFETY: the threads given a `Shared` write disjoint values ([`Packed::multiply_by_panels`]).
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
-
-impl Shared {
-    /// The address (a method, so that closures capture the whole `Shared`).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// Columns per panel: two AVX-512 vectors.
 pub(super) const PANEL: usize = 32;
@@ -164,7 +149,7 @@ impl Packed {
         let whole = [Segment::whole(self.inner)];
         let operands = self.check(x, rows, x_stride, &whole, &(0..panels), bias, relu, out);
         let per_part = panels.div_ceil(parts.max(1));
-        let out = Shared(out.as_mut_ptr().cast());
+        let out = Shared::new(out.as_mut_ptr().cast::<f32>());
         let part = |p: usize| {
             let run = p * per_part..((p + 1) * per_part).min(panels);
             // SAFETY: as in `multiply`; the runs of panels are disjoint, so no two threads
